@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rtmem: memory that is resident, stays resident, and is proven so.
+ *
+ * Conventions (all public functions):
+ *  - int-returning calls return 0 (or a count) on success and a negative errno
+ *    on failure; pointer-returning calls return NULL and set errno.
+ *  - Every failure also records, for the calling thread, one sentence saying
+ *    what failed, the numbers involved and the remedy: rt_last_error().
+ *  - Options structs start with `size_t sz`; fill them with RT_OPTS() so that
+ *    fields added later keep old callers working. Every options pointer may
+ *    be NULL, which means "the documented defaults".
+ *
+ * See docs/api.md for the full contract of each call.
+ */
+#ifndef RTMEM_H
+#define RTMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RTMEM_VERSION_MAJOR 0
+#define RTMEM_VERSION_MINOR 1
+#define RTMEM_VERSION_PATCH 0
+
+/* Declare and zero an options struct, setting sz and the given fields:
+ *   RT_OPTS(rt_region_opts, o, .mode = RT_LOCK_ONFAULT);
+ */
+#define RT_OPTS(TYPE, NAME, ...) \
+	struct TYPE NAME = { .sz = sizeof(struct TYPE), __VA_ARGS__ }
+
+/* A size field set to RT_NONE turns that feature off (0 means "default"). */
+#define RT_NONE ((size_t)-1)
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* Text for an error number; accepts -errno or errno. Never NULL. */
+const char *rt_strerror(int err);
+/* The calling thread's last failure: one sentence with numbers and remedy.
+ * Empty string if nothing failed yet in this thread. */
+const char *rt_last_error(void);
+
+/* ---- locked regions (the one primitive) --------------------------------- */
+
+enum rt_lock_mode {
+	/* map, populate, mlock; on failure nothing stays mapped or locked */
+	RT_LOCK_POPULATE = 0,
+	/* mlock2(MLOCK_ONFAULT): pages lock as they are first touched; charged
+	 * in full against RLIMIT_MEMLOCK. Where the kernel lacks it (or
+	 * RTMEM_DISABLE=mlock_onfault), falls back to RT_LOCK_POPULATE. */
+	RT_LOCK_ONFAULT = 1,
+	/* mmap(MAP_LOCKED), then verify every page is present: the kernel does
+	 * not fail the mmap when it cannot populate, so rtmem does. */
+	RT_LOCK_MAP_LOCKED = 2,
+};
+
+enum rt_huge_policy {
+	/* Regions of at least one PMD huge page (when THP is available) are
+	 * aligned to the huge page size and the whole huge pages in them may
+	 * use THP; a tail smaller than a huge page, and any smaller region, is
+	 * marked MADV_NOHUGEPAGE. No huge page is ever partly locked and no
+	 * region is padded. */
+	RT_HUGE_AUTO = 0,
+	/* MADV_NOHUGEPAGE on the whole region. */
+	RT_HUGE_NEVER = 1,
+	/* Round the size up to whole huge pages and advise THP even for a
+	 * region smaller than one huge page (explicit consent to padding). */
+	RT_HUGE_ROUND = 2,
+};
+
+struct rt_region_opts {
+	size_t sz;
+	enum rt_lock_mode mode;     /* default RT_LOCK_POPULATE */
+	enum rt_huge_policy huge;   /* default RT_HUGE_AUTO */
+	unsigned flags;             /* reserved, must be 0 */
+	/* Threads that populate an RT_LOCK_POPULATE region: 0 = automatic
+	 * (one per online CPU, at most 8, for regions of 64 MiB and more; the
+	 * calling thread alone below that), 1 = the calling thread only, N =
+	 * up to N (capped at 64). The helper threads exist only during
+	 * rt_region_create, with every signal blocked. */
+	unsigned populate_threads;
+};
+
+struct rt_region;
+
+/* Map `bytes` (rounded up to the page size) of anonymous private memory and
+ * lock it. NULL + errno (EINVAL, ENOMEM, EPERM, EAGAIN) on failure; nothing
+ * stays mapped or locked then. */
+struct rt_region *rt_region_create(size_t bytes, const struct rt_region_opts *opts);
+/* Unlock (unless another lock still covers the range) and unmap. */
+int rt_region_destroy(struct rt_region *r);
+void *rt_region_addr(const struct rt_region *r);
+size_t rt_region_size(const struct rt_region *r);
+
+struct rt_region_info {
+	size_t sz;
+	void *addr;
+	size_t size;                /* usable bytes */
+	enum rt_lock_mode mode_requested;
+	enum rt_lock_mode mode_used;   /* after fallbacks */
+	size_t huge_page_size;      /* THP size the region is aligned to, 0 if none */
+	size_t huge_bytes;          /* bytes that may use THP (whole huge pages) */
+	int populate_method;        /* RT_POPULATE_* */
+	unsigned populate_threads;  /* threads that populated it (0: none did) */
+};
+
+enum {
+	RT_POPULATE_NONE = 0,       /* lock-on-fault: nothing populated */
+	RT_POPULATE_MADVISE = 1,    /* MADV_POPULATE_WRITE */
+	RT_POPULATE_MLOCK = 2,      /* mlock's own populate */
+	RT_POPULATE_MMAP = 3,       /* mmap(MAP_LOCKED / MCL_FUTURE) populate */
+	RT_POPULATE_TOUCH = 4,      /* one write per page */
+};
+
+int rt_region_info(const struct rt_region *r, struct rt_region_info *out);
+
+/* Locking a caller's existing range. */
+enum rt_edge_policy {
+	/* Extend the lock to whole huge pages at the ends where a THP could
+	 * straddle them (staying inside the mapping), so no huge page is ever
+	 * partly locked. */
+	RT_EDGE_EXTEND = 0,
+	/* Lock exactly the pages asked for; the kernel splits a straddling
+	 * huge page mapping at the edge. Locked pages stay resident, but the
+	 * kernel's Mlocked/Unevictable counters under-count them. */
+	RT_EDGE_SPLIT = 1,
+};
+
+struct rt_range_opts {
+	size_t sz;
+	enum rt_lock_mode mode;     /* RT_LOCK_POPULATE or RT_LOCK_ONFAULT */
+	enum rt_edge_policy edge;   /* default RT_EDGE_EXTEND */
+};
+
+/* Lock [addr, addr+len) (widened to whole pages, and to huge pages per the
+ * edge policy). Locks are counted: a range stays locked until every lock
+ * covering it is released, and rt_unlock_range() must name the same
+ * (addr, len) as the rt_lock_range() it undoes (-ENOENT otherwise).
+ * While rt_lock_all() is active, releasing never munlocks. */
+int rt_lock_range(void *addr, size_t len, const struct rt_range_opts *opts);
+int rt_unlock_range(void *addr, size_t len);
+
+/* ---- the process ------------------------------------------------------- */
+
+enum rt_thp_policy {
+	RT_THP_LEAVE = 0,           /* do not touch THP settings */
+	RT_THP_DISABLE = 1,         /* prctl(PR_SET_THP_DISABLE) for the process */
+	RT_THP_PREFER = 2,          /* MADV_HUGEPAGE on the heap reserve */
+};
+
+#define RT_LOCK_ALL_ONFAULT      (1u << 0) /* mlockall(... | MCL_ONFAULT) */
+#define RT_LOCK_ALL_BEST_EFFORT  (1u << 1) /* lock what fits, report the rest */
+#define RT_LOCK_ALL_NO_MALLOC    (1u << 2) /* leave glibc malloc settings alone */
+#define RT_LOCK_ALL_KEEP_RLIMIT  (1u << 3) /* never raise RLIMIT_MEMLOCK soft to hard */
+
+struct rt_range {
+	uintptr_t start, end;
+};
+
+/* What rt_lock_all() measured and did; optional output. */
+struct rt_lock_report {
+	size_t sz;
+	size_t mapped_bytes;        /* VmSize before locking (what MCL_CURRENT is charged) */
+	size_t reserve_bytes;       /* heap reserve + stack prefault added */
+	size_t populate_bytes;      /* estimate of bytes that had to become resident */
+	size_t memlock_soft, memlock_hard;  /* RLIMIT_MEMLOCK after any raise; SIZE_MAX = unlimited */
+	int cap_ipc_lock;           /* 1 if CAP_IPC_LOCK is effective */
+	int rlimit_raised;          /* 1 if the soft limit was raised to the hard one */
+	size_t cgroup_room;         /* memory cgroup room; SIZE_MAX if unlimited */
+	size_t locked_bytes;        /* VmLck after */
+	int future_locked;          /* 1 if MCL_FUTURE is in force */
+	int best_effort;            /* 1 if the best-effort path was taken */
+	size_t uncovered_bytes;     /* best effort: bytes left unlocked */
+	size_t uncovered_count;     /* number of uncovered ranges (may exceed cap) */
+	struct rt_range *uncovered; /* caller's array, may be NULL */
+	size_t uncovered_cap;       /* its capacity */
+};
+
+struct rt_lock_opts {
+	size_t sz;
+	unsigned flags;             /* RT_LOCK_ALL_* */
+	size_t heap_reserve;        /* malloc heap kept resident; 0 = 16 MiB, RT_NONE = off */
+	size_t stack_prefault;      /* main stack bytes pre-faulted; 0 = 256 KiB, RT_NONE = off */
+	size_t thread_stack_size;   /* default stack of later threads; 0 = 512 KiB, RT_NONE = leave */
+	enum rt_thp_policy thp;     /* default RT_THP_LEAVE */
+	int malloc_arenas;          /* glibc M_ARENA_MAX; 0 = 1 arena, -1 = leave */
+	struct rt_lock_report *report; /* optional */
+};
+
+/* Lock the whole process now and for the future, tune malloc so it never
+ * returns memory or maps per call, keep a heap reserve resident and pre-fault
+ * the main stack. Idempotent. Refuses (-ENOMEM / -EPERM) before locking
+ * anything when RLIMIT_MEMLOCK or the memory cgroup cannot hold the process,
+ * unless RT_LOCK_ALL_BEST_EFFORT is set. */
+int rt_lock_all(const struct rt_lock_opts *opts);
+/* Undo rt_lock_all(): unlock what it locked (ranges locked through rtmem, and
+ * ranges that were locked before rt_lock_all, stay locked) and restore what it
+ * changed. Idempotent. */
+int rt_unlock_all(void);
+/* 1 if rt_lock_all() is in force, 0 if not. */
+int rt_lock_all_active(void);
+
+/* ---- residency (issue: verification engine) ----------------------------- */
+
+struct rt_residency {
+	size_t page_size, pages, present, swapped, locked;
+	/* more may follow */
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RTMEM_H */

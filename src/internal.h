@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal declarations shared by the policy layers (error, registry, region,
+ * process). Not installed.
+ */
+#ifndef RTMEM_INTERNAL_H
+#define RTMEM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rtmem.h"
+#include "kernel/kernel.h"
+
+#define RT_HIDDEN __attribute__((visibility("hidden")))
+
+/* ---- errors (error.c) ---- */
+/* Record a sentence for this thread and return -err (err > 0). */
+int rt__fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Same, for pointer functions: sets errno = err and returns NULL. */
+void *rt__fail_null(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append to this thread's sentence (after rt__fail). */
+void rt__fail_append(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Human size: "64 KiB", "1.5 GiB", "unlimited" for SIZE_MAX/RLIM_INFINITY. */
+const char *rt__size(uint64_t bytes, char buf[32]);
+/* Record why locking `len` bytes failed with errno `err` (from mlock,
+ * mlock2, mlockall or mmap), reading the limit, capability, VmLck and memory
+ * cgroup fresh, and return -err. `fn` names the public call. */
+int rt__lock_fail(const char *fn, int err, size_t len);
+/* The standard remedy sentence for RLIMIT_MEMLOCK trouble. */
+extern const char rt__memlock_remedy[];
+
+/* Validate an options struct pointer: NULL ok; sz must cover `need` bytes
+ * (the fields this build reads) and anything beyond our struct must be 0. */
+bool rt__opts_ok(const void *opts, size_t user_sz, size_t our_sz);
+/* Copy a caller's options struct (any sz) into ours, zero-filling. */
+void rt__opts_copy(void *ours, size_t our_sz, const void *theirs);
+
+/* ---- size helpers ---- */
+static inline bool rt__add_ovf(size_t a, size_t b, size_t *r)
+{
+	return __builtin_add_overflow(a, b, r);
+}
+/* Round up to a power-of-two multiple; false on overflow. */
+static inline bool rt__roundup(size_t v, size_t align, size_t *r)
+{
+	if (rt__add_ovf(v, align - 1, r))
+		return false;
+	*r &= ~(align - 1);
+	return true;
+}
+
+/* ---- lock registry (registry.c) ---- */
+enum rt__lkind { RT__LK_POPULATE = 0, RT__LK_ONFAULT = 1 };
+
+/* Register one lock of [start, end) (page aligned) and apply the syscalls it
+ * needs: segments whose populate count goes 0->1 are mlock()ed, segments that
+ * become lock-on-fault only are mlock2(MLOCK_ONFAULT)ed. `key_*` is what the
+ * caller named (for exact-match unlocking). On failure nothing changed.
+ * Returns 0 or -errno (sentence recorded). */
+int rt__reg_lock(uintptr_t key_start, size_t key_len, uintptr_t start,
+		 uintptr_t end, enum rt__lkind kind, bool syscalls);
+/* Undo one lock registered with the same key. Segments whose counts reach 0
+ * are munlocked (unless rt_lock_all is active or they were locked before it);
+ * populate->onfault-only segments are downgraded. -ENOENT if no such lock.
+ * If `out_start/out_end` are non-NULL, returns the locked span. */
+int rt__reg_unlock(uintptr_t key_start, size_t key_len, bool syscalls,
+		   uintptr_t *out_start, uintptr_t *out_end);
+/* Call fn for every locked segment (count > 0), in address order, holding the
+ * registry lock. */
+void rt__reg_foreach(void (*fn)(uintptr_t s, uintptr_t e, bool populate, void *arg),
+		     void *arg);
+/* True if any registered segment intersects [s, e). */
+bool rt__reg_covers_any(uintptr_t s, uintptr_t e);
+/* Process-wide lock state, read by the registry when unlocking. */
+void rt__reg_set_lockall(bool active);
+bool rt__reg_lockall(void);
+/* Number of live lock records (tests). */
+size_t rt__reg_count(void);
+
+/* ---- populate (region.c) ---- */
+/* Populate [addr, addr+len) for write without changing contents; uses
+ * MADV_POPULATE_WRITE where present, else an atomic add of 0 per page.
+ * Returns RT_POPULATE_MADVISE/TOUCH on success or -errno. */
+int rt__populate(void *addr, size_t len);
+/* Huge page granule that applies to anonymous memory: the PMD size when
+ * PMD THP may be used, else the largest enabled mTHP size, else 0. */
+size_t rt__thp_granule(bool madvised);
+
+#endif

@@ -1,0 +1,725 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The process: rt_lock_all() locks the whole process now and for the future
+ * (mlockall), tunes glibc malloc so it never returns memory to the kernel or
+ * maps per call, keeps a heap reserve resident, pre-faults the main stack,
+ * sets a sane default stack size for later threads and applies a THP policy;
+ * rt_unlock_all() undoes exactly that.
+ *
+ * Before locking it estimates the footprint from /proc/self/smaps and
+ * compares it with RLIMIT_MEMLOCK and the memory cgroup's room, refusing with
+ * a sentence instead of an OOM kill later (or, in best-effort mode, locking
+ * what fits and listing the rest).
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <linux/capability.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define DEF_HEAP_RESERVE   (16u << 20)
+#define DEF_STACK_PREFAULT (256u << 10)
+#define DEF_THREAD_STACK   (512u << 10)
+/* glibc's documented defaults, restored by rt_unlock_all() */
+#define GLIBC_TRIM_THRESHOLD (128 * 1024)
+#define GLIBC_MMAP_MAX       65536
+
+struct keep {
+	uintptr_t s, e;
+	bool lf;                    /* lock-on-fault */
+};
+
+static pthread_mutex_t proc_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	bool active, future, best_effort;
+	bool rlimit_raised;
+	struct rlimit saved_rl;
+	bool malloc_tuned;
+	bool thp_set;
+	int saved_thp;
+	bool stack_attr_set;
+	size_t saved_stacksize;
+	struct keep *pre;           /* ranges locked before rt_lock_all */
+	size_t npre;
+} st;
+
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static void child_after_fork(void)
+{
+	/* mlockall's locks and MCL_FUTURE are not inherited by a fork child */
+	st.active = false;
+	st.future = false;
+}
+static void install_fork(void) { pthread_atfork(NULL, NULL, child_after_fork); }
+
+int rt_lock_all_active(void)
+{
+	return __atomic_load_n(&st.active, __ATOMIC_ACQUIRE) ? 1 : 0;
+}
+
+/* ---- what the address space holds ------------------------------------------ */
+
+struct vinfo {
+	uintptr_t s, e;
+	uint64_t rss;
+	uint64_t vmflags;
+	bool accessible, special, anon, writable, exec, stack, heap, locked;
+};
+
+struct vlist {
+	struct vinfo *v;
+	size_t n;
+	uint64_t mapped;            /* sum of sizes = total_vm */
+	uint64_t populate;          /* accessible, non-special, not yet resident */
+};
+
+static void vlist_free(struct vlist *l)
+{
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+static int vlist_read(struct vlist *l)
+{
+	size_t len, cap = 0;
+	char *text = rtk_read_file("/proc/self/smaps", &len);
+	const char *cur, *end;
+	struct rtk_vma v;
+	int r;
+
+	memset(l, 0, sizeof(*l));
+	if (!text)
+		return -errno;
+	cur = text;
+	end = text + len;
+	while ((r = rtk_smaps_next(&cur, end, &v)) != 0) {
+		struct vinfo *x;
+
+		if (r < 0)
+			continue;
+		if (l->n == cap) {
+			void *nv = realloc(l->v, (cap = cap ? cap * 2 : 64) * sizeof(*l->v));
+
+			if (!nv) {
+				free(text);
+				vlist_free(l);
+				return -ENOMEM;
+			}
+			l->v = nv;
+		}
+		x = &l->v[l->n++];
+		memset(x, 0, sizeof(*x));
+		x->s = v.start;
+		x->e = v.end;
+		x->rss = v.rss;
+		x->vmflags = v.vmflags;
+		x->accessible = v.perms[0] == 'r' || v.perms[1] == 'w' || v.perms[2] == 'x';
+		x->writable = v.perms[1] == 'w';
+		x->exec = v.perms[2] == 'x';
+		/* mlock skips these (seed 003, "Filtering Special VMAs") */
+		x->special = (v.vmflags & (RTK_VMF_IO | RTK_VMF_PF | RTK_VMF_DE | RTK_VMF_HT |
+					  RTK_VMF_MM)) != 0;
+		x->anon = v.inode == 0 && (v.path_len == 0 || v.path[0] == '[');
+		x->stack = v.path_len == 7 && !memcmp(v.path, "[stack]", 7);
+		x->heap = v.path_len == 6 && !memcmp(v.path, "[heap]", 6);
+		if (v.path_len && v.path[0] == '[' && !x->stack && !x->heap)
+			x->special = true;  /* [vdso], [vvar], [vsyscall], [uprobes] */
+		x->locked = (v.vmflags & RTK_VMF_LO) != 0;
+		l->mapped += v.end - v.start;
+		if (x->accessible && !x->special && v.end - v.start > v.rss)
+			l->populate += v.end - v.start - v.rss;
+	}
+	free(text);
+	return 0;
+}
+
+/* ---- the main stack -------------------------------------------------------- */
+
+/* Touch `bytes` of stack below the caller, top down as the stack grows. */
+static __attribute__((noinline)) void touch_stack(size_t bytes, size_t ps)
+{
+	volatile char *q = __builtin_alloca(bytes);
+
+	for (size_t off = bytes; off >= ps; off -= ps)
+		q[off - 1] = 0;
+	__asm__ volatile("" ::"r"(q) : "memory");
+}
+
+/* How much of the main stack can be pre-faulted below the current depth:
+ * within RLIMIT_STACK and clear of the mapping below plus the kernel's stack
+ * guard gap (256 pages by default). 0 if this thread is not on the main
+ * stack (a thread's stack is a fixed mapping that mlockall populates). */
+static size_t stack_room(const struct vlist *l, size_t ps)
+{
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+	struct rlimit rl;
+	size_t depth, lim, below = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		const struct vinfo *v = &l->v[i];
+
+		if (!v->stack || sp < v->s || sp >= v->e)
+			continue;
+		depth = v->e - sp;
+		if (getrlimit(RLIMIT_STACK, &rl) || rl.rlim_cur == RLIM_INFINITY)
+			lim = 8u << 20;
+		else
+			lim = rl.rlim_cur;
+		below = i ? v->s - l->v[i - 1].e : v->s;
+		below = below > 256 * ps + 16 * ps ? below - 256 * ps - 16 * ps : 0;
+		lim = lim > depth + 16 * ps ? lim - depth - 16 * ps : 0;
+		below += sp - v->s;
+		return lim < below ? lim : below;
+	}
+	return 0;
+}
+
+/* ---- rollback helpers ------------------------------------------------------- */
+
+static void undo_settings(void)
+{
+	if (st.malloc_tuned) {
+#ifdef __GLIBC__
+		mallopt(M_TRIM_THRESHOLD, GLIBC_TRIM_THRESHOLD);
+		mallopt(M_MMAP_MAX, GLIBC_MMAP_MAX);
+		mallopt(M_ARENA_MAX, 0);
+#endif
+		st.malloc_tuned = false;
+	}
+	if (st.thp_set) {
+		prctl(PR_SET_THP_DISABLE, st.saved_thp, 0, 0, 0);
+		st.thp_set = false;
+	}
+	if (st.stack_attr_set) {
+		pthread_attr_t a;
+
+		if (!pthread_getattr_default_np(&a)) {
+			pthread_attr_setstacksize(&a, st.saved_stacksize);
+			pthread_setattr_default_np(&a);
+			pthread_attr_destroy(&a);
+		}
+		st.stack_attr_set = false;
+	}
+	if (st.rlimit_raised) {
+		setrlimit(RLIMIT_MEMLOCK, &st.saved_rl);
+		st.rlimit_raised = false;
+	}
+}
+
+static int keep_cmp(const void *a, const void *b)
+{
+	const struct keep *x = a, *y = b;
+
+	return x->s < y->s ? -1 : x->s > y->s;
+}
+
+struct keepv {
+	struct keep *k;
+	size_t n, cap;
+	bool oom;
+};
+
+static void keep_push(struct keepv *kv, uintptr_t s, uintptr_t e, bool lf)
+{
+	if (kv->n == kv->cap) {
+		size_t nc = kv->cap ? kv->cap * 2 : 32;
+		void *p = realloc(kv->k, nc * sizeof(*kv->k));
+
+		if (!p) {
+			kv->oom = true;
+			return;
+		}
+		kv->k = p;
+		kv->cap = nc;
+	}
+	kv->k[kv->n++] = (struct keep){ s, e, lf };
+}
+
+static void keep_seg(uintptr_t s, uintptr_t e, bool populate, void *arg)
+{
+	keep_push(arg, s, e, !populate);
+}
+
+/* munlock everything mapped except the ranges in kv (sorted). */
+static void munlock_except(const struct vlist *l, const struct keepv *kv)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		uintptr_t at = l->v[i].s, ve = l->v[i].e;
+
+		if (!l->v[i].locked)
+			continue;
+		for (size_t j = 0; j < kv->n && at < ve; j++) {
+			const struct keep *k = &kv->k[j];
+
+			if (k->e <= at)
+				continue;
+			if (k->s >= ve)
+				break;
+			if (k->s > at)
+				rtk_munlock((void *)at, k->s - at);
+			at = k->e;
+		}
+		if (at < ve)
+			rtk_munlock((void *)at, ve - at);
+	}
+}
+
+/* Put back the kind of lock each kept range had. */
+static void relock_kept(const struct keepv *kv)
+{
+	for (size_t j = 0; j < kv->n; j++) {
+		const struct keep *k = &kv->k[j];
+
+		if (k->lf)
+			rtk_mlock2((void *)k->s, k->e - k->s, MLOCK_ONFAULT);
+		else
+			rtk_mlock((void *)k->s, k->e - k->s);
+	}
+}
+
+/* Unlock what rt_lock_all locked: everything but the registry's ranges and
+ * what was locked before it. Never unlocks a kept range, not even briefly:
+ * MCL_FUTURE is cleared with mlockall(MCL_CURRENT | MCL_ONFAULT), which
+ * keeps every present page locked, and the rest is munlocked piecewise. */
+static int unlock_process(void)
+{
+	struct keepv kv = { 0 };
+	struct vlist l;
+	int r = 0;
+
+	if (st.future) {
+		if (!rtk_probe()->mcl_onfault || mlockall(MCL_CURRENT | MCL_ONFAULT)) {
+			/* last resort: the kept ranges are relocked right after */
+			munlockall();
+		}
+	}
+	rt__reg_foreach(keep_seg, &kv);
+	for (size_t i = 0; i < st.npre; i++)
+		keep_push(&kv, st.pre[i].s, st.pre[i].e, st.pre[i].lf);
+	if (kv.oom) {
+		free(kv.k);
+		return -ENOMEM;
+	}
+	if (kv.n)
+		qsort(kv.k, kv.n, sizeof(*kv.k), keep_cmp);
+	r = vlist_read(&l);
+	if (r == 0) {
+		munlock_except(&l, &kv);
+		vlist_free(&l);
+	}
+	relock_kept(&kv);
+	free(kv.k);
+	return r;
+}
+
+/* ---- best effort -------------------------------------------------------------- */
+
+static int vclass(const struct vinfo *v)
+{
+	if (v->stack || v->heap)
+		return 0;
+	if (v->anon && v->writable)
+		return 1;
+	if (v->exec)
+		return 2;
+	return 3;
+}
+
+static void report_uncovered(struct rt_lock_report *rep, uintptr_t s, uintptr_t e)
+{
+	if (!rep)
+		return;
+	if (rep->uncovered && rep->uncovered_count < rep->uncovered_cap)
+		rep->uncovered[rep->uncovered_count] = (struct rt_range){ s, e };
+	rep->uncovered_count++;
+	rep->uncovered_bytes += e - s;
+}
+
+/* Lock whole mappings in priority order (stack and heap, anonymous writable,
+ * code, the rest) while they fit both budgets. */
+static void lock_best_effort(const struct vlist *l, uint64_t budget_rl, uint64_t budget_cg,
+			     bool onfault, struct rt_lock_report *rep)
+{
+	for (int cls = 0; cls < 4; cls++) {
+		for (size_t i = 0; i < l->n; i++) {
+			const struct vinfo *v = &l->v[i];
+			uint64_t sz = v->e - v->s, grow = onfault ? 0 : sz - (v->rss < sz ? v->rss : sz);
+			int r;
+
+			if (vclass(v) != cls || v->special || !v->accessible || v->locked)
+				continue;
+			if (sz > budget_rl || grow > budget_cg) {
+				report_uncovered(rep, v->s, v->e);
+				continue;
+			}
+			r = onfault ? rtk_mlock2((void *)v->s, sz, MLOCK_ONFAULT)
+				    : rtk_mlock((void *)v->s, sz);
+			if (r) {
+				report_uncovered(rep, v->s, v->e);
+				continue;
+			}
+			budget_rl -= sz;
+			budget_cg -= grow;
+		}
+	}
+}
+
+/* ---- rt_lock_all ---------------------------------------------------------------- */
+
+int rt_lock_all(const struct rt_lock_opts *uopts)
+{
+	static const char fn[] = "rt_lock_all";
+	const struct rtk_probe *p = rtk_probe();
+	size_t ps = p->page_size;
+	struct rt_lock_opts o;
+	struct rt_lock_report *rep;
+	struct rtk_memcg cg;
+	struct rtk_status ps_st;
+	struct vlist l = { 0 };
+	rlim_t soft, hard;
+	uint64_t need_rl, need_cg, room, vmlck0;
+	size_t heap, stackb, tstack, srooms;
+	bool cap, onfault, best = false;
+	char a[32], b[32], c[32], d[32], e[32], f[32], g[32];
+	int r, mcl;
+
+	if (uopts && !rt__opts_ok(uopts, uopts->sz, sizeof(o)))
+		return rt__fail(EINVAL, "%s: the options struct is invalid (sz %zu, or fields "
+				"unknown to this rtmem are set); fill it with RT_OPTS().", fn, uopts->sz);
+	rt__opts_copy(&o, sizeof(o), uopts);
+	if (o.flags & ~(RT_LOCK_ALL_ONFAULT | RT_LOCK_ALL_BEST_EFFORT | RT_LOCK_ALL_NO_MALLOC |
+			RT_LOCK_ALL_KEEP_RLIMIT))
+		return rt__fail(EINVAL, "%s: unknown flags %#x.", fn, o.flags);
+	if (o.thp != RT_THP_LEAVE && o.thp != RT_THP_DISABLE && o.thp != RT_THP_PREFER)
+		return rt__fail(EINVAL, "%s: invalid THP policy %d.", fn, (int)o.thp);
+	if (o.malloc_arenas < -1)
+		return rt__fail(EINVAL, "%s: malloc_arenas %d (use -1 to leave glibc's setting, 0 "
+				"for one arena, or a count).", fn, o.malloc_arenas);
+	heap = o.heap_reserve == 0 ? DEF_HEAP_RESERVE : o.heap_reserve == RT_NONE ? 0 : o.heap_reserve;
+	stackb = o.stack_prefault == 0 ? DEF_STACK_PREFAULT :
+		 o.stack_prefault == RT_NONE ? 0 : o.stack_prefault;
+	tstack = o.thread_stack_size == 0 ? DEF_THREAD_STACK :
+		 o.thread_stack_size == RT_NONE ? 0 : o.thread_stack_size;
+	if (heap > (SIZE_MAX >> 2) || stackb > (SIZE_MAX >> 2) || tstack > (SIZE_MAX >> 2))
+		return rt__fail(EINVAL, "%s: heap_reserve, stack_prefault or thread_stack_size is "
+				"absurdly large (%zu, %zu, %zu).", fn, heap, stackb, tstack);
+	if (tstack && tstack < (size_t)PTHREAD_STACK_MIN)
+		return rt__fail(EINVAL, "%s: thread_stack_size %zu is below PTHREAD_STACK_MIN (%zu).",
+				fn, tstack, (size_t)PTHREAD_STACK_MIN);
+	rep = o.report;
+	if (rep) {
+		struct rt_range *u = rep->uncovered;
+		size_t ucap = rep->uncovered_cap, rsz = rep->sz;
+
+		if (rsz < sizeof(size_t) || rsz > 4096)
+			return rt__fail(EINVAL, "%s: report->sz is %zu; declare the report with "
+					"RT_OPTS(rt_lock_report, name).", fn, rsz);
+		if (rsz < sizeof(*rep))
+			rep = NULL; /* an older, smaller report: we do not write past it */
+		else {
+			memset(rep, 0, sizeof(*rep));
+			rep->sz = rsz;
+			rep->uncovered = u;
+			rep->uncovered_cap = u ? ucap : 0;
+		}
+	}
+	onfault = (o.flags & RT_LOCK_ALL_ONFAULT) != 0;
+
+	pthread_once(&fork_once, install_fork);
+	pthread_mutex_lock(&proc_mu);
+	if (st.active) {
+		if (rep) {
+			rep->future_locked = st.future;
+			rep->best_effort = st.best_effort;
+			if (!rtk_self_status(&ps_st))
+				rep->locked_bytes = ps_st.vm_lck;
+		}
+		pthread_mutex_unlock(&proc_mu);
+		return 0;
+	}
+
+	/* ---- measure ---- */
+	r = vlist_read(&l);
+	if (r) {
+		pthread_mutex_unlock(&proc_mu);
+		return rt__fail(-r, "%s: cannot read /proc/self/smaps (%s); is /proc mounted?",
+				fn, rt_strerror(r));
+	}
+	rtk_memlock_limit(&soft, &hard);
+	cap = rtk_cap_effective(CAP_IPC_LOCK);
+	vmlck0 = rtk_self_status(&ps_st) ? 0 : ps_st.vm_lck;
+	if (rtk_memcg_read(&cg))
+		memset(&cg, 0, sizeof(cg));
+	room = (cg.version && cg.limit != UINT64_MAX) ? cg.room : UINT64_MAX;
+	srooms = stackb ? stack_room(&l, ps) : 0;
+	if (stackb > srooms)
+		stackb = srooms;
+	need_rl = l.mapped + heap + stackb;
+	need_cg = (onfault ? 0 : l.populate) + heap + stackb;
+	if (rep) {
+		rep->mapped_bytes = l.mapped;
+		rep->reserve_bytes = heap + stackb;
+		rep->populate_bytes = need_cg;
+		rep->cap_ipc_lock = cap;
+		rep->cgroup_room = room == UINT64_MAX ? SIZE_MAX : room;
+	}
+
+	/* ---- check RLIMIT_MEMLOCK (the kernel compares total_vm with it) ---- */
+	if (!cap && soft != RLIM_INFINITY && need_rl > soft) {
+		if (!(o.flags & RT_LOCK_ALL_KEEP_RLIMIT) && hard > soft &&
+		    (hard == RLIM_INFINITY || need_rl <= hard) && soft != 0) {
+			struct rlimit nr = { hard, hard };
+
+			st.saved_rl = (struct rlimit){ soft, hard };
+			if (!setrlimit(RLIMIT_MEMLOCK, &nr)) {
+				st.rlimit_raised = true;
+				soft = hard;
+			}
+		}
+	}
+	if (!cap && (soft == 0 || (soft != RLIM_INFINITY && need_rl > soft))) {
+		if (!(o.flags & RT_LOCK_ALL_BEST_EFFORT) || soft == 0) {
+			int err = soft == 0 ? EPERM : ENOMEM;
+
+			undo_settings();
+			vlist_free(&l);
+			pthread_mutex_unlock(&proc_mu);
+			if (soft == 0)
+				return rt__fail(err, "%s: this process may not lock memory (EPERM): "
+						"RLIMIT_MEMLOCK is 0 (hard %s) and CAP_IPC_LOCK is not "
+						"held; %s.", fn, rt__size(hard, a), rt__memlock_remedy);
+			return rt__fail(err, "%s: locking this process needs %s (mapped %s + heap "
+					"reserve %s + stack %s) but RLIMIT_MEMLOCK is %s (hard %s), "
+					"%s is already locked, and CAP_IPC_LOCK is not held; nothing "
+					"was locked. To fix it, %s; or pass RT_LOCK_ALL_BEST_EFFORT to "
+					"lock what fits.", fn, rt__size(need_rl, a), rt__size(l.mapped, b),
+					rt__size(heap, c), rt__size(stackb, d), rt__size(soft, e),
+					rt__size(hard, f), rt__size(vmlck0, g),
+					rt__memlock_remedy);
+		}
+		best = true;
+	}
+	/* ---- check the memory cgroup's room ---- */
+	if (!best && room != UINT64_MAX && need_cg > room) {
+		if (!(o.flags & RT_LOCK_ALL_BEST_EFFORT)) {
+			undo_settings();
+			vlist_free(&l);
+			pthread_mutex_unlock(&proc_mu);
+			return rt__fail(ENOMEM, "%s: locking this process would make %s resident but "
+					"its memory cgroup %s has only %s of room (limit %s, usage %s); "
+					"refusing rather than being OOM-killed, nothing was locked. Raise "
+					"the cgroup limit (memory.max, memory.limit_in_bytes on v1, "
+					"MemoryMax= in a systemd unit, the container's --memory), lower "
+					"heap_reserve, use RT_LOCK_ALL_ONFAULT, or pass "
+					"RT_LOCK_ALL_BEST_EFFORT.", fn, rt__size(need_cg, a), cg.path,
+					rt__size(room, b), rt__size(cg.limit, c), rt__size(cg.usage, d));
+		}
+		best = true;
+	}
+
+	/* ---- remember what was locked before us ---- */
+	free(st.pre);
+	st.pre = NULL;
+	st.npre = 0;
+	for (size_t i = 0; i < l.n; i++) {
+		if (!l.v[i].locked)
+			continue;
+		void *np = realloc(st.pre, (st.npre + 1) * sizeof(*st.pre));
+
+		if (!np)
+			break;
+		st.pre = np;
+		st.pre[st.npre++] = (struct keep){ l.v[i].s, l.v[i].e,
+						   rtk_vmf_lockonfault(l.v[i].vmflags) };
+	}
+
+	/* ---- settings ---- */
+#ifdef __GLIBC__
+	if (!(o.flags & RT_LOCK_ALL_NO_MALLOC)) {
+		/* free() never trims the heap, malloc() never mmaps per call */
+		mallopt(M_TRIM_THRESHOLD, -1);
+		mallopt(M_MMAP_MAX, 0);
+		/* one arena: threads share the resident heap reserve instead of
+		 * each reserving (and locking, under MCL_FUTURE) 64 MiB */
+		if (o.malloc_arenas >= 0)
+			mallopt(M_ARENA_MAX, o.malloc_arenas ? o.malloc_arenas : 1);
+		st.malloc_tuned = true;
+	}
+#endif
+	if (o.thp == RT_THP_DISABLE) {
+		int old = prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0);
+
+		if (old >= 0 && !prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)) {
+			st.saved_thp = old;
+			st.thp_set = true;
+		}
+	}
+	if (tstack) {
+		pthread_attr_t at;
+		size_t cur = 0;
+
+		if (!pthread_getattr_default_np(&at)) {
+			pthread_attr_getstacksize(&at, &cur);
+			if (!pthread_attr_setstacksize(&at, tstack) && !pthread_setattr_default_np(&at)) {
+				st.saved_stacksize = cur;
+				st.stack_attr_set = true;
+			}
+			pthread_attr_destroy(&at);
+		}
+	}
+
+	/* ---- best effort: what fits ---- */
+	if (best) {
+		uint64_t brl = cap || soft == RLIM_INFINITY ? UINT64_MAX :
+			       (soft > vmlck0 ? soft - vmlck0 : 0);
+		uint64_t bcg = room;
+
+		/* heap reserve and stack first, if they fit at all */
+		if (heap + stackb > (brl < bcg ? brl : bcg)) {
+			heap = 0;
+			stackb = 0;
+		}
+		if (stackb)
+			touch_stack(stackb, ps);
+		if (heap) {
+			void *hp = malloc(heap);
+
+			if (hp) {
+				rt__populate(hp, heap);
+				free(hp);
+			}
+		}
+		vlist_free(&l);
+		if (vlist_read(&l) == 0) {
+			lock_best_effort(&l, brl, bcg, onfault && p->mcl_onfault, rep);
+			vlist_free(&l);
+		}
+		st.best_effort = true;
+		st.future = false;
+		goto locked;
+	}
+
+	/* ---- reserve and stack, before mlockall so they can use THP and the
+	 * fast populate; mlockall then locks the present pages ---- */
+	if (stackb)
+		touch_stack(stackb, ps);
+	if (heap) {
+		void *hp = malloc(heap);
+
+		if (!hp) {
+			undo_settings();
+			vlist_free(&l);
+			pthread_mutex_unlock(&proc_mu);
+			return rt__fail(ENOMEM, "%s: malloc of the %s heap reserve failed; lower "
+					"heap_reserve.", fn, rt__size(heap, a));
+		}
+		if (o.thp == RT_THP_PREFER && p->pmd_size) {
+			uintptr_t hs = ((uintptr_t)hp + p->pmd_size - 1) & ~(uintptr_t)(p->pmd_size - 1);
+			uintptr_t he = ((uintptr_t)hp + heap) & ~(uintptr_t)(p->pmd_size - 1);
+
+			if (he > hs)
+				madvise((void *)hs, he - hs, MADV_HUGEPAGE);
+		}
+		rt__populate(hp, heap);
+		free(hp);
+	}
+	mcl = MCL_CURRENT | MCL_FUTURE;
+	if (onfault && p->mcl_onfault)
+		mcl |= MCL_ONFAULT;
+	if (mlockall(mcl)) {
+		int err = errno;
+
+		undo_settings();
+		vlist_free(&l);
+		pthread_mutex_unlock(&proc_mu);
+		rt__lock_fail(fn, err, need_rl);
+		rt__fail_append(" (mlockall; nothing was locked)");
+		return -err;
+	}
+	st.future = true;
+	st.best_effort = false;
+
+	/* mlockall ignores populate failures (like MAP_LOCKED): check that the
+	 * anonymous writable memory really is resident */
+	if (!(mcl & MCL_ONFAULT)) {
+		uint64_t missing = 0;
+
+		vlist_free(&l);
+		if (vlist_read(&l) == 0) {
+			for (size_t i = 0; i < l.n; i++) {
+				const struct vinfo *v = &l.v[i];
+				struct rtk_res res;
+
+				if (!v->anon || !v->writable || v->special || !v->locked)
+					continue;
+				if (rtk_residency((void *)v->s, v->e - v->s, RTK_RES_MINCORE, &res))
+					continue;
+				missing += (uint64_t)(res.pages - res.present) * ps;
+			}
+		}
+		if (missing) {
+			unlock_process();
+			st.future = false;
+			undo_settings();
+			vlist_free(&l);
+			pthread_mutex_unlock(&proc_mu);
+			return rt__fail(ENOMEM, "%s: mlockall succeeded but left %s of anonymous "
+					"memory unpopulated (the memory cgroup or the machine ran out: "
+					"room was %s); the process was unlocked again. Raise the memory "
+					"limit or lower heap_reserve.", fn, rt__size(missing, a),
+					rt__size(room, b));
+		}
+	}
+
+locked:
+	vlist_free(&l);
+	__atomic_store_n(&st.active, true, __ATOMIC_RELEASE);
+	rt__reg_set_lockall(true);
+	if (rep) {
+		rlim_t s2, h2;
+
+		rtk_memlock_limit(&s2, &h2);
+		rep->memlock_soft = s2 == RLIM_INFINITY ? SIZE_MAX : s2;
+		rep->memlock_hard = h2 == RLIM_INFINITY ? SIZE_MAX : h2;
+		rep->rlimit_raised = st.rlimit_raised;
+		rep->future_locked = st.future;
+		rep->best_effort = st.best_effort;
+		if (!rtk_self_status(&ps_st))
+			rep->locked_bytes = ps_st.vm_lck;
+	}
+	pthread_mutex_unlock(&proc_mu);
+	return 0;
+}
+
+int rt_unlock_all(void)
+{
+	int r;
+
+	pthread_mutex_lock(&proc_mu);
+	if (!st.active) {
+		pthread_mutex_unlock(&proc_mu);
+		return 0;
+	}
+	r = unlock_process();
+	undo_settings();
+	free(st.pre);
+	st.pre = NULL;
+	st.npre = 0;
+	st.future = false;
+	st.best_effort = false;
+	__atomic_store_n(&st.active, false, __ATOMIC_RELEASE);
+	rt__reg_set_lockall(false);
+	pthread_mutex_unlock(&proc_mu);
+	if (r)
+		return rt__fail(-r, "rt_unlock_all: could not read /proc/self/smaps to unlock "
+				"piecewise (%s); the process stays locked.", rt_strerror(r));
+	return 0;
+}
