@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install rtmem from BUILD into a temporary prefix, then build the consumer
+# outside the tree with pkg-config (shared and static) and with
+# find_package(rtmem), and run each: 0 faults after rt_lock_all.
+set -euo pipefail
+build=$(cd "$1" && pwd)
+src=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+prefix=$work/prefix
+cmake --install "$build" --prefix "$prefix" >/dev/null
+libdir=$(ls -d "$prefix"/lib*/pkgconfig | head -1 | xargs dirname)
+export PKG_CONFIG_PATH=$libdir/pkgconfig
+
+echo "pkg-config: $(pkg-config --cflags --libs rtmem)"
+cc -std=gnu11 -Wall -Wextra -Werror "$src/consumer.c" -o "$work/consumer_pc" $(pkg-config --cflags --libs rtmem)
+LD_LIBRARY_PATH=$libdir "$work/consumer_pc"
+# the shared library must not depend on LD_LIBRARY_PATH tricks beyond the prefix
+readelf -d "$work/consumer_pc" | grep -q 'librtmem.so' || { echo "consumer_pc is not linked to librtmem.so"; exit 1; }
+
+cc -std=gnu11 -Wall -Wextra -Werror -static-libgcc "$src/consumer.c" -o "$work/consumer_static" \
+	$(pkg-config --cflags rtmem) "$libdir/librtmem.a" $(pkg-config --libs-only-other --static rtmem) -lpthread
+"$work/consumer_static"
+
+cmake -S "$src" -B "$work/cm" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$work/cm" >/dev/null
+LD_LIBRARY_PATH=$libdir "$work/cm/consumer_cmake"
+
+# only public names are exported
+bad=$(nm -D --defined-only "$libdir/librtmem.so" | awk '{print $3}' | grep -v '^rt_' | grep -v '^RTMEM_' || true)
+if [ -n "$bad" ]; then echo "non-public symbols exported: $bad"; exit 1; fi
+if nm -D --defined-only "$libdir/librtmem.so" | awk '{print $3}' | grep -E '^(rtk_|rt__)'; then
+	echo "internal symbols exported"; exit 1
+fi
+echo "install check: ok"

@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Description: shared helpers for the CUnit suites (see support.h).
+ */
+#include "support.h"
+
+#include <CUnit/Basic.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static unsigned skipped;
+static bool cur_skipped;
+
+void rtt_skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("\n  SKIP: ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	if (!cur_skipped)
+		skipped++;
+	cur_skipped = true;
+}
+
+static const struct rtt_test *all_tests;
+
+static void run_one(const struct rtt_test *t)
+{
+	cur_skipped = false;
+	t->fn();
+}
+
+/* CUnit wants plain void(void) functions: one trampoline per index. */
+#define TRAMP(i) static void tramp_##i(void) { run_one(&all_tests[i]); }
+TRAMP(0) TRAMP(1) TRAMP(2) TRAMP(3) TRAMP(4) TRAMP(5) TRAMP(6) TRAMP(7)
+TRAMP(8) TRAMP(9) TRAMP(10) TRAMP(11) TRAMP(12) TRAMP(13) TRAMP(14) TRAMP(15)
+TRAMP(16) TRAMP(17) TRAMP(18) TRAMP(19) TRAMP(20) TRAMP(21) TRAMP(22) TRAMP(23)
+TRAMP(24) TRAMP(25) TRAMP(26) TRAMP(27) TRAMP(28) TRAMP(29) TRAMP(30) TRAMP(31)
+TRAMP(32) TRAMP(33) TRAMP(34) TRAMP(35) TRAMP(36) TRAMP(37) TRAMP(38) TRAMP(39)
+TRAMP(40) TRAMP(41) TRAMP(42) TRAMP(43) TRAMP(44) TRAMP(45) TRAMP(46) TRAMP(47)
+TRAMP(48) TRAMP(49) TRAMP(50) TRAMP(51) TRAMP(52) TRAMP(53) TRAMP(54) TRAMP(55)
+TRAMP(56) TRAMP(57) TRAMP(58) TRAMP(59) TRAMP(60) TRAMP(61) TRAMP(62) TRAMP(63)
+static void (*const tramps[])(void) = {
+	tramp_0, tramp_1, tramp_2, tramp_3, tramp_4, tramp_5, tramp_6, tramp_7,
+	tramp_8, tramp_9, tramp_10, tramp_11, tramp_12, tramp_13, tramp_14, tramp_15,
+	tramp_16, tramp_17, tramp_18, tramp_19, tramp_20, tramp_21, tramp_22, tramp_23,
+	tramp_24, tramp_25, tramp_26, tramp_27, tramp_28, tramp_29, tramp_30, tramp_31,
+	tramp_32, tramp_33, tramp_34, tramp_35, tramp_36, tramp_37, tramp_38, tramp_39,
+	tramp_40, tramp_41, tramp_42, tramp_43, tramp_44, tramp_45, tramp_46, tramp_47,
+	tramp_48, tramp_49, tramp_50, tramp_51, tramp_52, tramp_53, tramp_54, tramp_55,
+	tramp_56, tramp_57, tramp_58, tramp_59, tramp_60, tramp_61, tramp_62, tramp_63,
+};
+
+int rtt_main(const char *suite, const struct rtt_test *tests)
+{
+	CU_pSuite s;
+	unsigned n = 0, failed, passed;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	all_tests = tests;
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	s = CU_add_suite(suite, NULL, NULL);
+	if (!s)
+		return 1;
+	for (n = 0; tests[n].name; n++) {
+		if (n >= sizeof(tramps) / sizeof(tramps[0])) {
+			fprintf(stderr, "support: more than %zu tests in one suite\n",
+				sizeof(tramps) / sizeof(tramps[0]));
+			return 1;
+		}
+		CU_add_test(s, tests[n].name, tramps[n]);
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_tests_failed();
+	passed = CU_get_number_of_tests_run() - failed - skipped;
+	CU_cleanup_registry();
+	printf("%s: %u passed, %u failed, %u skipped\n", suite, passed, failed, skipped);
+	return failed ? 1 : 0;
+}
+
+/* ---- children ------------------------------------------------------------ */
+
+static int drop_cap(int cap)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d))
+		return -errno;
+	d[cap / 32].effective &= ~(1u << (cap % 32));
+	d[cap / 32].permitted &= ~(1u << (cap % 32));
+	d[cap / 32].inheritable &= ~(1u << (cap % 32));
+	if (syscall(SYS_capset, &h, d))
+		return -errno;
+	/* also from the bounding set, so an exec'd child cannot regain it */
+	prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+	return 0;
+}
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	if (n < 0) {
+		n = -errno;
+		close(fd);
+		return (int)n;
+	}
+	close(fd);
+	return 0;
+}
+
+static int memcg_enter(const char *path)
+{
+	char p[600], pid[32];
+
+	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	snprintf(p, sizeof(p), "%s/cgroup.procs", path);
+	return write_str(p, pid);
+}
+
+int rtt_in_child(const struct rtt_child *c, int (*fn)(void *), void *arg)
+{
+	pid_t pid;
+	int st;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		if (c && c->memcg && memcg_enter(c->memcg)) {
+			fprintf(stderr, "child: cannot enter memcg %s\n", c->memcg);
+			_exit(120);
+		}
+		if (c && c->drop_cap_ipc_lock && drop_cap(CAP_IPC_LOCK)) {
+			fprintf(stderr, "child: cannot drop CAP_IPC_LOCK\n");
+			_exit(121);
+		}
+		if (c && c->set_memlock) {
+			struct rlimit rl = { c->memlock, c->memlock };
+
+			if (setrlimit(RLIMIT_MEMLOCK, &rl)) {
+				fprintf(stderr, "child: setrlimit: %s\n", strerror(errno));
+				_exit(122);
+			}
+		}
+		st = fn(arg);
+		fflush(NULL);
+		_exit(st);
+	}
+	while (waitpid(pid, &st, 0) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return WEXITSTATUS(st);
+}
+
+/* ---- memory cgroups -------------------------------------------------------- */
+
+/* Mount point of the v1 memory controller or of a cgroup2 hierarchy whose
+ * root offers the memory controller. */
+static int memcg_root(char *out, size_t n, int *version)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[1024];
+	char v2[512] = "";
+	int found = 0;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char mnt[512], fstype[64], super[256];
+		const char *sep = strstr(line, " - ");
+
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %511s", mnt) != 1)
+			continue;
+		if (sscanf(sep + 3, "%63s %*s %255s", fstype, super) != 2)
+			continue;
+		if (!strcmp(fstype, "cgroup")) {
+			char *tok, *save = NULL;
+
+			for (tok = strtok_r(super, ",", &save); tok;
+			     tok = strtok_r(NULL, ",", &save)) {
+				if (!strcmp(tok, "memory")) {
+					snprintf(out, n, "%s", mnt);
+					*version = 1;
+					found = 1;
+				}
+			}
+		} else if (!strcmp(fstype, "cgroup2") && !v2[0]) {
+			char p[600], ctl[256] = "";
+			FILE *cf;
+
+			snprintf(p, sizeof(p), "%s/cgroup.controllers", mnt);
+			cf = fopen(p, "re");
+			if (cf) {
+				if (fgets(ctl, sizeof(ctl), cf) && strstr(ctl, "memory"))
+					snprintf(v2, sizeof(v2), "%s", mnt);
+				fclose(cf);
+			}
+		}
+		if (found)
+			break;
+	}
+	fclose(f);
+	if (found)
+		return 0;
+	if (v2[0]) {
+		snprintf(out, n, "%s", v2);
+		*version = 2;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int rtt_memcg_create(const char *name, uint64_t limit, bool no_oom, char *path, size_t n)
+{
+	char root[512], p[700], v[64];
+	int version = 0, r;
+
+	r = memcg_root(root, sizeof(root), &version);
+	if (r)
+		return r;
+	snprintf(path, n, "%s/%s-%d", root, name, (int)getpid());
+	if (mkdir(path, 0755) && errno != EEXIST)
+		return -errno;
+	snprintf(v, sizeof(v), "%llu\n", (unsigned long long)limit);
+	if (version == 1) {
+		snprintf(p, sizeof(p), "%s/memory.limit_in_bytes", path);
+		if ((r = write_str(p, v)))
+			goto fail;
+		snprintf(p, sizeof(p), "%s/memory.swappiness", path);
+		write_str(p, "0\n");
+		if (no_oom) {
+			snprintf(p, sizeof(p), "%s/memory.oom_control", path);
+			if ((r = write_str(p, "1\n")))
+				goto fail;
+		}
+	} else {
+		snprintf(p, sizeof(p), "%s/cgroup.subtree_control", root);
+		write_str(p, "+memory\n");
+		snprintf(p, sizeof(p), "%s/memory.max", path);
+		if ((r = write_str(p, v)))
+			goto fail;
+		snprintf(p, sizeof(p), "%s/memory.swap.max", path);
+		write_str(p, "0\n");
+	}
+	return 0;
+fail:
+	rmdir(path);
+	return r;
+}
+
+int rtt_memcg_destroy(const char *path)
+{
+	/* the children that were in it have exited; rmdir may need a moment */
+	for (int i = 0; i < 100; i++) {
+		if (!rmdir(path) || errno == ENOENT)
+			return 0;
+		usleep(10000);
+	}
+	return -errno;
+}
+
+/* ---- inspection ------------------------------------------------------------ */
+
+int rtt_smaps_at(const void *addr, struct rtk_vma *out)
+{
+	size_t len;
+	char *text = rtk_read_file("/proc/self/smaps", &len);
+	const char *cur, *end;
+	struct rtk_vma v;
+	int r = -ENOENT;
+
+	if (!text)
+		return -errno;
+	cur = text;
+	end = text + len;
+	while (rtk_smaps_next(&cur, end, &v) > 0) {
+		if ((uintptr_t)addr >= v.start && (uintptr_t)addr < v.end) {
+			*out = v;
+			out->path = NULL;
+			r = 0;
+			break;
+		}
+	}
+	free(text);
+	return r;
+}
+
+int rtt_map_count(void)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	int c, n = 0;
+
+	if (!f)
+		return -1;
+	while ((c = getc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+uint64_t rtt_vmlck(void)
+{
+	struct rtk_status st;
+
+	if (rtk_self_status(&st))
+		return UINT64_MAX;
+	return st.vm_lck;
+}
+
+long rtt_minflt(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt;
+}
+
+long rtt_majflt(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_majflt;
+}
+
+long rtt_thread_minflt(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	return ru.ru_minflt;
+}
+
+size_t rtt_present_pages(const void *addr, size_t len)
+{
+	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)addr & ~(ps - 1);
+	size_t n = ((uintptr_t)addr + len - a + ps - 1) / ps, cnt = 0;
+	unsigned char *vec = malloc(n ? n : 1);
+
+	if (!vec)
+		return 0;
+	if (mincore((void *)a, n * ps, vec) == 0) {
+		for (size_t i = 0; i < n; i++)
+			cnt += vec[i] & 1;
+	}
+	free(vec);
+	return cnt;
+}
+
+char *rtt_fixture(const char *rel, size_t *len)
+{
+	char p[1024];
+	char *t;
+
+	const char *dir = getenv("RTMEM_FIXTURES_DIR");
+
+	/* the arm64 guests carry the fixtures elsewhere: RTMEM_FIXTURES_DIR */
+	snprintf(p, sizeof(p), "%s/%s", dir && *dir ? dir : RTMEM_FIXTURES, rel);
+	t = rtk_read_file(p, len);
+	if (!t) {
+		fprintf(stderr, "fixture %s: %s\n", p, strerror(errno));
+		CU_FAIL("fixture missing");
+	}
+	return t;
+}

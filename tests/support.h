@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Description: shared helpers for the CUnit suites: a main() runner, skips
+ * with a printed reason, forked children with a dropped CAP_IPC_LOCK and a
+ * lowered RLIMIT_MEMLOCK or inside a memory cgroup, smaps lookups by address,
+ * fault counters, and fixture loading.
+ */
+#ifndef RTMEM_TEST_SUPPORT_H
+#define RTMEM_TEST_SUPPORT_H
+
+#include <CUnit/CUnit.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "kernel/kernel.h"
+
+struct rtt_test {
+	const char *name;
+	void (*fn)(void);
+};
+#define RTT_END { NULL, NULL }
+
+/* Run one suite; returns the process exit code (0 pass, 1 fail). Prints
+ * "N passed, N failed, N skipped" as its last line. */
+int rtt_main(const char *suite, const struct rtt_test *tests);
+
+/* Mark the current test skipped (a real absence: say what is missing). The
+ * test function must return right after. */
+void rtt_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- children ---- */
+struct rtt_child {
+	bool drop_cap_ipc_lock;     /* remove CAP_IPC_LOCK from effective+permitted */
+	bool set_memlock;           /* then set RLIMIT_MEMLOCK soft=hard=memlock */
+	uint64_t memlock;
+	const char *memcg;          /* path of a memory cgroup to enter, or NULL */
+};
+/* Fork; in the child apply `c` (may be NULL), run fn(arg) and _exit with its
+ * return value. Returns the child's exit code, or 128+signal if it died by a
+ * signal, or -errno if fork/wait failed. */
+int rtt_in_child(const struct rtt_child *c, int (*fn)(void *), void *arg);
+
+/* In a child: check a condition, print file:line and the expression if
+ * false, and return 1 from the calling function. */
+#define RTT_CHILD_CHECK(cond) do { if (!(cond)) { \
+	fprintf(stderr, "%s:%d: child check failed: %s\n", __FILE__, __LINE__, #cond); \
+	return 1; } } while (0)
+
+/* ---- memory cgroups ---- */
+/* Create a memory cgroup (v1 or v2, whichever has the memory controller)
+ * with limit `limit` bytes, swap disabled for it, and (v1) the OOM killer
+ * disabled when no_oom is set. Fills path (n bytes). 0 or -errno. */
+int rtt_memcg_create(const char *name, uint64_t limit, bool no_oom, char *path, size_t n);
+int rtt_memcg_destroy(const char *path);
+
+/* ---- inspection ---- */
+/* The smaps entry of the mapping containing addr (path set to NULL). 0 or -ENOENT. */
+int rtt_smaps_at(const void *addr, struct rtk_vma *out);
+/* Number of mappings in /proc/self/maps. */
+int rtt_map_count(void);
+/* True when the sanitizer runtime owns malloc (ASan/TSan): it maps memory
+ * for its own allocator at any time, so the mapping count moves by itself. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define RTT_SANITIZED 1
+#else
+#define RTT_SANITIZED 0
+#endif
+/* "Nothing left mapped": the mapping count is back to m. Checked in every
+ * normal build; not checkable under a sanitizer (see RTT_SANITIZED). */
+#define RTT_MAPS_UNCHANGED(m) (RTT_SANITIZED || rtt_map_count() == (m))
+/* VmLck of this process, bytes. */
+uint64_t rtt_vmlck(void);
+/* Minor / major faults of this process (RUSAGE_SELF) or thread. */
+long rtt_minflt(void);
+long rtt_majflt(void);
+long rtt_thread_minflt(void);
+/* Present pages in [addr, addr+len) by mincore. */
+size_t rtt_present_pages(const void *addr, size_t len);
+
+/* Load tests/fixtures/REL into a malloc'd NUL-terminated buffer (CU_FAIL and
+ * NULL if missing). */
+char *rtt_fixture(const char *rel, size_t *len);
+
+#endif
