@@ -95,6 +95,7 @@ struct pop_start {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	unsigned ready;
+	unsigned done;
 	bool go;
 };
 
@@ -119,6 +120,12 @@ static void *pop_worker(void *arg)
 		pthread_mutex_unlock(&st->mu);
 	}
 	j->result = rt__populate(j->addr, j->len);
+	if (st) {
+		pthread_mutex_lock(&st->mu);
+		st->done++;
+		pthread_cond_broadcast(&st->cv);
+		pthread_mutex_unlock(&st->mu);
+	}
 	return NULL;
 }
 
@@ -150,15 +157,19 @@ static unsigned pop_threads_for(size_t size, unsigned asked)
  * only when every one of them is running: once the region fills
  * the memory cgroup, a page fault could wait forever (a v1 cgroup with its
  * OOM killer off), so nothing but the populate itself may fault after the
- * first page of it. A helper that cannot be created leaves its chunk to the
- * calling thread. */
+ * first page of it. For the same reason, when any chunk fails, the region's
+ * memory is released (the range is replaced by a fresh PROT_NONE mapping)
+ * as soon as every thread has stopped populating and before any thread
+ * exits or is joined, since thread exit and join may fault (they do under
+ * ASan). The caller unmaps the range on failure anyway. A helper that
+ * cannot be created leaves its chunk to the calling thread. */
 static int populate_parallel(uint8_t *addr, size_t len, size_t unit, unsigned nthreads,
 			     unsigned *used)
 {
 	struct pop_job job[RT__POP_THREADS_MAX];
 	pthread_t tid[RT__POP_THREADS_MAX];
 	bool started[RT__POP_THREADS_MAX] = { false };
-	struct pop_start st = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false };
+	struct pop_start st = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, false };
 	pthread_attr_t at;
 	sigset_t all, old;
 	size_t chunk, off = 0, ps = rtk_page_size(), stk, stacks_len = 0;
@@ -182,53 +193,77 @@ static int populate_parallel(uint8_t *addr, size_t len, size_t unit, unsigned nt
 	if (n <= 1)
 		return rt__populate(addr, len);
 
-	/* small stacks, faulted in now (rt__populate itself needs little) */
+	/* Small stacks, faulted in now (rt__populate itself needs little).
+	 * glibc puts the thread's static TLS inside a caller's stack and
+	 * refuses (EINVAL) a stack too small for it: a program with large
+	 * __thread data (or a sanitizer runtime) needs more, so the size
+	 * grows fourfold on EINVAL, up to 16 MiB. */
 	stk = (size_t)PTHREAD_STACK_MIN > ((size_t)64 << 10) ? (size_t)PTHREAD_STACK_MIN
 							      : ((size_t)64 << 10);
 	stk = (stk + ps - 1) / ps * ps;
-	stacks_len = stk * (n - 1);
-	stacks = mmap(NULL, stacks_len, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (stacks == MAP_FAILED || rt__populate(stacks, stacks_len) < 0) {
-		if (stacks != MAP_FAILED)
-			munmap(stacks, stacks_len);
-		return rt__populate(addr, len);
-	}
-
 	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	for (unsigned i = 1; i < n; i++) {
-		job[i].start = &st;
-		if (pthread_attr_init(&at) == 0) {
-			if (pthread_attr_setstack(&at, stacks + (size_t)(i - 1) * stk, stk) == 0)
-				started[i] = pthread_create(&tid[i], &at, pop_worker, &job[i]) == 0;
-			pthread_attr_destroy(&at);
+	for (;;) {
+		int e = 0;
+
+		stacks_len = stk * (n - 1);
+		stacks = mmap(NULL, stacks_len, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (stacks == MAP_FAILED || rt__populate(stacks, stacks_len) < 0) {
+			if (stacks != MAP_FAILED)
+				munmap(stacks, stacks_len);
+			return rt__populate(addr, len);
 		}
-		ran += started[i];
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		for (unsigned i = 1; i < n; i++) {
+			job[i].start = &st;
+			if (pthread_attr_init(&at) == 0) {
+				e = pthread_attr_setstack(&at, stacks + (size_t)(i - 1) * stk, stk);
+				if (!e)
+					e = pthread_create(&tid[i], &at, pop_worker, &job[i]);
+				started[i] = !e;
+				pthread_attr_destroy(&at);
+			}
+			ran += started[i];
+			if (e == EINVAL && ran == 1 && stk < ((size_t)16 << 20))
+				break;    /* the first one: retry all with bigger stacks */
+		}
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (ran > 1 || e != EINVAL || stk >= ((size_t)16 << 20))
+			break;
+		munmap(stacks, stacks_len);
+		stk *= 4;
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_mutex_lock(&st.mu);
 	while (st.ready < ran - 1)
 		pthread_cond_wait(&st.cv, &st.mu);
 	st.go = true;
 	pthread_cond_broadcast(&st.cv);
 	pthread_mutex_unlock(&st.mu);
+	job[0].start = NULL;
 	pop_worker(&job[0]);
 	for (unsigned i = 1; i < n; i++) {
-		if (started[i]) {
-			pthread_join(tid[i], NULL);
-		} else {
+		if (!started[i]) {
 			job[i].start = NULL;
 			pop_worker(&job[i]);
 		}
 	}
-	munmap(stacks, stacks_len);
+	pthread_mutex_lock(&st.mu);
+	while (st.done < ran - 1)
+		pthread_cond_wait(&st.cv, &st.mu);
+	pthread_mutex_unlock(&st.mu);
 	for (unsigned i = 0; i < n; i++) {
 		if (job[i].result < 0 && r >= 0)
 			r = job[i].result;
 		else if (r == 0)
 			r = job[i].result;
 	}
+	if (r < 0)
+		mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+		     -1, 0);
+	for (unsigned i = 1; i < n; i++)
+		if (started[i])
+			pthread_join(tid[i], NULL);
+	munmap(stacks, stacks_len);
 	*used = ran;
 	return r;
 }
@@ -496,13 +531,14 @@ struct rt_region *rt_region_create(size_t bytes, const struct rt_region_opts *uo
 		 * unevictable list as it is faulted (and RLIMIT_MEMLOCK is
 		 * checked before any work); populate, in parallel for large
 		 * regions; then mlock only turns lock-on-fault into a full lock
-		 * and finds every page present. Without MADV_POPULATE_WRITE
-		 * and with one thread, mlock's own populate is the fastest. */
+		 * and finds every page present. With one thread, mlock's own
+		 * populate is the fastest (docs/performance.md): it faults each
+		 * page straight onto the unevictable list and walks once. */
 		unsigned nt = pop_threads_for(size, o.populate_threads);
 		int pm = RT_POPULATE_MLOCK;
 
 		r->populate_threads = 1;
-		if (p->populate_write || nt > 1) {
+		if (nt > 1) {
 			if (p->mlock_onfault) {
 				err = rtk_mlock2(m, size, MLOCK_ONFAULT);
 				if (err) {
@@ -521,8 +557,27 @@ struct rt_region *rt_region_create(size_t bytes, const struct rt_region_opts *uo
 			}
 		}
 		r->populate_method = pm;
+		/* Lock here, then register without syscalls (nobody else knows
+		 * this mapping yet): if the populate fails, the memory is
+		 * unmapped before anything else runs, since a full memory
+		 * cgroup may make any further page fault wait (even free()
+		 * faults under ASan). */
+		err = rtk_mlock(m, size);
+		if (err) {
+			munmap(m, size);
+			free(r);
+			/* mlock reports a failed populate as EAGAIN (POSIX); on
+			 * this fresh private mapping it can only mean no memory,
+			 * which the other paths report as ENOMEM */
+			if (err == -EAGAIN)
+				err = -ENOMEM;
+			lock_fail_null(fn, -err, size);
+			rt__fail_append(" (mode %s; nothing is left mapped or locked)",
+					mode_name(o.mode));
+			return NULL;
+		}
 		err = rt__reg_lock((uintptr_t)m, size, (uintptr_t)m, (uintptr_t)m + size,
-				   RT__LK_POPULATE, true);
+				   RT__LK_POPULATE, false);
 	}
 	if (err) {
 		munmap(m, size);
