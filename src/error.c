@@ -104,7 +104,7 @@ bool rt__opts_ok(const void *opts, size_t user_sz, size_t our_sz)
 	if (!opts)
 		return true;
 	/* a garbage sz must not make us read far past the caller's struct */
-	if (user_sz < sizeof(size_t) || user_sz > 4096)
+	if (user_sz < sizeof(size_t) || user_sz > RT__STRUCT_SZ_MAX)
 		return false;
 	/* a newer caller may pass a larger struct: its extra fields must be 0 */
 	for (size_t i = our_sz; i < user_sz; i++)

@@ -14,6 +14,9 @@
 #include "kernel/kernel.h"
 
 #define RT_HIDDEN __attribute__((visibility("hidden")))
+/* Largest .sz an options or info struct may claim: a sanity bound on the
+ * caller's sizeof (catches garbage), not a page size. */
+#define RT__STRUCT_SZ_MAX 4096
 
 /* ---- errors (error.c) ---- */
 /* Record a sentence for this thread and return -err (err > 0). */

@@ -419,7 +419,7 @@ int rt_lock_all(const struct rt_lock_opts *uopts)
 		struct rt_range *u = rep->uncovered;
 		size_t ucap = rep->uncovered_cap, rsz = rep->sz;
 
-		if (rsz < sizeof(size_t) || rsz > 4096)
+		if (rsz < sizeof(size_t) || rsz > RT__STRUCT_SZ_MAX)
 			return rt__fail(EINVAL, "%s: report->sz is %zu; declare the report with "
 					"RT_OPTS(rt_lock_report, name).", fn, rsz);
 		if (rsz < sizeof(*rep))

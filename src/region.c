@@ -631,7 +631,7 @@ int rt_region_info(const struct rt_region *r, struct rt_region_info *out)
 
 	if (!r || !out)
 		return rt__fail(EINVAL, "rt_region_info: NULL %s.", r ? "output" : "region");
-	if (out->sz < sizeof(size_t) || out->sz > 4096)
+	if (out->sz < sizeof(size_t) || out->sz > RT__STRUCT_SZ_MAX)
 		return rt__fail(EINVAL, "rt_region_info: out->sz is %zu; declare it with "
 				"RT_OPTS(rt_region_info, name).", out->sz);
 	memset(&i, 0, sizeof(i));
@@ -669,13 +669,17 @@ static int find_vmas(uintptr_t a, uintptr_t b, struct vma_hit *va, struct vma_hi
 	char *text = rtk_read_file("/proc/self/smaps", &len);
 	const char *cur, *end;
 	struct rtk_vma v;
-	int found = 0;
+	int found = 0, r;
 
 	if (!text)
 		return -errno;
 	cur = text;
 	end = text + len;
-	while (found != 3 && rtk_smaps_next(&cur, end, &v) > 0) {
+	/* a malformed entry (a line the parser does not know) is skipped,
+	 * not taken as the end of the file */
+	while (found != 3 && (r = rtk_smaps_next(&cur, end, &v)) != 0) {
+		if (r < 0)
+			continue;
 		struct vma_hit h = { v.start, v.end, v.vmflags,
 				     v.inode == 0 && (v.path_len == 0 || v.path[0] == '[') };
 

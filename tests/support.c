@@ -296,13 +296,15 @@ int rtt_smaps_at(const void *addr, struct rtk_vma *out)
 	char *text = rtk_read_file("/proc/self/smaps", &len);
 	const char *cur, *end;
 	struct rtk_vma v;
-	int r = -ENOENT;
+	int r = -ENOENT, n;
 
 	if (!text)
 		return -errno;
 	cur = text;
 	end = text + len;
-	while (rtk_smaps_next(&cur, end, &v) > 0) {
+	while ((n = rtk_smaps_next(&cur, end, &v)) != 0) {
+		if (n < 0)
+			continue;    /* an entry the parser rejects: skip it */
 		if ((uintptr_t)addr >= v.start && (uintptr_t)addr < v.end) {
 			*out = v;
 			out->path = NULL;
