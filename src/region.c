@@ -103,8 +103,24 @@ struct pop_job {
 	uint8_t *addr;
 	size_t len;
 	int result;
+	bool by_mlock;
 	struct pop_start *start;    /* NULL: populate at once */
 };
+
+/* One chunk: MADV_POPULATE_WRITE, or (without it: 5.10) mlock, whose
+ * populate fails cleanly with ENOMEM where a touch would fault, and a fault
+ * in a full memory cgroup whose OOM killer is off waits forever. */
+static int pop_chunk(uint8_t *addr, size_t len, bool by_mlock)
+{
+	int r;
+
+	if (!by_mlock)
+		return rt__populate(addr, len);
+	r = rtk_mlock(addr, len);
+	if (r == -EAGAIN)    /* mlock's word for a failed populate */
+		r = -ENOMEM;
+	return r ? r : RT_POPULATE_MLOCK;
+}
 
 static void *pop_worker(void *arg)
 {
@@ -119,7 +135,7 @@ static void *pop_worker(void *arg)
 			pthread_cond_wait(&st->cv, &st->mu);
 		pthread_mutex_unlock(&st->mu);
 	}
-	j->result = rt__populate(j->addr, j->len);
+	j->result = pop_chunk(j->addr, j->len, j->by_mlock);
 	if (st) {
 		pthread_mutex_lock(&st->mu);
 		st->done++;
@@ -164,7 +180,7 @@ static unsigned pop_threads_for(size_t size, unsigned asked)
  * ASan). The caller unmaps the range on failure anyway. A helper that
  * cannot be created leaves its chunk to the calling thread. */
 static int populate_parallel(uint8_t *addr, size_t len, size_t unit, unsigned nthreads,
-			     unsigned *used)
+			     bool by_mlock, unsigned *used)
 {
 	struct pop_job job[RT__POP_THREADS_MAX];
 	pthread_t tid[RT__POP_THREADS_MAX];
@@ -179,19 +195,20 @@ static int populate_parallel(uint8_t *addr, size_t len, size_t unit, unsigned nt
 
 	*used = 1;
 	if (nthreads <= 1)
-		return rt__populate(addr, len);
+		return pop_chunk(addr, len, by_mlock);
 	chunk = len / nthreads;
 	chunk = (chunk + unit - 1) / unit * unit;
 	while (off < len && n < nthreads) {
 		job[n].addr = addr + off;
 		job[n].len = (len - off < chunk) ? len - off : chunk;
 		job[n].result = 0;
+		job[n].by_mlock = by_mlock;
 		job[n].start = NULL;
 		off += job[n].len;
 		n++;
 	}
 	if (n <= 1)
-		return rt__populate(addr, len);
+		return pop_chunk(addr, len, by_mlock);
 
 	/* Small stacks, faulted in now (rt__populate itself needs little).
 	 * glibc puts the thread's static TLS inside a caller's stack and
@@ -211,7 +228,7 @@ static int populate_parallel(uint8_t *addr, size_t len, size_t unit, unsigned nt
 		if (stacks == MAP_FAILED || rt__populate(stacks, stacks_len) < 0) {
 			if (stacks != MAP_FAILED)
 				munmap(stacks, stacks_len);
-			return rt__populate(addr, len);
+			return pop_chunk(addr, len, by_mlock);
 		}
 		pthread_sigmask(SIG_BLOCK, &all, &old);
 		for (unsigned i = 1; i < n; i++) {
@@ -547,7 +564,7 @@ struct rt_region *rt_region_create(size_t bytes, const struct rt_region_opts *uo
 					return lock_fail_null(fn, -err, size);
 				}
 			}
-			pm = populate_parallel(m, size, body ? gran : ps, nt,
+			pm = populate_parallel(m, size, body ? gran : ps, nt, !p->populate_write,
 					      &r->populate_threads);
 			if (pm < 0) {
 				err = pm;

@@ -697,7 +697,23 @@ static int child_memcg_nested(void *arg)
 	RTT_CHILD_CHECK(rtk_memcg_read(&m) == 0);
 	RTT_CHILD_CHECK(realpath(m.path, r1) && realpath(a->path, r2));
 	RTT_CHILD_CHECK(strcmp(r1, r2) == 0);
-	/* Our own level has no limit; the parent's binds. */
+	/* Our own level has no limit; the parent's binds, unless the v1
+	 * hierarchy is off (memory.use_hierarchy 0: the default of a bare
+	 * v1 mount before 5.11, where systemd does not set it): then the
+	 * kernel applies our own level only, and so must the probe. */
+	if (m.version == 1) {
+		char f[PATH_MAX + 32];
+		uint64_t uh = 1;
+
+		snprintf(f, sizeof(f), "%s/memory.use_hierarchy", a->path);
+		RTT_CHILD_CHECK(rtk_read_u64(f, &uh) == 0);
+		if (uh == 0) {
+			printf("\n  note: memory.use_hierarchy is 0: the parent's limit "
+			       "does not bind\n");
+			RTT_CHILD_CHECK(m.limit == UINT64_MAX);
+			return 0;
+		}
+	}
 	RTT_CHILD_CHECK(m.limit == a->limit);
 	RTT_CHILD_CHECK(m.room <= m.limit);
 	return 0;

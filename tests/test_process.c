@@ -406,7 +406,13 @@ static int child_best_effort(void *arg)
 	RT_OPTS(rt_lock_opts, o, .flags = RT_LOCK_ALL_BEST_EFFORT, .report = &rep);
 	struct rtk_status st;
 	size_t lim = *(size_t *)arg;
+	/* a footprint certainly larger than the limit, however small the
+	 * binary (a static one has no shared libraries to speak of) */
+	char *extra = mmap(NULL, 3 * lim, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
+	RTT_CHILD_CHECK(extra != MAP_FAILED);
+	memset(extra, 1, 3 * lim);
 	RTT_CHILD_CHECK(rt_lock_all(&o) == 0);
 	RTT_CHILD_CHECK(rep.best_effort == 1);
 	RTT_CHILD_CHECK(rep.future_locked == 0);
