@@ -444,7 +444,8 @@ boot_run() {
 }
 
 # parse_run NAME QEMU-RC SECONDS: one line of key=value for the summary, and
-# per-binary lines "bin NAME STATUS RC SECONDS RESULT".
+# per-binary lines "bin NAME STATUS RC SECONDS RESULT", each failed binary followed
+# by "failtest TEST NAME" lines for its failed CUnit tests.
 parse_run() {
 	local name=$1 qrc=$2 secs=$3 c=$out/runs/$1/console.txt status=ok why="" b line rc res
 	local passed=0 failed=0 skipped=0 bfail=0 bpass=0 bskip=0 p f s
@@ -480,7 +481,11 @@ parse_run() {
 		case $rc in
 		0) bpass=$((bpass + 1)); echo "bin $b pass $rc $bs ${res:--}" ;;
 		77) bskip=$((bskip + 1)); echo "bin $b skip $rc $bs ${res:--}" ;;
-		*) bfail=$((bfail + 1)); echo "bin $b FAIL $rc $bs ${res:--}" ;;
+		*) bfail=$((bfail + 1)); echo "bin $b FAIL $rc $bs ${res:--}"
+		   # the CUnit tests that failed, from this binary's part of the console
+		   sed -n "/RTMEM-ARM64-BEGIN $b\$/,/RTMEM-ARM64-TEST name=$b /p" "$c" |
+			awk '/^  Test: / { t = $0; sub(/^  Test: /, "", t); sub(/ \.\.\..*/, "", t) }
+			     /FAILED$/ && t != "" { print "failtest " t; t = "" }' ;;
 		esac
 	done
 	local release page thp
@@ -591,10 +596,14 @@ for r in "${selected[@]}"; do
 		"${kv[tests_passed]}p/${kv[tests_failed]}f/${kv[tests_skipped]}s" "${kv[seconds]}" \
 		"${kv[status]}${why:+ ($why)}"
 	[[ ${kv[status]} == ok ]] || fail=1
-	while read -r _ b st brc bs bres; do
+	while read -r kind b st brc bs bres; do
+		if [[ $kind == failtest ]]; then
+			printf '        failed: %s\n' "$b${st:+ $st}${brc:+ $brc}${bs:+ $bs}${bres:+ $bres}"
+			continue
+		fi
 		[[ $st == pass ]] && continue
 		printf '    %-22s %-7s rc=%-4s %4ss  %s\n' "$b" "$st" "$brc" "$bs" "$bres"
-	done < <(grep '^bin ' "$res")
+	done < <(grep -E '^(bin|failtest) ' "$res")
 	unset kv
 done
 ((build_ok)) || { echo "the arm64 cross build FAILED for some targets (see $out/build.log)"; fail=1; }
