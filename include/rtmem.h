@@ -207,10 +207,57 @@ int rt_lock_all_active(void);
 
 /* ---- residency (issue: verification engine) ----------------------------- */
 
+/* Residency of [addr, addr+len), widened to whole pages. Counts are in base
+ * pages of page_size bytes. */
 struct rt_residency {
 	size_t page_size, pages, present, swapped, locked;
 	/* more may follow */
+	size_t locked_present;   /* present pages among the `locked` ones */
+	size_t huge;             /* present pages mapped by PMD-size THP (or
+	                          * hugetlb); SIZE_MAX when the backend cannot
+	                          * tell (mincore; pagemap without kpageflags) */
+	int backend;             /* RT_RES_* that counted present/swapped */
 };
+
+enum {
+	RT_RES_PAGEMAP_SCAN = 1,    /* ioctl(PAGEMAP_SCAN), 6.7+ */
+	RT_RES_PAGEMAP = 2,         /* pread of /proc/self/pagemap */
+	RT_RES_MINCORE = 3,         /* mincore(2): cannot tell swapped or huge */
+};
+
+/* Count the pages of [addr, addr+len) that are present, swapped, and inside
+ * VM_LOCKED mappings (mlock, mlockall, MAP_LOCKED, lock-on-fault), with the
+ * fastest backend the kernel offers (RTMEM_DISABLE=pagemap_scan,pagemap
+ * forces the slower ones). `locked` counts pages of locked mappings whether
+ * present or not; a locked range is fully resident when locked_present ==
+ * locked == pages. Reads /proc/self/maps (allocates; a few syscalls): not
+ * for a real-time loop, but cheap enough to run in production.
+ * 0, or -EINVAL (NULL, zero length, a range that wraps), -ENOMEM (part of the
+ * range is not mapped: nothing is counted), or the backend's -errno. */
+int rt_verify_range(const void *addr, size_t len, struct rt_residency *out);
+
+/* ---- fault monitor ------------------------------------------------------- */
+
+enum rt_fault_scope {
+	RT_FAULTS_THREAD = 0,       /* the calling thread (RUSAGE_THREAD) */
+	RT_FAULTS_PROCESS = 1,      /* all threads of the process */
+};
+
+struct rt_fault_mark {
+	long minor, major;
+	int scope;
+	pthread_t thread;           /* who set a RT_FAULTS_THREAD mark */
+};
+
+struct rt_faults {
+	long minor, major;
+};
+
+/* Take a mark: one getrusage(2) call, no allocation, no lock. 0 or -EINVAL. */
+int rt_faults_mark(struct rt_fault_mark *mark, enum rt_fault_scope scope);
+/* Faults since the mark (one getrusage call). A RT_FAULTS_THREAD mark is
+ * read only by the thread that set it (-EINVAL otherwise). 0 or -EINVAL. */
+int rt_faults_since(const struct rt_fault_mark *mark, struct rt_faults *out);
 
 #ifdef __cplusplus
 }

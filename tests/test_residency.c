@@ -1,0 +1,467 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Description: rt_verify_range (present, swapped, locked, huge; every
+ * backend agreeing; holes and bad input) and the fault monitor.
+ */
+#include "support.h"
+#include "internal.h"
+#include "kernel/kernel.h"
+#include "rtmem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/swap.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+
+static size_t ps;
+
+static void setup(void)
+{
+	ps = rtk_page_size();
+}
+
+static void reload_with(const char *disable)
+{
+	if (disable)
+		setenv("RTMEM_DISABLE", disable, 1);
+	else
+		unsetenv("RTMEM_DISABLE");
+	rtk_probe_reload();
+}
+
+static int expected_backend(void)
+{
+	const struct rtk_probe *p = rtk_probe();
+	bool pm = p->pagemap && !(p->disabled & RTK_F_PAGEMAP);
+
+	if (pm && p->pagemap_scan && !(p->disabled & RTK_F_PAGEMAP_SCAN))
+		return RT_RES_PAGEMAP_SCAN;
+	return pm ? RT_RES_PAGEMAP : RT_RES_MINCORE;
+}
+
+static char *map_anon(size_t n)
+{
+	char *m = mmap(NULL, n * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	CU_ASSERT_FATAL(m != MAP_FAILED);
+	madvise(m, n * ps, MADV_NOHUGEPAGE);
+	return m;
+}
+
+/* ---- counts ---- */
+
+static void test_locked_region(void)
+{
+	RT_OPTS(rt_region_opts, o, .huge = RT_HUGE_NEVER);
+	struct rt_residency res;
+	struct rt_region *r;
+
+	setup();
+	r = rt_region_create(64 * ps, &o);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(rt_verify_range(rt_region_addr(r), 64 * ps, &res), 0);
+	CU_ASSERT_EQUAL(res.page_size, ps);
+	CU_ASSERT_EQUAL(res.pages, 64);
+	CU_ASSERT_EQUAL(res.present, 64);
+	CU_ASSERT_EQUAL(res.swapped, 0);
+	CU_ASSERT_EQUAL(res.locked, 64);
+	CU_ASSERT_EQUAL(res.locked_present, 64);
+	CU_ASSERT_EQUAL(res.backend, expected_backend());
+	/* an unaligned sub-range widens to whole pages */
+	CU_ASSERT_EQUAL(rt_verify_range((char *)rt_region_addr(r) + ps + 1, ps, &res), 0);
+	CU_ASSERT_EQUAL(res.pages, 2);
+	CU_ASSERT_EQUAL(res.locked_present, 2);
+	CU_ASSERT_EQUAL(rt_region_destroy(r), 0);
+}
+
+static void test_unlocked_partly_present(void)
+{
+	struct rt_residency res;
+	char *m;
+
+	setup();
+	m = map_anon(32);
+	for (size_t i = 0; i < 32; i += 2)
+		m[i * ps] = 1;
+	CU_ASSERT_EQUAL(rt_verify_range(m, 32 * ps, &res), 0);
+	CU_ASSERT_EQUAL(res.pages, 32);
+	CU_ASSERT_EQUAL(res.present, 16);
+	CU_ASSERT_EQUAL(res.locked, 0);
+	CU_ASSERT_EQUAL(res.locked_present, 0);
+	CU_ASSERT_EQUAL(res.swapped, 0);
+	munmap(m, 32 * ps);
+}
+
+/* lock-on-fault: every page is in a locked mapping, only touched ones are
+ * present */
+static void test_onfault_counts(void)
+{
+	RT_OPTS(rt_region_opts, o, .mode = RT_LOCK_ONFAULT, .huge = RT_HUGE_NEVER);
+	RT_OPTS(rt_region_info, info);
+	struct rt_residency res;
+	struct rt_region *r;
+	char *p;
+
+	setup();
+	r = rt_region_create(16 * ps, &o);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(rt_region_info(r, &info), 0);
+	p = rt_region_addr(r);
+	p[0] = p[5 * ps] = p[15 * ps] = 1;
+	CU_ASSERT_EQUAL(rt_verify_range(p, 16 * ps, &res), 0);
+	CU_ASSERT_EQUAL(res.locked, 16);
+	if (info.mode_used == RT_LOCK_ONFAULT) {
+		CU_ASSERT_EQUAL(res.present, 3);
+		CU_ASSERT_EQUAL(res.locked_present, 3);
+	} else {
+		CU_ASSERT_EQUAL(res.locked_present, 16);
+	}
+	CU_ASSERT_EQUAL(rt_region_destroy(r), 0);
+}
+
+/* One range over a locked part and an unlocked part of the same mapping. */
+static void test_mixed_range(void)
+{
+	RT_OPTS(rt_range_opts, split, .edge = RT_EDGE_SPLIT);
+	struct rt_residency res;
+	char *m;
+
+	setup();
+	m = map_anon(24);
+	memset(m + 8 * ps, 1, 4 * ps);     /* unlocked pages 8..11 present */
+	CU_ASSERT_EQUAL_FATAL(rt_lock_range(m, 6 * ps, &split), 0);
+	CU_ASSERT_EQUAL(rt_verify_range(m, 24 * ps, &res), 0);
+	CU_ASSERT_EQUAL(res.pages, 24);
+	CU_ASSERT_EQUAL(res.locked, 6);
+	CU_ASSERT_EQUAL(res.locked_present, 6);
+	CU_ASSERT_EQUAL(res.present, 10);
+	CU_ASSERT_EQUAL(rt_unlock_range(m, 6 * ps), 0);
+	CU_ASSERT_EQUAL(rt_verify_range(m, 24 * ps, &res), 0);
+	CU_ASSERT_EQUAL(res.locked, 0);
+	munmap(m, 24 * ps);
+}
+
+/* Every backend, forced in turn, gives the same counts on the same ranges. */
+static void test_backends_agree(void)
+{
+	static const char *const forced[] = { NULL, "pagemap_scan", "pagemap" };
+	RT_OPTS(rt_range_opts, split, .edge = RT_EDGE_SPLIT);
+	struct rt_residency res[3];
+	char *m;
+
+	setup();
+	m = map_anon(64);
+	for (size_t i = 0; i < 64; i++)
+		if (i % 3 == 0 || (i >= 40 && i < 50))
+			m[i * ps] = (char)i;
+	CU_ASSERT_EQUAL_FATAL(rt_lock_range(m + 16 * ps, 8 * ps, &split), 0);
+	for (int b = 0; b < 3; b++) {
+		reload_with(forced[b]);
+		CU_ASSERT_EQUAL(rt_verify_range(m, 64 * ps, &res[b]), 0);
+		CU_ASSERT_EQUAL(res[b].backend, expected_backend());
+	}
+	reload_with(NULL);
+	CU_ASSERT_EQUAL(res[2].backend, RT_RES_MINCORE);
+	for (int b = 1; b < 3; b++) {
+		CU_ASSERT_EQUAL(res[b].pages, res[0].pages);
+		CU_ASSERT_EQUAL(res[b].present, res[0].present);
+		CU_ASSERT_EQUAL(res[b].locked, res[0].locked);
+		CU_ASSERT_EQUAL(res[b].locked_present, res[0].locked_present);
+	}
+	CU_ASSERT_EQUAL(res[0].locked, 8);
+	CU_ASSERT_EQUAL(res[0].locked_present, 8);
+	/* pages 0,3,..,63 (22), 40..49 adds 7 not already counted, 16..23 locked
+	 * adds 16,17,19,20,22,23 (6 not multiples of 3) */
+	CU_ASSERT_EQUAL(res[0].present, 22 + 7 + 6);
+	CU_ASSERT_EQUAL(rt_unlock_range(m + 16 * ps, 8 * ps), 0);
+	munmap(m, 64 * ps);
+}
+
+/* A THP region: its huge body is counted as huge where the backend can tell. */
+static void test_huge_counted(void)
+{
+	RT_OPTS(rt_region_info, info);
+	struct rt_residency res;
+	struct rt_region *r;
+	size_t hp = rt__thp_granule(true);
+
+	setup();
+	if (!hp || sysconf(_SC_AVPHYS_PAGES) < 0 ||
+	    (size_t)sysconf(_SC_AVPHYS_PAGES) / 8 < hp / ps) {
+		rtt_skip("THP not usable here, or too little free memory for 8 huge pages");
+		return;
+	}
+	r = rt_region_create(2 * hp, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(rt_region_info(r, &info), 0);
+	CU_ASSERT_EQUAL(rt_verify_range(rt_region_addr(r), 2 * hp, &res), 0);
+	CU_ASSERT_EQUAL(res.locked_present, 2 * hp / ps);
+	if (res.huge == SIZE_MAX) {
+		printf("\n  note: backend %d cannot tell huge pages here\n", res.backend);
+	} else if (hp == rtk_probe()->pmd_size) {
+		/* the kernel may have had to fall back to base pages: compare
+		 * with what smaps says */
+		struct rtk_vma v;
+
+		CU_ASSERT_EQUAL_FATAL(rtt_smaps_at(rt_region_addr(r), &v), 0);
+		CU_ASSERT_EQUAL(res.huge * ps, v.anon_huge);
+		CU_ASSERT(res.huge > 0);
+	}
+	CU_ASSERT_EQUAL(rt_region_destroy(r), 0);
+}
+
+/* ---- swap: paged-out pages are counted swapped, locked ones stay ---- */
+
+static char swapfile[256];
+
+/* Swap for the test: what is active, else a swap file made here (root). */
+static int ensure_swap(void)
+{
+	char cmd[600];
+	size_t len;
+	char *t = rtk_read_file("/proc/swaps", &len);
+	int fd, lines = 0;
+
+	if (t) {
+		for (size_t i = 0; i < len; i++)
+			lines += t[i] == '\n';
+		free(t);
+		if (lines > 1)
+			return 0;
+	}
+	snprintf(swapfile, sizeof(swapfile), "/var/tmp/rtmem-test-swap.%d", (int)getpid());
+	fd = open(swapfile, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (posix_fallocate(fd, 0, 64 << 20)) {
+		close(fd);
+		unlink(swapfile);
+		swapfile[0] = 0;
+		return -ENOSPC;
+	}
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "mkswap -q %s >/dev/null 2>&1 || mkswap %s >/dev/null 2>&1",
+		 swapfile, swapfile);
+	if (system(cmd) != 0 || swapon(swapfile, 0) != 0) {
+		int e = errno ? errno : ENOSYS;
+
+		unlink(swapfile);
+		swapfile[0] = 0;
+		return -e;
+	}
+	return 0;
+}
+
+static void drop_swap(void)
+{
+	if (!swapfile[0])
+		return;
+	CU_ASSERT_EQUAL(swapoff(swapfile), 0);
+	unlink(swapfile);
+	swapfile[0] = 0;
+}
+
+static void test_swapped(void)
+{
+	RT_OPTS(rt_region_opts, o, .huge = RT_HUGE_NEVER);
+	struct rt_residency res;
+	struct rt_region *r;
+	char *m;
+	int e;
+
+	setup();
+	e = ensure_swap();
+	if (e) {
+		rtt_skip("no swap and cannot make a swap file: %s", strerror(-e));
+		return;
+	}
+	m = map_anon(64);
+	r = rt_region_create(64 * ps, &o);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	memset(m, 7, 64 * ps);
+	memset(rt_region_addr(r), 7, 64 * ps);
+	if (madvise(m, 64 * ps, MADV_PAGEOUT) != 0) {
+		rtt_skip("MADV_PAGEOUT: %s", strerror(errno));
+		goto out;
+	}
+	/* the kernel refuses to page out a locked mapping */
+	CU_ASSERT_EQUAL(madvise(rt_region_addr(r), 64 * ps, MADV_PAGEOUT), -1);
+	CU_ASSERT_EQUAL(rt_verify_range(m, 64 * ps, &res), 0);
+	printf("\n  note: after MADV_PAGEOUT of 64 unlocked pages: %zu present, %zu swapped "
+	       "(backend %d)\n", res.present, res.swapped, res.backend);
+	CU_ASSERT_EQUAL(res.locked, 0);
+	if (res.backend != RT_RES_MINCORE) {
+		CU_ASSERT(res.swapped > 0);
+		CU_ASSERT(res.present + res.swapped <= 64);
+		CU_ASSERT(res.present < 64);
+	}
+	CU_ASSERT_EQUAL(rt_verify_range(rt_region_addr(r), 64 * ps, &res), 0);
+	CU_ASSERT_EQUAL(res.locked_present, 64);
+	CU_ASSERT_EQUAL(res.swapped, 0);
+	/* contents survive the round trip */
+	for (size_t i = 0; i < 64 * ps; i += ps)
+		if (m[i] != 7) {
+			CU_FAIL("paged-out contents changed");
+			break;
+		}
+out:
+	CU_ASSERT_EQUAL(rt_region_destroy(r), 0);
+	munmap(m, 64 * ps);
+	drop_swap();
+}
+
+/* ---- errors ---- */
+
+static void test_verify_errors(void)
+{
+	struct rt_residency res;
+	char *m;
+
+	setup();
+	m = map_anon(3);
+	CU_ASSERT_EQUAL(rt_verify_range(m, ps, NULL), -EINVAL);
+	CU_ASSERT(strstr(rt_last_error(), "NULL") != NULL);
+	CU_ASSERT_EQUAL(rt_verify_range(NULL, ps, &res), -EINVAL);
+	CU_ASSERT_EQUAL(rt_verify_range(m, 0, &res), -EINVAL);
+	CU_ASSERT_EQUAL(rt_verify_range(m, SIZE_MAX, &res), -EINVAL);
+	CU_ASSERT(strstr(rt_last_error(), "wraps") != NULL);
+	/* a hole in the middle: nothing counted */
+	CU_ASSERT_EQUAL(munmap(m + ps, ps), 0);
+	memset(&res, 0xff, sizeof(res));
+	CU_ASSERT_EQUAL(rt_verify_range(m, 3 * ps, &res), -ENOMEM);
+	CU_ASSERT(strstr(rt_last_error(), "not wholly mapped") != NULL);
+	CU_ASSERT_EQUAL(res.present, 0);
+	CU_ASSERT_EQUAL(res.pages, 3);
+	/* and at the end */
+	CU_ASSERT_EQUAL(rt_verify_range(m, 2 * ps, &res), -ENOMEM);
+	CU_ASSERT_EQUAL(rt_verify_range(m, ps, &res), 0);
+	munmap(m, ps);
+	munmap(m + 2 * ps, ps);
+}
+
+/* ---- fault monitor ---- */
+
+struct touch_job {
+	char *m;
+	int go;                 /* read end of a pipe: wait for one byte */
+	long own_minor;         /* faults the thread counted on itself */
+};
+
+static void *toucher(void *arg)
+{
+	struct touch_job *j = arg;
+	struct rt_fault_mark mk;
+	struct rt_faults f = { -1, -1 };
+	char c;
+
+	if (read(j->go, &c, 1) != 1)
+		return NULL;
+	rt_faults_mark(&mk, RT_FAULTS_THREAD);
+	for (size_t i = 0; i < 8; i++)
+		j->m[i * ps] = 1;
+	rt_faults_since(&mk, &f);
+	j->own_minor = f.minor;
+	return NULL;
+}
+
+static void *read_foreign_mark(void *arg)
+{
+	struct rt_faults f;
+
+	return (void *)(intptr_t)rt_faults_since(arg, &f);
+}
+
+static void test_fault_monitor(void)
+{
+	struct rt_fault_mark mk;
+	struct rt_faults f, f2;
+	pthread_t t;
+	void *ret;
+	char *m;
+	int r1, r2;
+
+	setup();
+	m = map_anon(32);
+	/* fresh pages: one minor fault each */
+	CU_ASSERT_EQUAL_FATAL(rt_faults_mark(&mk, RT_FAULTS_THREAD), 0);
+	for (size_t i = 0; i < 16; i++)
+		m[i * ps] = 1;
+	r1 = rt_faults_since(&mk, &f);
+	/* the same pages again: none (measured before any assertion runs) */
+	rt_faults_mark(&mk, RT_FAULTS_THREAD);
+	for (size_t i = 0; i < 16; i++)
+		m[i * ps] = 2;
+	r2 = rt_faults_since(&mk, &f2);
+	CU_ASSERT_EQUAL(r1, 0);
+	CU_ASSERT(f.minor >= 16);
+	CU_ASSERT_EQUAL(f.major, 0);
+	CU_ASSERT_EQUAL(r2, 0);
+	CU_ASSERT_EQUAL(f2.minor, 0);
+	CU_ASSERT_EQUAL(f2.major, 0);
+
+	/* process scope sees another thread's faults; that thread's own
+	 * thread-scope mark sees them; ours does not (the thread exists
+	 * before our marks, so its creation is not counted) */
+	{
+		struct touch_job j = { m + 16 * ps, -1, -1 };
+		struct rt_fault_mark mine;
+		int fds[2];
+
+		CU_ASSERT_EQUAL_FATAL(pipe(fds), 0);
+		j.go = fds[0];
+		CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, toucher, &j), 0);
+		rt_faults_mark(&mine, RT_FAULTS_THREAD);
+		CU_ASSERT_EQUAL(rt_faults_mark(&mk, RT_FAULTS_PROCESS), 0);
+		CU_ASSERT_EQUAL(write(fds[1], "g", 1), 1);
+		pthread_join(t, NULL);
+		CU_ASSERT_EQUAL(rt_faults_since(&mine, &f2), 0);
+		CU_ASSERT_EQUAL(rt_faults_since(&mk, &f), 0);
+		close(fds[0]);
+		close(fds[1]);
+		CU_ASSERT(j.own_minor >= 8);
+		CU_ASSERT(f.minor >= 8);
+		CU_ASSERT(f2.minor < 8);
+	}
+
+	/* a thread mark read by another thread, and bad input */
+	CU_ASSERT_EQUAL(rt_faults_mark(&mk, RT_FAULTS_THREAD), 0);
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, read_foreign_mark, &mk), 0);
+	pthread_join(t, &ret);
+	CU_ASSERT_EQUAL((intptr_t)ret, -EINVAL);
+	CU_ASSERT_EQUAL(rt_faults_mark(NULL, RT_FAULTS_THREAD), -EINVAL);
+	CU_ASSERT_EQUAL(rt_faults_mark(&mk, (enum rt_fault_scope)7), -EINVAL);
+	CU_ASSERT_EQUAL(rt_faults_since(NULL, &f), -EINVAL);
+	CU_ASSERT_EQUAL(rt_faults_since(&mk, NULL), -EINVAL);
+	mk.scope = 9;
+	CU_ASSERT_EQUAL(rt_faults_since(&mk, &f), -EINVAL);
+	munmap(m, 32 * ps);
+}
+
+static const struct rtt_test tests[] = {
+	{ "locked region: all present, all locked", test_locked_region },
+	{ "unlocked, half touched", test_unlocked_partly_present },
+	{ "lock-on-fault: locked, present as touched", test_onfault_counts },
+	{ "one range, locked and unlocked parts", test_mixed_range },
+	{ "every backend agrees (RTMEM_DISABLE)", test_backends_agree },
+	{ "THP pages counted as huge", test_huge_counted },
+	{ "paged out: swapped counted, locked stays", test_swapped },
+	{ "errors: NULL, empty, wrap, holes", test_verify_errors },
+	{ "fault monitor: thread and process", test_fault_monitor },
+	RTT_END
+};
+
+int main(void)
+{
+	return rtt_main("residency", tests);
+}
