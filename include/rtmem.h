@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <pthread.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -235,6 +236,52 @@ enum {
  * 0, or -EINVAL (NULL, zero length, a range that wraps), -ENOMEM (part of the
  * range is not mapped: nothing is counted), or the backend's -errno. */
 int rt_verify_range(const void *addr, size_t len, struct rt_residency *out);
+
+/* ---- process audit -------------------------------------------------------- */
+
+enum rt_finding_kind {
+	RT_FINDING_NOT_PRESENT = 1, /* a locked mapping with pages not present */
+	RT_FINDING_SWAPPED = 2,     /* a locked or lock-on-fault mapping with pages in swap */
+};
+
+struct rt_finding {
+	uintptr_t start, end;       /* the mapping */
+	int kind;                   /* RT_FINDING_* */
+	size_t pages, present, swapped;   /* base pages of the mapping */
+	char path[256];             /* its path as smaps prints it (truncated), "" if anonymous */
+};
+
+struct rt_audit_opts {
+	size_t sz;
+	pid_t pid;                  /* 0: the calling process */
+	struct rt_finding *findings;   /* where to store findings (may be NULL) */
+	size_t findings_cap;
+};
+
+struct rt_audit_report {
+	size_t sz;
+	pid_t pid;
+	size_t mappings;            /* mappings read */
+	uint64_t locked_bytes;      /* Size of locked and lock-on-fault mappings */
+	uint64_t resident_locked_bytes;   /* their Rss */
+	uint64_t lockonfault_bytes; /* Size of the lock-on-fault ones */
+	uint64_t swapped_bytes;     /* Swap of every mapping */
+	uint64_t unlocked_anon_bytes;     /* Anonymous of unlocked mappings */
+	uint64_t special_bytes;     /* Size of special mappings (VM_IO, PFNMAP,
+	                             * hugetlb, DONTEXPAND, vdso/vvar, PROT_NONE) */
+	size_t violations;          /* findings in all (may exceed findings_cap) */
+	size_t findings_stored;     /* how many were written to opts->findings */
+};
+
+/* Audit every mapping of a process from /proc/PID/smaps: classify it as
+ * locked, lock-on-fault, special (resident by nature or not accessible) or
+ * unlocked, total the bytes, and report each locked mapping that is not
+ * wholly present, or any locked or lock-on-fault mapping with pages in swap.
+ * Reading smaps walks the page tables of every mapping: milliseconds for a
+ * process with gigabytes mapped. Not for a real-time thread.
+ * 0 (out->violations says whether all locked memory is resident), -EINVAL,
+ * -ESRCH (no such process), -EACCES (no ptrace read access to it). */
+int rt_audit(const struct rt_audit_opts *opts, struct rt_audit_report *out);
 
 /* ---- fault monitor ------------------------------------------------------- */
 

@@ -91,4 +91,13 @@ int rt__populate(void *addr, size_t len);
  * PMD THP may be used, else the largest enabled mTHP size, else 0. */
 size_t rt__thp_granule(bool madvised);
 
+
+/* ---- audit (audit.c) ---- */
+struct rt_audit_opts;
+struct rt_audit_report;
+/* Audit smaps text (pure): fills the totals and findings of *out, which the
+ * caller zeroed. 0, or -EINVAL when no mapping could be parsed. */
+int rt__audit_text(const char *text, size_t len, size_t ps, const struct rt_audit_opts *o,
+		   struct rt_audit_report *out);
+
 #endif
