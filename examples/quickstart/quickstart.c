@@ -102,13 +102,45 @@ int main(int argc, char **argv)
 	       min2 - min1, maj2 - maj1, sum);
 	printf("VmLck %ld kB of VmRSS %ld kB (%.1f%% of resident memory locked)\n",
 	       lck, rss, rss > 0 ? 100.0 * (double)lck / (double)rss : 0.0);
-	/* the few resident kB outside VmLck are the kernel's [vdso] and
-	 * [vvar] pages, which mlock skips: resident by nature */
-	if (min2 - min1 == 0 && maj2 - maj1 == 0 && rt_lock_all_active() && lck * 100 >= rss * 99) {
-		printf("VERDICT: OK: locked, and no page fault in %ld rounds\n", rounds);
-		return 0;
+
+	/* the residency report of this process: every locked mapping present,
+	 * nothing in swap */
+	{
+		struct rt_finding found[4];
+		RT_OPTS(rt_audit_opts, ao, .findings = found, .findings_cap = 4);
+		RT_OPTS(rt_audit_report, ar);
+
+		r = rt_audit(&ao, &ar);
+		if (r) {
+			printf("residency: audit failed: %s\n", rt_last_error());
+			printf("VERDICT: UNVERIFIED\n");
+			return 1;
+		}
+		printf("residency: %zu mappings; locked %llu KiB, resident %llu KiB, swapped %llu KiB; "
+		       "special %llu KiB; unlocked anonymous %llu KiB; %zu violation%s\n",
+		       ar.mappings, (unsigned long long)(ar.locked_bytes >> 10),
+		       (unsigned long long)(ar.resident_locked_bytes >> 10),
+		       (unsigned long long)(ar.swapped_bytes >> 10),
+		       (unsigned long long)(ar.special_bytes >> 10),
+		       (unsigned long long)(ar.unlocked_anon_bytes >> 10), ar.violations,
+		       ar.violations == 1 ? "" : "s");
+		for (size_t i = 0; i < ar.findings_stored; i++)
+			printf("  %s %#lx-%#lx %s: %zu of %zu pages present, %zu swapped\n",
+			       found[i].kind == RT_FINDING_SWAPPED ? "SWAPPED" : "NOT PRESENT",
+			       (unsigned long)found[i].start, (unsigned long)found[i].end,
+			       found[i].path[0] ? found[i].path : "[anonymous]", found[i].present,
+			       found[i].pages, found[i].swapped);
+		/* the few resident kB outside VmLck are the kernel's [vdso] and
+		 * [vvar] pages, which mlock skips: resident by nature */
+		if (min2 - min1 == 0 && maj2 - maj1 == 0 && rt_lock_all_active() &&
+		    lck * 100 >= rss * 99 && ar.violations == 0) {
+			printf("VERDICT: OK: locked, all locked memory resident, and no page fault "
+			       "in %ld rounds\n", rounds);
+			return 0;
+		}
+		printf("VERDICT: FAULTED: %ld minor + %ld major faults in the loop, %ld of %ld kB "
+		       "locked, %zu residency violations\n",
+		       min2 - min1, maj2 - maj1, lck, rss, ar.violations);
+		return 1;
 	}
-	printf("VERDICT: FAULTED: %ld minor + %ld major faults in the loop, %ld of %ld kB locked\n",
-	       min2 - min1, maj2 - maj1, lck, rss);
-	return 1;
 }
