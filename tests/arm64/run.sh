@@ -379,6 +379,9 @@ make_base_cpio() {
 		[[ ${t##*/} == capture ]] || BINARIES+=("${t##*/}")
 	done
 	((${#BINARIES[@]})) || die "no test binary was built (see $out/build.log)"
+	# the rtmem command, next to the suites (test_cli finds it there)
+	[[ -x $b/rtmem ]] || die "the rtmem command was not built (see $out/build.log)"
+	aarch64-linux-gnu-strip -o "$r/rtmem/bin/rtmem" "$b/rtmem"
 	cp -r "$top/tests/fixtures" "$r/rtmem/fixtures"
 	(cd "$r" && find . | cpio -o -H newc --quiet | gzip -1) >"$tmp/base.cpio.gz"
 	log "initramfs: ${#BINARIES[@]} binaries ($(du -h "$tmp/base.cpio.gz" | cut -f1) compressed)"
