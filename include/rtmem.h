@@ -283,6 +283,36 @@ struct rt_audit_report {
  * -ESRCH (no such process), -EACCES (no ptrace read access to it). */
 int rt_audit(const struct rt_audit_opts *opts, struct rt_audit_report *out);
 
+/* ---- production self-check ------------------------------------------------- */
+
+struct rt_selfcheck_opts {
+	size_t sz;
+	unsigned interval_ms;       /* between audits; default 10000, at least 10 */
+	/* Called from the self-check thread after an audit with violations:
+	 * the report and the findings stored (valid during the call only). */
+	void (*on_violation)(const struct rt_audit_report *rep,
+			     const struct rt_finding *findings, size_t n, void *arg);
+	void *arg;
+	/* Optional node_exporter textfile (e.g.
+	 * /var/lib/node_exporter/textfile_collector/myapp.prom): rewritten after
+	 * every audit, atomically (a temporary file in the same directory, then
+	 * rename). */
+	const char *prometheus_path;
+	size_t findings_cap;        /* findings kept per audit; default 64 */
+};
+
+/* Start a background thread that audits this process (rt_audit) every
+ * interval_ms. The thread runs under SCHED_IDLE (only when a CPU is
+ * otherwise idle), with every signal blocked; its memory is allocated here,
+ * except what each audit's smaps read takes. One per process: -EBUSY if one
+ * runs, -EINVAL for bad options, -errno if the thread cannot start. */
+int rt_selfcheck_start(const struct rt_selfcheck_opts *opts);
+/* Stop and join it (within one audit). 0, or -ENOENT if none runs. */
+int rt_selfcheck_stop(void);
+/* The latest audit's report, and how many audits ran so far. 0, -ENOENT (not
+ * started), -EAGAIN (no audit finished yet). */
+int rt_selfcheck_last(struct rt_audit_report *out, unsigned long *audits);
+
 /* ---- fault monitor ------------------------------------------------------- */
 
 enum rt_fault_scope {

@@ -135,4 +135,10 @@ struct rt__doc_finding {
 size_t rt__doctor(struct rt__doc_finding *out, size_t cap);
 const char *rt__severity_name(int severity);
 
+
+/* ---- Prometheus text (selfcheck.c) ---- */
+/* The rtmem_* gauges of one audit report, labelled with its pid (or this
+ * process's); rtmem_audit_seconds too when audit_seconds >= 0. */
+void rt__prom_write(FILE *f, const struct rt_audit_report *r, double audit_seconds);
+
 #endif

@@ -71,27 +71,7 @@ static void check_json(const struct rt_audit_report *r, const struct rt_finding 
 
 static void check_prometheus(const struct rt_audit_report *r)
 {
-	static const struct {
-		const char *name, *help;
-		size_t off;
-	} m[] = {
-		{ "rtmem_locked_bytes", "Bytes in locked and lock-on-fault mappings.",
-		  offsetof(struct rt_audit_report, locked_bytes) },
-		{ "rtmem_resident_locked_bytes", "Resident bytes of those mappings.",
-		  offsetof(struct rt_audit_report, resident_locked_bytes) },
-		{ "rtmem_swapped_bytes", "Bytes of the process in swap.",
-		  offsetof(struct rt_audit_report, swapped_bytes) },
-		{ "rtmem_unlocked_anon_bytes", "Anonymous bytes in unlocked mappings.",
-		  offsetof(struct rt_audit_report, unlocked_anon_bytes) },
-	};
-
-	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
-		printf("# HELP %s %s\n# TYPE %s gauge\n%s{pid=\"%d\"} %" PRIu64 "\n", m[i].name,
-		       m[i].help, m[i].name, m[i].name, (int)r->pid,
-		       *(const uint64_t *)((const char *)r + m[i].off));
-	printf("# HELP rtmem_violations Locked mappings not wholly resident, or with pages "
-	       "in swap.\n# TYPE rtmem_violations gauge\nrtmem_violations{pid=\"%d\"} %zu\n",
-	       (int)r->pid, r->violations);
+	rt__prom_write(stdout, r, -1);
 }
 
 static void check_table(const struct rt_audit_report *r, const struct rt_finding *f, size_t nf)

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Description: the production self-check thread: periodic audits, the
+ * Prometheus textfile (written whole, by rename), the violation callback on
+ * a SCHED_IDLE thread, one per process, and its errors.
+ */
+#include "support.h"
+#include "internal.h"
+#include "kernel/kernel.h"
+#include "rtmem.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static size_t ps;
+
+/* Wait (up to 10 s) until at least n audits have finished. */
+static unsigned long wait_audits(unsigned long n, struct rt_audit_report *rep)
+{
+	unsigned long got = 0;
+
+	for (int i = 0; i < 1000; i++) {
+		if (rt_selfcheck_last(rep, &got) == 0 && got >= n)
+			break;
+		usleep(10000);
+	}
+	return got;
+}
+
+static void test_textfile(void)
+{
+	char dir[] = "/tmp/rtmem-sc-XXXXXX", path[128], want[64];
+	RT_OPTS(rt_selfcheck_opts, o, .interval_ms = 20);
+	RT_OPTS(rt_audit_report, rep);
+	struct dirent *d;
+	size_t len;
+	char *t;
+	DIR *dh;
+	int files = 0;
+
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/app.prom", dir);
+	o.prometheus_path = path;
+	CU_ASSERT_EQUAL_FATAL(rt_selfcheck_start(&o), 0);
+	CU_ASSERT(wait_audits(3, &rep) >= 3);
+	CU_ASSERT_EQUAL(rt_selfcheck_start(&o), -EBUSY);
+	CU_ASSERT_EQUAL(rt_selfcheck_stop(), 0);
+	CU_ASSERT_EQUAL(rt_selfcheck_stop(), -ENOENT);
+	/* the last report stays readable after the stop */
+	CU_ASSERT_EQUAL(rt_selfcheck_last(&rep, NULL), 0);
+	CU_ASSERT_EQUAL(rep.pid, getpid());
+	CU_ASSERT(rep.mappings > 5);
+
+	t = rtk_read_file(path, &len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	snprintf(want, sizeof(want), "rtmem_violations{pid=\"%d\"} ", (int)getpid());
+	CU_ASSERT(strstr(t, want) != NULL);
+	CU_ASSERT(strstr(t, "# TYPE rtmem_locked_bytes gauge\n") != NULL);
+	CU_ASSERT(strstr(t, "rtmem_audit_seconds{pid=") != NULL);
+	CU_ASSERT(len > 0 && t[len - 1] == '\n');
+	free(t);
+	/* only the file itself: no temporary left behind */
+	dh = opendir(dir);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dh);
+	while ((d = readdir(dh)) != NULL)
+		if (d->d_name[0] != '.')
+			files++;
+	closedir(dh);
+	CU_ASSERT_EQUAL(files, 1);
+	unlink(path);
+	rmdir(dir);
+}
+
+static struct {
+	int calls;
+	int policy;
+	int saw_mapping;
+	uintptr_t want;
+} cb;
+
+static void on_violation(const struct rt_audit_report *rep, const struct rt_finding *f,
+			 size_t n, void *arg)
+{
+	(void)rep;
+	(void)arg;
+	cb.policy = sched_getscheduler(0);
+	for (size_t i = 0; i < n; i++)
+		if (f[i].start == cb.want && f[i].kind == RT_FINDING_NOT_PRESENT)
+			cb.saw_mapping = 1;
+	__atomic_add_fetch(&cb.calls, 1, __ATOMIC_SEQ_CST);
+}
+
+/* A locked file mapping cut short by truncation: the callback names it, on
+ * the SCHED_IDLE self-check thread. */
+static void test_callback(void)
+{
+	char path[] = "/tmp/rtmem-sc-file-XXXXXX";
+	RT_OPTS(rt_selfcheck_opts, o, .interval_ms = 20, .on_violation = on_violation);
+	RT_OPTS(rt_audit_report, rep);
+	char *m;
+	int fd;
+
+	ps = rtk_page_size();
+	fd = mkstemp(path);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL_FATAL(ftruncate(fd, (off_t)(8 * ps)), 0);
+	m = mmap(NULL, 8 * ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CU_ASSERT_FATAL(m != MAP_FAILED);
+	CU_ASSERT_EQUAL_FATAL(rtk_mlock(m, 8 * ps), 0);
+	CU_ASSERT_EQUAL_FATAL(ftruncate(fd, (off_t)(2 * ps)), 0);
+	memset(&cb, 0, sizeof(cb));
+	cb.want = (uintptr_t)m;
+	CU_ASSERT_EQUAL_FATAL(rt_selfcheck_start(&o), 0);
+	for (int i = 0; i < 1000 && __atomic_load_n(&cb.calls, __ATOMIC_SEQ_CST) < 2; i++)
+		usleep(10000);
+	CU_ASSERT_EQUAL(rt_selfcheck_stop(), 0);
+	CU_ASSERT(cb.calls >= 2);
+	CU_ASSERT(cb.saw_mapping);
+	CU_ASSERT_EQUAL(cb.policy, SCHED_IDLE);
+	CU_ASSERT_EQUAL(rt_selfcheck_last(&rep, NULL), 0);
+	CU_ASSERT(rep.violations >= 1);
+	munmap(m, 8 * ps);
+	close(fd);
+	unlink(path);
+}
+
+static void test_errors(void)
+{
+	RT_OPTS(rt_selfcheck_opts, o, .interval_ms = 5);
+	RT_OPTS(rt_audit_report, rep);
+	struct rt_audit_report zero = { 0 };
+
+	CU_ASSERT_EQUAL(rt_selfcheck_start(&o), -EINVAL);
+	CU_ASSERT(strstr(rt_last_error(), "below 10 ms") != NULL);
+	o.interval_ms = 100;
+	o.prometheus_path = "";
+	CU_ASSERT_EQUAL(rt_selfcheck_start(&o), -EINVAL);
+	o.prometheus_path = NULL;
+	o.findings_cap = (size_t)1 << 20;
+	CU_ASSERT_EQUAL(rt_selfcheck_start(&o), -EINVAL);
+	o.sz = 3;
+	CU_ASSERT_EQUAL(rt_selfcheck_start(&o), -EINVAL);
+	CU_ASSERT_EQUAL(rt_selfcheck_stop(), -ENOENT);
+	CU_ASSERT_EQUAL(rt_selfcheck_last(NULL, NULL), -EINVAL);
+	CU_ASSERT_EQUAL(rt_selfcheck_last(&zero, NULL), -EINVAL);
+	(void)rep;
+	/* defaults (NULL options) start and stop promptly */
+	CU_ASSERT_EQUAL(rt_selfcheck_start(NULL), 0);
+	CU_ASSERT_EQUAL(rt_selfcheck_stop(), 0);
+}
+
+static const struct rtt_test tests[] = {
+	{ "periodic audits and an atomic Prometheus textfile", test_textfile },
+	{ "violation callback on a SCHED_IDLE thread", test_callback },
+	{ "errors and defaults", test_errors },
+	RTT_END
+};
+
+int main(void)
+{
+	return rtt_main("selfcheck", tests);
+}
