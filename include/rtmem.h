@@ -242,6 +242,12 @@ int rt_verify_range(const void *addr, size_t len, struct rt_residency *out);
 enum rt_finding_kind {
 	RT_FINDING_NOT_PRESENT = 1, /* a locked mapping with pages not present */
 	RT_FINDING_SWAPPED = 2,     /* a locked or lock-on-fault mapping with pages in swap */
+	/* A warning, not a violation: a transparent huge page straddles an edge
+	 * of a locked mapping, so it is locked only in part. It stays resident
+	 * (reclaim skips pages mapped in a locked mapping), but Mlocked and
+	 * kpageflags do not count it. Found only where /proc/kpageflags and
+	 * page frame numbers are readable (CAP_SYS_ADMIN). */
+	RT_FINDING_THP_PARTIAL = 3,
 };
 
 struct rt_finding {
@@ -269,8 +275,11 @@ struct rt_audit_report {
 	uint64_t unlocked_anon_bytes;     /* Anonymous of unlocked mappings */
 	uint64_t special_bytes;     /* Size of special mappings (VM_IO, PFNMAP,
 	                             * hugetlb, DONTEXPAND, vdso/vvar, PROT_NONE) */
-	size_t violations;          /* findings in all (may exceed findings_cap) */
-	size_t findings_stored;     /* how many were written to opts->findings */
+	size_t violations;          /* violations in all (may exceed findings_cap) */
+	size_t findings_stored;     /* findings (violations, then or among them
+	                             * warnings) written to opts->findings */
+	size_t warnings;            /* RT_FINDING_THP_PARTIAL edges in all */
+	int thp_checked;            /* 1 if partly locked THP could be looked for */
 };
 
 /* Audit every mapping of a process from /proc/PID/smaps: classify it as

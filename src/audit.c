@@ -48,7 +48,10 @@ static void add_finding(const struct rt_audit_opts *o, struct rt_audit_report *o
 	struct rt_finding *f;
 	size_t n;
 
-	out->violations++;
+	if (kind == RT_FINDING_THP_PARTIAL)
+		out->warnings++;
+	else
+		out->violations++;
 	if (!o->findings || out->findings_stored >= o->findings_cap)
 		return;
 	f = &o->findings[out->findings_stored++];
@@ -92,16 +95,52 @@ static int pagemap_count(int fd, uintptr_t s, uintptr_t e, size_t ps, size_t *pr
 	return 0;
 }
 
+/* The page frame of the page at addr, or 0 (not present, or PFNs hidden). */
+static uint64_t pfn_at(int pm_fd, uintptr_t addr, size_t ps)
+{
+	uint64_t e;
+
+	if (pread(pm_fd, &e, sizeof(e), (off_t)(addr / ps * sizeof(e))) != (ssize_t)sizeof(e))
+		return 0;
+	if (!(e >> 63))
+		return 0;
+	return e & ((1ull << 55) - 1);
+}
+
+static bool pfn_thp(int kpf_fd, uint64_t pfn)
+{
+	uint64_t f;
+
+	return pfn && pread(kpf_fd, &f, sizeof(f), (off_t)(pfn * sizeof(f))) == (ssize_t)sizeof(f) &&
+	       (f >> RTK_KPF_THP) & 1;
+}
+
+/* Does one transparent huge page hold both the page at `in` (inside the
+ * locked mapping) and the one at `out` (just outside)? Both must be THP
+ * pages, physically adjacent, in the same huge-page-aligned frame block. */
+static bool thp_straddles(int pm_fd, int kpf_fd, uintptr_t in, uintptr_t out, size_t ps,
+			  size_t pmd)
+{
+	uint64_t a = pfn_at(pm_fd, in, ps), b = pfn_at(pm_fd, out, ps);
+	uint64_t block = pmd / ps;
+
+	if (!a || !b || (a != b + 1 && b != a + 1) || a / block != b / block)
+		return false;
+	return pfn_thp(kpf_fd, a) && pfn_thp(kpf_fd, b);
+}
+
 /* Audit smaps text. `out` is zeroed here except sz and pid. With a pagemap
  * descriptor of the same process (pm_fd >= 0), a locked mapping whose Rss
  * falls short is counted page by page before it is called a violation.
  * 0 or -EINVAL (text without a single parsable mapping). */
 static int audit_text(const char *text, size_t len, size_t ps, const struct rt_audit_opts *o,
-		      struct rt_audit_report *out, int pm_fd)
+		      struct rt_audit_report *out, int pm_fd, int kpf_fd, size_t pmd)
 {
 	const char *cur = text, *end = text + len;
 	struct rtk_vma v;
 	int n;
+
+	out->thp_checked = pm_fd >= 0 && kpf_fd >= 0 && pmd > ps;
 
 	while ((n = rtk_smaps_next(&cur, end, &v)) != 0) {
 		enum mclass c;
@@ -139,6 +178,13 @@ static int audit_text(const char *text, size_t len, size_t ps, const struct rt_a
 				add_finding(o, out, &v, RT_FINDING_SWAPPED, ps);
 			else if (c == M_LOCKED && v.rss < size)
 				add_finding(o, out, &v, RT_FINDING_NOT_PRESENT, ps);
+			/* an edge inside a huge-page block: a THP across it? */
+			if (out->thp_checked && !(v.vmflags & RTK_VMF_NH) &&
+			    ((v.start % pmd &&
+			      thp_straddles(pm_fd, kpf_fd, v.start, v.start - ps, ps, pmd)) ||
+			     (v.end % pmd &&
+			      thp_straddles(pm_fd, kpf_fd, v.end - ps, v.end, ps, pmd))))
+				add_finding(o, out, &v, RT_FINDING_THP_PARTIAL, ps);
 			break;
 		}
 	}
@@ -148,7 +194,7 @@ static int audit_text(const char *text, size_t len, size_t ps, const struct rt_a
 int rt__audit_text(const char *text, size_t len, size_t ps, const struct rt_audit_opts *o,
 		   struct rt_audit_report *out)
 {
-	return audit_text(text, len, ps, o, out, -1);
+	return audit_text(text, len, ps, o, out, -1, -1, 0);
 }
 
 int rt_audit(const struct rt_audit_opts *uopts, struct rt_audit_report *out)
@@ -159,7 +205,7 @@ int rt_audit(const struct rt_audit_opts *uopts, struct rt_audit_report *out)
 	char path[64];
 	size_t len, keep;
 	char *text;
-	int r, pm_fd;
+	int r, pm_fd, kpf_fd;
 
 	if (!out)
 		return rt__fail(EINVAL, "%s: NULL report.", fn);
@@ -202,9 +248,12 @@ int rt_audit(const struct rt_audit_opts *uopts, struct rt_audit_report *out)
 	else
 		snprintf(path, sizeof(path), "/proc/self/pagemap");
 	pm_fd = open(path, O_RDONLY | O_CLOEXEC);   /* -1: Rss alone decides */
-	r = audit_text(text, len, rtk_page_size(), &o, &rep, pm_fd);
+	kpf_fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);   /* root only */
+	r = audit_text(text, len, rtk_page_size(), &o, &rep, pm_fd, kpf_fd, rtk_probe()->pmd_size);
 	if (pm_fd >= 0)
 		close(pm_fd);
+	if (kpf_fd >= 0)
+		close(kpf_fd);
 	free(text);
 	if (o.pid)
 		snprintf(path, sizeof(path), "/proc/%d/smaps", (int)o.pid);

@@ -44,6 +44,9 @@ void rt__prom_write(FILE *f, const struct rt_audit_report *r, double audit_secon
 	fprintf(f, "# HELP rtmem_violations Locked mappings not wholly resident, or with "
 		   "pages in swap.\n# TYPE rtmem_violations gauge\n"
 		   "rtmem_violations{pid=\"%d\"} %zu\n", pid, r->violations);
+	fprintf(f, "# HELP rtmem_thp_partial_warnings Huge pages locked only in part "
+		   "(resident; not counted by Mlocked).\n# TYPE rtmem_thp_partial_warnings gauge\n"
+		   "rtmem_thp_partial_warnings{pid=\"%d\"} %zu\n", pid, r->warnings);
 	if (audit_seconds >= 0)
 		fprintf(f, "# HELP rtmem_audit_seconds Time the last audit took.\n"
 			   "# TYPE rtmem_audit_seconds gauge\n"

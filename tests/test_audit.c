@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -183,6 +184,63 @@ static void test_zero_page(void)
 	munmap(m, 16 * ps);
 }
 
+/* A THP locked in part: a warning per straddled edge, no violation; locked
+ * whole: nothing. */
+static void test_thp_partial(void)
+{
+	RT_OPTS(rt_audit_report, rep);
+	struct rt_finding f[16];
+	RT_OPTS(rt_audit_opts, o, .findings = f, .findings_cap = 16);
+	size_t hp = rt__thp_granule(true), n;
+	uint8_t *raw, *m;
+	int warn = 0;
+	struct rtk_vma v;
+
+	setup();
+	if (!hp || hp != rtk_probe()->pmd_size || sysconf(_SC_AVPHYS_PAGES) < 0 ||
+	    (size_t)sysconf(_SC_AVPHYS_PAGES) / 8 < hp / ps) {
+		rtt_skip("no PMD-size THP here, or too little free memory for it");
+		return;
+	}
+	raw = mmap(NULL, 3 * hp, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CU_ASSERT_FATAL(raw != MAP_FAILED);
+	m = (uint8_t *)(((uintptr_t)raw + hp - 1) & ~(uintptr_t)(hp - 1));
+	CU_ASSERT_EQUAL(madvise(m, 2 * hp, MADV_HUGEPAGE), 0);
+	memset(m, 1, 2 * hp);
+	CU_ASSERT_EQUAL_FATAL(rtt_smaps_at(m, &v), 0);
+	if (v.anon_huge < 2 * hp) {
+		printf("\n  note: the kernel gave %llu of %zu bytes as THP\n",
+		       (unsigned long long)v.anon_huge, 2 * hp);
+		rtt_skip("no huge pages to lock in part");
+		munmap(raw, 3 * hp);
+		return;
+	}
+	/* the second half of the first huge page and the first of the second */
+	CU_ASSERT_EQUAL_FATAL(rtk_mlock(m + hp / 2, hp), 0);
+	CU_ASSERT_EQUAL(rt_audit(&o, &rep), 0);
+	CU_ASSERT_EQUAL(rep.violations, 0);
+	if (!rep.thp_checked) {
+		rtt_skip("/proc/kpageflags or page frame numbers not readable (needs CAP_SYS_ADMIN)");
+	} else {
+		for (n = 0; n < rep.findings_stored; n++)
+			if (f[n].kind == RT_FINDING_THP_PARTIAL && f[n].start == (uintptr_t)(m + hp / 2))
+				warn++;
+		CU_ASSERT_EQUAL(warn, 1);     /* one finding for the mapping */
+		CU_ASSERT(rep.warnings >= 1);
+	}
+	CU_ASSERT_EQUAL(rtk_munlock(m + hp / 2, hp), 0);
+	/* whole huge pages locked: no warning for them */
+	CU_ASSERT_EQUAL_FATAL(rtk_mlock(m, 2 * hp), 0);
+	CU_ASSERT_EQUAL(rt_audit(&o, &rep), 0);
+	warn = 0;
+	for (n = 0; n < rep.findings_stored; n++)
+		if (f[n].start >= (uintptr_t)m && f[n].start < (uintptr_t)(m + 2 * hp))
+			warn++;
+	CU_ASSERT_EQUAL(warn, 0);
+	CU_ASSERT_EQUAL(rep.violations, 0);
+	munmap(raw, 3 * hp);
+}
+
 /* A locked shared file mapping loses the pages a truncation removes: the
  * audit names the mapping and the missing pages. */
 static void test_truncated_file(void)
@@ -317,6 +375,7 @@ static const struct rtt_test tests[] = {
 	{ "crafted smaps: every kind of finding", test_crafted },
 	{ "this process: locked region, no violation", test_self },
 	{ "locked read-only mapping of zero pages", test_zero_page },
+	{ "THP locked in part: a warning, not a violation", test_thp_partial },
 	{ "locked file truncated under its lock", test_truncated_file },
 	{ "another process; gone; no permission", test_other_process },
 	{ "bad input gets documented errors", test_bad_input },

@@ -29,14 +29,31 @@ static int usage(FILE *f)
 
 static const char *kind_name(int k)
 {
-	return k == RT_FINDING_SWAPPED ? "swapped" : "not_present";
+	return k == RT_FINDING_SWAPPED ? "swapped"
+	       : k == RT_FINDING_THP_PARTIAL ? "thp_partly_locked" : "not_present";
+}
+
+static void finding_json(struct rt__json *j, const struct rt_finding *f)
+{
+	char a[32];
+
+	rt__json_open(j, '{');
+	snprintf(a, sizeof(a), "%#" PRIxPTR, f->start);
+	rt__json_key(j, "start"), rt__json_string(j, a, strlen(a));
+	snprintf(a, sizeof(a), "%#" PRIxPTR, f->end);
+	rt__json_key(j, "end"), rt__json_string(j, a, strlen(a));
+	rt__json_key(j, "kind");
+	rt__json_string(j, kind_name(f->kind), strlen(kind_name(f->kind)));
+	rt__json_key(j, "pages"), rt__json_u64(j, f->pages);
+	rt__json_key(j, "present"), rt__json_u64(j, f->present);
+	rt__json_key(j, "swapped"), rt__json_u64(j, f->swapped);
+	rt__json_key(j, "path"), rt__json_string(j, f->path, strlen(f->path));
+	rt__json_close(j, '}');
 }
 
 static void check_json(const struct rt_audit_report *r, const struct rt_finding *f, size_t nf)
 {
 	struct rt__json j;
-	char a[32];
-
 	rt__json_begin(&j, stdout);
 	rt__json_open(&j, '{');
 	rt__json_key(&j, "pid"), rt__json_i64(&j, r->pid);
@@ -50,20 +67,17 @@ static void check_json(const struct rt_audit_report *r, const struct rt_finding 
 	rt__json_key(&j, "violation_count"), rt__json_u64(&j, r->violations);
 	rt__json_key(&j, "violations");
 	rt__json_open(&j, '[');
-	for (size_t i = 0; i < nf; i++) {
-		rt__json_open(&j, '{');
-		snprintf(a, sizeof(a), "%#" PRIxPTR, f[i].start);
-		rt__json_key(&j, "start"), rt__json_string(&j, a, strlen(a));
-		snprintf(a, sizeof(a), "%#" PRIxPTR, f[i].end);
-		rt__json_key(&j, "end"), rt__json_string(&j, a, strlen(a));
-		rt__json_key(&j, "kind");
-		rt__json_string(&j, kind_name(f[i].kind), strlen(kind_name(f[i].kind)));
-		rt__json_key(&j, "pages"), rt__json_u64(&j, f[i].pages);
-		rt__json_key(&j, "present"), rt__json_u64(&j, f[i].present);
-		rt__json_key(&j, "swapped"), rt__json_u64(&j, f[i].swapped);
-		rt__json_key(&j, "path"), rt__json_string(&j, f[i].path, strlen(f[i].path));
-		rt__json_close(&j, '}');
-	}
+	for (size_t i = 0; i < nf; i++)
+		if (f[i].kind != RT_FINDING_THP_PARTIAL)
+			finding_json(&j, &f[i]);
+	rt__json_close(&j, ']');
+	rt__json_key(&j, "warning_count"), rt__json_u64(&j, r->warnings);
+	rt__json_key(&j, "thp_checked"), rt__json_bool(&j, r->thp_checked);
+	rt__json_key(&j, "warnings");
+	rt__json_open(&j, '[');
+	for (size_t i = 0; i < nf; i++)
+		if (f[i].kind == RT_FINDING_THP_PARTIAL)
+			finding_json(&j, &f[i]);
 	rt__json_close(&j, ']');
 	rt__json_close(&j, '}');
 	fputc('\n', stdout);
@@ -85,17 +99,24 @@ static void check_table(const struct rt_audit_report *r, const struct rt_finding
 	printf("  swapped             %12s\n", rt__size(r->swapped_bytes, a));
 	printf("  unlocked anonymous  %12s\n", rt__size(r->unlocked_anon_bytes, a));
 	printf("  special             %12s\n", rt__size(r->special_bytes, a));
+	for (size_t i = 0; i < nf; i++)
+		if (f[i].kind == RT_FINDING_THP_PARTIAL)
+			printf("warning: %#" PRIxPTR "-%#" PRIxPTR " %s: a huge page straddles an edge "
+			       "of this locked mapping: resident, but not counted by Mlocked\n",
+			       f[i].start, f[i].end, f[i].path[0] ? f[i].path : "[anonymous]");
 	if (!r->violations) {
 		printf("OK: all locked memory is resident, none in swap\n");
 		return;
 	}
 	printf("VIOLATIONS: %zu\n", r->violations);
 	for (size_t i = 0; i < nf; i++)
-		printf("  %-11s %#" PRIxPTR "-%#" PRIxPTR " %zu of %zu pages present, %zu "
-		       "swapped  %s\n", kind_name(f[i].kind), f[i].start, f[i].end, f[i].present,
-		       f[i].pages, f[i].swapped, f[i].path[0] ? f[i].path : "[anonymous]");
-	if (nf < r->violations)
-		printf("  ... and %zu more\n", r->violations - nf);
+		if (f[i].kind != RT_FINDING_THP_PARTIAL)
+			printf("  %-11s %#" PRIxPTR "-%#" PRIxPTR " %zu of %zu pages present, %zu "
+			       "swapped  %s\n", kind_name(f[i].kind), f[i].start, f[i].end,
+			       f[i].present, f[i].pages, f[i].swapped,
+			       f[i].path[0] ? f[i].path : "[anonymous]");
+	if (nf < r->violations + r->warnings)
+		printf("  (%zu more findings not shown)\n", r->violations + r->warnings - nf);
 }
 
 static int cmd_check(int argc, char **argv)
