@@ -218,6 +218,17 @@ struct rt_residency {
 	                          * hugetlb); SIZE_MAX when the backend cannot
 	                          * tell (mincore; pagemap without kpageflags) */
 	int backend;             /* RT_RES_* that counted present/swapped */
+	/* With RT_VERIFY_KPAGEFLAGS, where /proc/kpageflags and page frame
+	 * numbers are readable (CAP_SYS_ADMIN): present pages the kernel has
+	 * on the unevictable list, and pages it counts as mlocked (a huge page
+	 * locked only in part is on neither). SIZE_MAX otherwise. */
+	size_t unevictable, mlocked;
+};
+
+enum {
+	/* Also read /proc/kpageflags for every present page: one pread per
+	 * physically contiguous run, so far slower than the default. */
+	RT_VERIFY_KPAGEFLAGS = 1u << 0,
 };
 
 enum {
@@ -236,6 +247,10 @@ enum {
  * 0, or -EINVAL (NULL, zero length, a range that wraps), -ENOMEM (part of the
  * range is not mapped: nothing is counted), or the backend's -errno. */
 int rt_verify_range(const void *addr, size_t len, struct rt_residency *out);
+/* The same, with RT_VERIFY_* flags (0 is rt_verify_range). Unknown flags:
+ * -EINVAL. */
+int rt_verify_range_flags(const void *addr, size_t len, unsigned flags,
+			  struct rt_residency *out);
 
 /* ---- process audit -------------------------------------------------------- */
 

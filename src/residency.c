@@ -16,6 +16,8 @@
 #include "rtmem.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -71,7 +73,63 @@ static int count_piece(uintptr_t s, uintptr_t e, size_t ps, struct rt_residency 
 	return 0;
 }
 
+/* ---- kpageflags: unevictable and mlocked pages ---------------------------- */
+
+#define KPF_UNEVICTABLE 18
+#define KPF_MLOCKED 33
+
+/* Count UNEVICTABLE and MLOCKED over the present pages of [s, e): pagemap
+ * gives the frames (visible with CAP_SYS_ADMIN only), kpageflags their
+ * flags, one pread per run of consecutive frames. 0, or -EPERM when frames
+ * are hidden, or -errno. */
+static int kpf_count(int pm, int kpf, uintptr_t s, uintptr_t e, size_t ps, size_t *unev,
+		     size_t *mlk)
+{
+	uint64_t ent[512], fl[512];
+	size_t pages = (size_t)((e - s) / ps), done = 0;
+
+	while (done < pages) {
+		size_t n = pages - done < 512 ? pages - done : 512, i = 0;
+		ssize_t r = pread(pm, ent, n * sizeof(uint64_t),
+				  (off_t)((s / ps + done) * sizeof(uint64_t)));
+
+		if (r <= 0)
+			return r < 0 ? -errno : -EIO;
+		n = (size_t)r / sizeof(uint64_t);
+		while (i < n) {
+			uint64_t pfn = ent[i] & ((1ull << 55) - 1);
+			size_t run = 1;
+
+			if (!(ent[i] >> 63)) {
+				i++;
+				continue;
+			}
+			if (!pfn)
+				return -EPERM;
+			while (i + run < n && (ent[i + run] >> 63) &&
+			       (ent[i + run] & ((1ull << 55) - 1)) == pfn + run)
+				run++;
+			if (pread(kpf, fl, run * sizeof(uint64_t), (off_t)(pfn * sizeof(uint64_t))) !=
+			    (ssize_t)(run * sizeof(uint64_t)))
+				return -EIO;
+			for (size_t k = 0; k < run; k++) {
+				*unev += (size_t)((fl[k] >> KPF_UNEVICTABLE) & 1);
+				*mlk += (size_t)((fl[k] >> KPF_MLOCKED) & 1);
+			}
+			i += run;
+		}
+		done += n;
+	}
+	return 0;
+}
+
 int rt_verify_range(const void *addr, size_t len, struct rt_residency *out)
+{
+	return rt_verify_range_flags(addr, len, 0, out);
+}
+
+int rt_verify_range_flags(const void *addr, size_t len, unsigned flags,
+			  struct rt_residency *out)
 {
 	static const char fn[] = "rt_verify_range";
 	const size_t ps = rtk_page_size();
@@ -86,6 +144,8 @@ int rt_verify_range(const void *addr, size_t len, struct rt_residency *out)
 
 	if (!out)
 		return rt__fail(EINVAL, "%s: NULL result pointer.", fn);
+	if (flags & ~(unsigned)RT_VERIFY_KPAGEFLAGS)
+		return rt__fail(EINVAL, "%s: unknown flags %#x.", fn, flags);
 	if (!addr || !len)
 		return rt__fail(EINVAL, "%s: %s range (addr %p, len %zu).", fn,
 				!addr ? "NULL" : "empty", addr, len);
@@ -96,7 +156,8 @@ int rt_verify_range(const void *addr, size_t len, struct rt_residency *out)
 				"address space.", fn, addr, len);
 	end = ((uintptr_t)addr + len + ps - 1) & ~(uintptr_t)(ps - 1);
 
-	*out = (struct rt_residency){ .page_size = ps, .pages = (end - start) / ps };
+	*out = (struct rt_residency){ .page_size = ps, .pages = (end - start) / ps,
+				     .unevictable = SIZE_MAX, .mlocked = SIZE_MAX };
 	text = rtk_read_file("/proc/self/maps", &tlen);
 	if (!text)
 		return rt__fail(errno, "%s: cannot read /proc/self/maps: %s.", fn,
@@ -136,6 +197,21 @@ int rt_verify_range(const void *addr, size_t len, struct rt_residency *out)
 	if (r)
 		return rt__fail(-r, "%s: counting %p..%p failed: %s.", fn, (void *)start,
 				(void *)end, rt_strerror(r));
+	if (flags & RT_VERIFY_KPAGEFLAGS) {
+		int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+		int kpf = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+		size_t unev = 0, mlk = 0;
+
+		/* unreadable (not CAP_SYS_ADMIN): the fields stay SIZE_MAX */
+		if (pm >= 0 && kpf >= 0 && kpf_count(pm, kpf, start, end, ps, &unev, &mlk) == 0) {
+			out->unevictable = unev;
+			out->mlocked = mlk;
+		}
+		if (pm >= 0)
+			close(pm);
+		if (kpf >= 0)
+			close(kpf);
+	}
 	return 0;
 }
 

@@ -321,6 +321,60 @@ out:
 	drop_swap();
 }
 
+/* ---- kpageflags: unevictable and mlocked ---- */
+
+static void test_kpageflags(void)
+{
+	RT_OPTS(rt_region_opts, o, .huge = RT_HUGE_NEVER);
+	struct rt_residency res;
+	struct rt_region *r;
+	char *m;
+	pid_t pid;
+	int st = -1;
+
+	setup();
+	r = rt_region_create(32 * ps, &o);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	m = map_anon(16);
+	memset(m, 1, 16 * ps);
+	/* not asked: unknown */
+	CU_ASSERT_EQUAL(rt_verify_range(rt_region_addr(r), 32 * ps, &res), 0);
+	CU_ASSERT_EQUAL(res.mlocked, SIZE_MAX);
+	CU_ASSERT_EQUAL(res.unevictable, SIZE_MAX);
+	CU_ASSERT_EQUAL(rt_verify_range_flags(m, ps, 1u << 7, &res), -EINVAL);
+	CU_ASSERT_EQUAL(rt_verify_range_flags(rt_region_addr(r), 32 * ps, RT_VERIFY_KPAGEFLAGS,
+					      &res), 0);
+	if (res.mlocked == SIZE_MAX) {
+		rtt_skip("/proc/kpageflags or page frames not readable here (needs CAP_SYS_ADMIN)");
+	} else {
+		CU_ASSERT_EQUAL(res.mlocked, 32);
+		CU_ASSERT_EQUAL(res.unevictable, 32);
+		CU_ASSERT_EQUAL(rt_verify_range_flags(m, 16 * ps, RT_VERIFY_KPAGEFLAGS, &res), 0);
+		CU_ASSERT_EQUAL(res.mlocked, 0);
+		CU_ASSERT_EQUAL(res.unevictable, 0);
+		CU_ASSERT_EQUAL(res.present, 16);
+	}
+	/* as an unprivileged user: counted as usual, the flags unknown */
+	if (geteuid() == 0) {
+		pid = fork();
+		CU_ASSERT_FATAL(pid >= 0);
+		if (pid == 0) {
+			struct rt_residency c;
+
+			if (setgid(65534) || setuid(65534))
+				_exit(3);
+			if (rt_verify_range_flags(m, 16 * ps, RT_VERIFY_KPAGEFLAGS, &c) != 0)
+				_exit(1);
+			_exit(c.mlocked == SIZE_MAX && c.unevictable == SIZE_MAX &&
+			      c.present == 16 ? 0 : 2);
+		}
+		waitpid(pid, &st, 0);
+		CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	munmap(m, 16 * ps);
+	CU_ASSERT_EQUAL(rt_region_destroy(r), 0);
+}
+
 /* ---- errors ---- */
 
 static void test_verify_errors(void)
@@ -456,6 +510,7 @@ static const struct rtt_test tests[] = {
 	{ "every backend agrees (RTMEM_DISABLE)", test_backends_agree },
 	{ "THP pages counted as huge", test_huge_counted },
 	{ "paged out: swapped counted, locked stays", test_swapped },
+	{ "kpageflags: unevictable and mlocked (RT_VERIFY_KPAGEFLAGS)", test_kpageflags },
 	{ "errors: NULL, empty, wrap, holes", test_verify_errors },
 	{ "fault monitor: thread and process", test_fault_monitor },
 	RTT_END
