@@ -337,6 +337,46 @@ int rt_selfcheck_stop(void);
  * started), -EAGAIN (no audit finished yet). */
 int rt_selfcheck_last(struct rt_audit_report *out, unsigned long *audits);
 
+/* ---- rt_pool: fixed-size objects in locked memory ------------------------- */
+
+struct rt_pool_opts {
+	size_t sz;
+	size_t align;               /* object alignment, a power of two; default 16 */
+	enum rt_huge_policy huge;   /* of the backing region; default RT_HUGE_AUTO */
+};
+
+struct rt_pool_stats {
+	size_t sz;
+	size_t obj_size, stride, count;
+	size_t in_use, free, high_water;
+	size_t failed_gets;         /* gets that found the pool empty */
+	size_t bad_puts;            /* puts refused: foreign pointer or double put */
+	size_t bytes;               /* the locked region backing the pool */
+};
+
+struct rt_pool;
+
+/* `count` objects of `obj_size` bytes, preallocated in one locked, populated
+ * region (objects first, then the pool's own bookkeeping, which objects can
+ * never overwrite). NULL + errno: EINVAL (0 sizes, overflow, bad options),
+ * ENOMEM/EPERM/EAGAIN as rt_region_create. */
+struct rt_pool *rt_pool_create(size_t obj_size, size_t count, const struct rt_pool_opts *opts);
+/* O(1), lock-free, any thread: no syscall, no allocation, no page fault.
+ * NULL with errno ENOMEM when the pool is empty. */
+void *rt_pool_get(struct rt_pool *p);
+/* O(1), lock-free. A pointer the pool did not hand out (outside it, not at
+ * an object's start) or an object already put back is refused: nothing
+ * changes, bad_puts counts it, and rt_last_error() says which (in the calling
+ * thread). rt_pool_put_checked returns 0, or -EINVAL for those. */
+void rt_pool_put(struct rt_pool *p, void *obj);
+int rt_pool_put_checked(struct rt_pool *p, void *obj);
+/* Unmaps the pool; objects still out become invalid. NULL, or a pool
+ * destroyed already, changes nothing and leaves a sentence in
+ * rt_last_error(); later gets and puts on a destroyed pool are refused
+ * (EINVAL), not a crash. */
+void rt_pool_destroy(struct rt_pool *p);
+int rt_pool_stats(const struct rt_pool *p, struct rt_pool_stats *out);
+
 /* ---- fault monitor ------------------------------------------------------- */
 
 enum rt_fault_scope {
