@@ -85,7 +85,14 @@ struct rt_region_opts {
 	 * up to N (capped at 64). The helper threads exist only during
 	 * rt_region_create, with every signal blocked. */
 	unsigned populate_threads;
+	/* RT_NUMA_NODE(n): bind the region's pages to NUMA node n (mbind
+	 * MPOL_BIND before anything is populated; placement checked after).
+	 * 0: no binding, the process's policy applies. Not with
+	 * RT_LOCK_MAP_LOCKED, which populates inside mmap. */
+	int numa_node;
 };
+
+#define RT_NUMA_NODE(n) ((n) + 1)
 
 struct rt_region;
 
@@ -108,6 +115,7 @@ struct rt_region_info {
 	size_t huge_bytes;          /* bytes that may use THP (whole huge pages) */
 	int populate_method;        /* RT_POPULATE_* */
 	unsigned populate_threads;  /* threads that populated it (0: none did) */
+	int numa_node;              /* RT_NUMA_NODE(n) it is bound to, or 0 */
 };
 
 enum {
@@ -343,6 +351,7 @@ struct rt_pool_opts {
 	size_t sz;
 	size_t align;               /* object alignment, a power of two; default 16 */
 	enum rt_huge_policy huge;   /* of the backing region; default RT_HUGE_AUTO */
+	int numa_node;              /* RT_NUMA_NODE(n), or 0: as rt_region_opts */
 };
 
 struct rt_pool_stats {

@@ -85,6 +85,7 @@ struct rt_pool *rt_pool_create(size_t obj_size, size_t count, const struct rt_po
 				     "space.", fn, count, obj_size);
 
 	ro.huge = o.huge;
+	ro.numa_node = o.numa_node;
 	pthread_mutex_lock(&dead_mu);
 	p = dead_list;
 	if (p)

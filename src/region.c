@@ -16,6 +16,7 @@
 #include <string.h>
 #include <linux/capability.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@ struct rt_region {
 	size_t huge_page_size, huge_bytes;
 	int populate_method;
 	unsigned populate_threads;
+	int numa_node;
 };
 
 static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -285,6 +287,53 @@ static int populate_parallel(uint8_t *addr, size_t len, size_t unit, unsigned nt
 	return r;
 }
 
+/* ---- NUMA (raw syscalls: no libnuma needed at run time) ---------------------- */
+
+#define RT__MPOL_BIND 2
+#define RT__NODE_WORDS 16          /* 1024 nodes */
+
+static bool numa_node_online(int node)
+{
+	char path[64];
+
+	if (node < 0 || node >= RT__NODE_WORDS * (int)(8 * sizeof(unsigned long)))
+		return false;
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d", node);
+	return access(path, F_OK) == 0;
+}
+
+static int numa_bind(void *addr, size_t len, int node)
+{
+	unsigned long mask[RT__NODE_WORDS] = { 0 };
+	const unsigned long bits = 8 * sizeof(unsigned long);
+
+	mask[node / bits] = 1ul << (node % bits);
+	if (syscall(SYS_mbind, addr, len, RT__MPOL_BIND, mask, RT__NODE_WORDS * bits + 1, 0))
+		return -errno;
+	return 0;
+}
+
+/* Pages of [addr, addr+len) not on `node`, from a sample of at most 1024
+ * pages spread over the range (move_pages in query mode): 0, a count, or
+ * -errno. */
+static long numa_misplaced(void *addr, size_t len, int node)
+{
+	enum { SAMPLE = 1024 };
+	void *pages[SAMPLE];
+	int status[SAMPLE];
+	size_t ps = rtk_page_size(), n = len / ps, step, k = 0;
+	long bad = 0;
+
+	step = n > SAMPLE ? n / SAMPLE : 1;
+	for (size_t i = 0; i < n && k < SAMPLE; i += step)
+		pages[k++] = (uint8_t *)addr + i * ps;
+	if (syscall(SYS_move_pages, 0, (unsigned long)k, pages, NULL, status, 0))
+		return -errno;
+	for (size_t i = 0; i < k; i++)
+		bad += status[i] != node;
+	return bad;
+}
+
 /* ---- regions --------------------------------------------------------------- */
 
 static bool mode_valid(int m)
@@ -431,6 +480,14 @@ struct rt_region *rt_region_create(size_t bytes, const struct rt_region_opts *uo
 		return rt__fail_null(EINVAL, "%s: invalid options (mode %d, huge %d, flags %#x); "
 				     "use RT_LOCK_* and RT_HUGE_* values and flags 0.",
 				     fn, (int)o.mode, (int)o.huge, o.flags);
+	if (o.numa_node < 0 || (o.numa_node && !numa_node_online(o.numa_node - 1)))
+		return rt__fail_null(EINVAL, "%s: numa_node %d names no online NUMA node (use "
+				     "RT_NUMA_NODE(n) for node n; /sys/devices/system/node lists "
+				     "them).", fn, o.numa_node);
+	if (o.numa_node && o.mode == RT_LOCK_MAP_LOCKED)
+		return rt__fail_null(EINVAL, "%s: RT_LOCK_MAP_LOCKED populates inside mmap, before "
+				     "a NUMA node can be set; use RT_LOCK_POPULATE with "
+				     "numa_node.", fn);
 	if (bytes == 0)
 		return rt__fail_null(EINVAL, "%s: size 0 requested; ask for at least one byte.", fn);
 	if (!rt__roundup(bytes, ps, &size) || size > (SIZE_MAX >> 2))
@@ -539,6 +596,17 @@ struct rt_region *rt_region_create(size_t bytes, const struct rt_region_opts *uo
 		return rt__fail_null(err, "%s: mprotect: %s.", fn, rt_strerror(err));
 	}
 
+	if (o.numa_node) {
+		err = numa_bind(m, size, o.numa_node - 1);
+		if (err) {
+			munmap(m, size);
+			free(r);
+			return rt__fail_null(-err, "%s: mbind to NUMA node %d: %s.", fn,
+					     o.numa_node - 1, rt_strerror(err));
+		}
+		r->numa_node = o.numa_node;
+	}
+
 	if (r->mode_used == RT_LOCK_ONFAULT) {
 		r->populate_method = RT_POPULATE_NONE;
 		err = rt__reg_lock((uintptr_t)m, size, (uintptr_t)m, (uintptr_t)m + size,
@@ -603,6 +671,22 @@ struct rt_region *rt_region_create(size_t bytes, const struct rt_region_opts *uo
 		rt__fail_append(" (mode %s; nothing is left mapped or locked)", mode_name(o.mode));
 		return NULL;
 	}
+	if (o.numa_node && r->mode_used != RT_LOCK_ONFAULT) {
+		long off = numa_misplaced(m, size, o.numa_node - 1);
+
+		if (off) {
+			rt__reg_unlock((uintptr_t)m, size, false, NULL, NULL);
+			munmap(m, size);
+			free(r);
+			if (off < 0)
+				return rt__fail_null((int)-off, "%s: cannot check NUMA placement "
+						     "(move_pages): %s; nothing is kept.", fn,
+						     rt_strerror((int)off));
+			return rt__fail_null(EIO, "%s: %ld sampled pages are not on NUMA node %d "
+					     "despite MPOL_BIND; nothing is kept.", fn, off,
+					     o.numa_node - 1);
+		}
+	}
 done:
 	live_add(r);
 	return r;
@@ -661,6 +745,7 @@ int rt_region_info(const struct rt_region *r, struct rt_region_info *out)
 	i.huge_bytes = r->huge_bytes;
 	i.populate_method = r->populate_method;
 	i.populate_threads = r->populate_threads;
+	i.numa_node = r->numa_node;
 	{
 		size_t n = out->sz < sizeof(i) ? out->sz : sizeof(i);
 		size_t keep = out->sz;

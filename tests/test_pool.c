@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static void test_basic(void)
 {
@@ -218,6 +220,41 @@ static void test_bad_puts(void)
 	rt_pool_destroy(q);
 }
 
+/* NUMA: a pool on each node present; the kernel places its objects there */
+static void test_numa(void)
+{
+	size_t ps = rtk_page_size();
+	int nodes = 0;
+
+	for (int n = 0; n < 64; n++) {
+		RT_OPTS(rt_pool_opts, o, .numa_node = RT_NUMA_NODE(n));
+		char path[64];
+		struct rt_pool *p;
+		void *obj, *page;
+		int status = -1;
+
+		snprintf(path, sizeof(path), "/sys/devices/system/node/node%d", n);
+		if (access(path, F_OK))
+			continue;
+		nodes++;
+		p = rt_pool_create(128, 256, &o);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+		obj = rt_pool_get(p);
+		page = (void *)((uintptr_t)obj & ~(uintptr_t)(ps - 1));
+		CU_ASSERT_EQUAL(syscall(SYS_move_pages, 0, 1UL, &page, NULL, &status, 0), 0);
+		CU_ASSERT_EQUAL(status, n);
+		rt_pool_put(p, obj);
+		rt_pool_destroy(p);
+	}
+	CU_ASSERT(nodes >= 1);
+	{
+		RT_OPTS(rt_pool_opts, o, .numa_node = RT_NUMA_NODE(1000));
+
+		CU_ASSERT_PTR_NULL(rt_pool_create(16, 4, &o));
+		CU_ASSERT_EQUAL(errno, EINVAL);
+	}
+}
+
 static void test_bad_input(void)
 {
 	RT_OPTS(rt_pool_opts, o, .align = 24);
@@ -265,6 +302,7 @@ static const struct rtt_test tests[] = {
 	{ "no page fault in steady state", test_no_faults },
 	{ "two threads: no object held twice", test_two_threads },
 	{ "foreign and double puts refused, nothing damaged", test_bad_puts },
+	{ "NUMA: a pool on each node present", test_numa },
 	{ "bad input and destroyed pools", test_bad_input },
 	RTT_END
 };

@@ -301,6 +301,82 @@ static void test_populate_parallel(void)
 	reload_with(NULL);
 }
 
+/* ---- NUMA ---- */
+
+/* Node of each page of [p, p + n pages) by the kernel's own answer
+ * (move_pages in query mode); returns how many are on `node`, or -1. */
+static long pages_on_node(void *p, size_t n, int node)
+{
+	void **pages = calloc(n, sizeof(*pages));
+	int *status = calloc(n, sizeof(*status));
+	long on = 0;
+
+	if (!pages || !status)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		pages[i] = (char *)p + i * ps;
+	if (syscall(SYS_move_pages, 0, (unsigned long)n, pages, NULL, status, 0))
+		on = -1;
+	for (size_t i = 0; on >= 0 && i < n; i++)
+		on += status[i] == node;
+	free(pages);
+	free(status);
+	return on;
+}
+
+static void test_numa(void)
+{
+	RT_OPTS(rt_region_opts, o, .huge = RT_HUGE_NEVER);
+	RT_OPTS(rt_region_info, info);
+	struct rt_region *r;
+	int nodes = 0;
+
+	setup();
+	for (int n = 0; n < 64; n++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/sys/devices/system/node/node%d", n);
+		if (access(path, F_OK))
+			continue;
+		nodes++;
+		o.numa_node = RT_NUMA_NODE(n);
+		r = rt_region_create(64 * ps, &o);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+		CU_ASSERT_EQUAL(rt_region_info(r, &info), 0);
+		CU_ASSERT_EQUAL(info.numa_node, RT_NUMA_NODE(n));
+		CU_ASSERT_EQUAL(pages_on_node(rt_region_addr(r), 64, n), 64);
+		CU_ASSERT_EQUAL(rt_region_destroy(r), 0);
+		/* lock-on-fault: pages land on the node as they are touched */
+		{
+			RT_OPTS(rt_region_opts, lf, .mode = RT_LOCK_ONFAULT, .huge = RT_HUGE_NEVER,
+				.numa_node = RT_NUMA_NODE(n));
+			char *q;
+
+			r = rt_region_create(16 * ps, &lf);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+			q = rt_region_addr(r);
+			for (int i = 0; i < 16; i++)
+				q[i * ps] = 1;
+			CU_ASSERT_EQUAL(pages_on_node(q, 16, n), 16);
+			CU_ASSERT_EQUAL(rt_region_destroy(r), 0);
+		}
+	}
+	printf("\n  note: %d NUMA node%s checked\n", nodes, nodes == 1 ? "" : "s");
+	CU_ASSERT(nodes >= 1);
+	/* no such node, negative, and MAP_LOCKED: refused, nothing mapped */
+	o.numa_node = RT_NUMA_NODE(1000);
+	errno = 0;
+	CU_ASSERT_PTR_NULL(rt_region_create(ps, &o));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT(strstr(rt_last_error(), "NUMA node") != NULL);
+	o.numa_node = -3;
+	CU_ASSERT_PTR_NULL(rt_region_create(ps, &o));
+	o.numa_node = RT_NUMA_NODE(0);
+	o.mode = RT_LOCK_MAP_LOCKED;
+	CU_ASSERT_PTR_NULL(rt_region_create(ps, &o));
+	CU_ASSERT(strstr(rt_last_error(), "MAP_LOCKED") != NULL);
+}
+
 /* ---- MAP_LOCKED ---- */
 
 static void test_map_locked(void)
@@ -901,6 +977,7 @@ static const struct rtt_test tests[] = {
 	{ "onfault fallback (RTMEM_DISABLE=mlock_onfault)", test_onfault_fallback },
 	{ "populate fallbacks (RTMEM_DISABLE=populate_write)", test_populate_fallback },
 	{ "populate in parallel: whole, zeroed, fully locked", test_populate_parallel },
+	{ "NUMA: bound to each node present, kernel agrees", test_numa },
 	{ "map_locked: populated and locked", test_map_locked },
 	{ "map_locked: population failure is an error", test_map_locked_population_check },
 	{ "overlapping locks are counted", test_overlap_refcount },
