@@ -345,6 +345,62 @@ int rt_selfcheck_stop(void);
  * started), -EAGAIN (no audit finished yet). */
 int rt_selfcheck_last(struct rt_audit_report *out, unsigned long *audits);
 
+/* ---- rt_arena: TLSF allocator on locked memory ----------------------------- */
+
+enum {
+	RT_ARENA_SINGLE_THREAD = 1u << 0,  /* no lock: one thread only */
+	RT_ARENA_GROW_IN_ALLOC = 1u << 1,  /* alloc may add a region (a syscall, faults) */
+};
+
+struct rt_arena_opts {
+	size_t sz;
+	size_t max_bytes;           /* growth limit; default: the initial size */
+	size_t grow_bytes;          /* region size GROW_IN_ALLOC adds; default: initial */
+	unsigned flags;             /* RT_ARENA_* */
+	enum rt_huge_policy huge;   /* of its regions; default RT_HUGE_AUTO */
+	int numa_node;              /* RT_NUMA_NODE(n), or 0 */
+};
+
+struct rt_arena_stats {
+	size_t sz;
+	size_t total;               /* bytes in blocks (regions minus the end marks) */
+	size_t used, free;          /* in blocks, headers included */
+	size_t largest_free;        /* the largest allocation that would succeed now */
+	size_t high_water;          /* most `used` ever */
+	size_t allocations;         /* blocks out now */
+	size_t failed;              /* allocations refused for lack of room */
+	size_t bad_frees;           /* frees refused: foreign pointer or double free */
+	unsigned regions;
+};
+
+struct rt_arena;
+
+/* A TLSF arena: O(1) alloc and free, good fit, 16 bytes of header per block,
+ * on locked, populated regions. Growth happens only in rt_arena_reserve (off
+ * the RT path), or inside alloc with RT_ARENA_GROW_IN_ALLOC. Without
+ * RT_ARENA_SINGLE_THREAD a mutex guards it. NULL + errno: EINVAL, or those of
+ * rt_region_create. */
+struct rt_arena *rt_arena_create(size_t bytes, const struct rt_arena_opts *opts);
+/* NULL + ENOMEM when nothing fits, with a sentence giving the arena's size
+ * and use; EINVAL for a dead arena. */
+void *rt_arena_alloc(struct rt_arena *a, size_t size);
+void *rt_arena_calloc(struct rt_arena *a, size_t n, size_t size);
+/* As realloc: NULL ptr allocates, size 0 frees; on failure ptr stays valid. */
+void *rt_arena_realloc(struct rt_arena *a, void *ptr, size_t size);
+/* alignment: a power of two up to 1 GiB; EINVAL otherwise. */
+void *rt_arena_aligned_alloc(struct rt_arena *a, size_t alignment, size_t size);
+size_t rt_arena_usable_size(struct rt_arena *a, void *ptr);   /* 0 if not ours */
+/* A foreign pointer or a double free changes nothing: counted in bad_frees,
+ * rt_last_error() says which; rt_arena_free_checked returns -EINVAL then.
+ * free(NULL) does nothing. */
+void rt_arena_free(struct rt_arena *a, void *ptr);
+int rt_arena_free_checked(struct rt_arena *a, void *ptr);
+/* Add a locked region of `bytes` (up to max_bytes): the off-RT-path growth. */
+int rt_arena_reserve(struct rt_arena *a, size_t bytes);
+int rt_arena_stats(struct rt_arena *a, struct rt_arena_stats *out);
+/* Unmaps every region; NULL or a destroyed arena changes nothing (sentence). */
+void rt_arena_destroy(struct rt_arena *a);
+
 /* ---- rt_pool: fixed-size objects in locked memory ------------------------- */
 
 struct rt_pool_opts {
