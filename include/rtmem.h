@@ -401,6 +401,25 @@ int rt_arena_stats(struct rt_arena *a, struct rt_arena_stats *out);
 /* Unmaps every region; NULL or a destroyed arena changes nothing (sentence). */
 void rt_arena_destroy(struct rt_arena *a);
 
+/* ---- the malloc family on one process-wide locked arena -------------------- */
+
+/* Make the process-wide arena now (bytes 0: RTMEM_ARENA_SIZE, else 32 MiB),
+ * before the real-time path. -EBUSY if it exists. Without this, the first
+ * rt_malloc makes it with the defaults (a syscall and page faults, once). */
+int rt_malloc_init(size_t bytes, const struct rt_arena_opts *opts);
+/* The arena itself (for rt_arena_stats, rt_arena_reserve); made on demand;
+ * NULL + errno if it cannot be. */
+struct rt_arena *rt_malloc_arena(void);
+void *rt_malloc(size_t size);
+void *rt_calloc(size_t n, size_t size);
+void *rt_realloc(void *ptr, size_t size);
+void *rt_aligned_alloc(size_t alignment, size_t size);
+/* Returns 0 or an errno value (EINVAL, ENOMEM), as posix_memalign. */
+int rt_posix_memalign(void **out, size_t alignment, size_t size);
+/* A pointer not from rt_malloc, or a double free: refused (see rt_arena_free). */
+void rt_free(void *ptr);
+size_t rt_malloc_usable_size(void *ptr);
+
 /* ---- rt_pool: fixed-size objects in locked memory ------------------------- */
 
 struct rt_pool_opts {

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Description: the malloc family on one process-wide locked arena
+ * (rt_malloc, rt_free, ...). The arena is made by rt_malloc_init, or on the
+ * first call with the defaults: RTMEM_ARENA_SIZE bytes (K/M/G suffixes;
+ * 32 MiB when unset), no growth.
+ */
+#include "internal.h"
+#include "rtmem.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_SIZE ((size_t)32 << 20)
+
+static pthread_mutex_t init_mu = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic(struct rt_arena *) global;
+static int init_err;                  /* errno of a failed default init */
+static char init_msg[512];
+
+static size_t env_size(void)
+{
+	const char *s = getenv("RTMEM_ARENA_SIZE");
+	char *e;
+	unsigned long long v;
+
+	if (!s || !*s)
+		return DEFAULT_SIZE;
+	errno = 0;
+	v = strtoull(s, &e, 10);
+	if (errno || e == s)
+		return DEFAULT_SIZE;
+	switch (*e) {
+	case 'G': case 'g': v <<= 10;   /* fall through */
+	case 'M': case 'm': v <<= 10;   /* fall through */
+	case 'K': case 'k': v <<= 10; break;
+	default: break;
+	}
+	return (size_t)v;
+}
+
+static int make(size_t bytes, const struct rt_arena_opts *opts)
+{
+	struct rt_arena *a = rt_arena_create(bytes, opts);
+
+	if (!a) {
+		init_err = errno;
+		snprintf(init_msg, sizeof(init_msg), "%s", rt_last_error());
+		return -init_err;
+	}
+	atomic_store_explicit(&global, a, memory_order_release);
+	return 0;
+}
+
+int rt_malloc_init(size_t bytes, const struct rt_arena_opts *opts)
+{
+	int r;
+
+	pthread_mutex_lock(&init_mu);
+	if (atomic_load(&global)) {
+		pthread_mutex_unlock(&init_mu);
+		return rt__fail(EBUSY, "rt_malloc_init: the process-wide arena exists already "
+				"(made by an earlier rt_malloc_init or by the first rt_malloc).");
+	}
+	init_err = 0;
+	r = make(bytes ? bytes : env_size(), opts);
+	pthread_mutex_unlock(&init_mu);
+	return r;
+}
+
+struct rt_arena *rt_malloc_arena(void)
+{
+	struct rt_arena *a = atomic_load_explicit(&global, memory_order_acquire);
+
+	if (a)
+		return a;
+	pthread_mutex_lock(&init_mu);
+	a = atomic_load(&global);
+	if (!a && !init_err && make(env_size(), NULL) == 0)
+		a = atomic_load(&global);
+	if (!a) {
+		int e = init_err ? init_err : ENOMEM;
+
+		pthread_mutex_unlock(&init_mu);
+		errno = e;
+		return rt__fail_null(e, "rt_malloc: no process-wide arena: %s", init_msg);
+	}
+	pthread_mutex_unlock(&init_mu);
+	return a;
+}
+
+void *rt_malloc(size_t n)
+{
+	struct rt_arena *a = rt_malloc_arena();
+
+	return a ? rt_arena_alloc(a, n) : NULL;
+}
+
+void *rt_calloc(size_t n, size_t each)
+{
+	struct rt_arena *a = rt_malloc_arena();
+
+	return a ? rt_arena_calloc(a, n, each) : NULL;
+}
+
+void *rt_realloc(void *p, size_t n)
+{
+	struct rt_arena *a = rt_malloc_arena();
+
+	return a ? rt_arena_realloc(a, p, n) : NULL;
+}
+
+void *rt_aligned_alloc(size_t align, size_t n)
+{
+	struct rt_arena *a = rt_malloc_arena();
+
+	return a ? rt_arena_aligned_alloc(a, align, n) : NULL;
+}
+
+int rt_posix_memalign(void **out, size_t align, size_t n)
+{
+	struct rt_arena *a;
+	void *p;
+
+	if (!out)
+		return EINVAL;
+	if (!align || (align & (align - 1)) || align % sizeof(void *)) {
+		rt__fail(EINVAL, "rt_posix_memalign: alignment %zu is not a power of two "
+			 "multiple of sizeof(void *).", align);
+		return EINVAL;
+	}
+	a = rt_malloc_arena();
+	if (!a)
+		return errno;
+	p = rt_arena_aligned_alloc(a, align, n);
+	if (!p)
+		return errno;
+	*out = p;
+	return 0;
+}
+
+void rt_free(void *p)
+{
+	struct rt_arena *a;
+
+	if (!p)
+		return;
+	a = atomic_load_explicit(&global, memory_order_acquire);
+	if (!a) {
+		rt__fail(EINVAL, "rt_free: %p cannot be from rt_malloc: no process-wide arena "
+			 "exists; nothing changed.", p);
+		return;
+	}
+	rt_arena_free(a, p);
+}
+
+size_t rt_malloc_usable_size(void *p)
+{
+	struct rt_arena *a = atomic_load_explicit(&global, memory_order_acquire);
+
+	return a && p ? rt_arena_usable_size(a, p) : 0;
+}
