@@ -133,6 +133,16 @@ static void *selfcheck_main(void *unused)
 	return NULL;
 }
 
+/* Free what start allocated (sc.mu held). */
+static void release_state(void)
+{
+	free(sc.findings);
+	free(sc.prom);
+	free(sc.tmp);
+	sc.findings = NULL;
+	sc.prom = sc.tmp = NULL;
+}
+
 int rt_selfcheck_start(const struct rt_selfcheck_opts *uopts)
 {
 	static const char fn[] = "rt_selfcheck_start";
@@ -203,11 +213,7 @@ int rt_selfcheck_start(const struct rt_selfcheck_opts *uopts)
 	pthread_mutex_unlock(&sc.mu);
 	return 0;
 fail:
-	free(sc.findings);
-	free(sc.prom);
-	free(sc.tmp);
-	sc.findings = NULL;
-	sc.prom = sc.tmp = NULL;
+	release_state();
 	pthread_mutex_unlock(&sc.mu);
 	return rt__fail(r, "%s: cannot start the self-check thread: %s.", fn, rt_strerror(r));
 }
@@ -229,11 +235,7 @@ int rt_selfcheck_stop(void)
 	pthread_mutex_lock(&sc.mu);
 	sc.running = false;
 	pthread_cond_destroy(&sc.cv);
-	free(sc.findings);
-	free(sc.prom);
-	free(sc.tmp);
-	sc.findings = NULL;
-	sc.prom = sc.tmp = NULL;
+	release_state();
 	pthread_mutex_unlock(&sc.mu);
 	return 0;
 }
