@@ -75,6 +75,34 @@ static void test_basic(void)
 	rt_arena_destroy(a);
 }
 
+/* Bookkeeping: 16 bytes of header per block, and nothing else inside the
+ * arena (the class tables live in the handle, outside it). */
+static void test_overhead(void)
+{
+	RT_OPTS(rt_arena_stats, st);
+	struct rt_arena *a = rt_arena_create(4 << 20, NULL);
+	static void *p[1000];
+	size_t asked = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_EQUAL(rt_arena_stats(a, &st), 0);
+	/* the whole region but its 16-byte end mark is usable block space */
+	CU_ASSERT(st.total >= (4u << 20) - HDR - 16);
+	for (int i = 0; i < 1000; i++) {
+		size_t n = 32 + (size_t)(i % 64) * 16;    /* multiples of 16 */
+
+		p[i] = rt_arena_alloc(a, n);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(p[i]);
+		asked += n;
+	}
+	CU_ASSERT_EQUAL(rt_arena_stats(a, &st), 0);
+	CU_ASSERT_EQUAL(st.used, asked + 1000 * HDR);
+	for (int i = 0; i < 1000; i++)
+		rt_arena_free(a, p[i]);
+	assert_empty(a);
+	rt_arena_destroy(a);
+}
+
 /* ---- randomised stress with content verification ---- */
 
 struct live {
@@ -333,6 +361,7 @@ static void test_bad_input(void)
 
 static const struct rtt_test tests[] = {
 	{ "alloc, calloc, usable size, stats, locked", test_basic },
+	{ "bookkeeping: 16 bytes a block, nothing else inside", test_overhead },
 	{ "randomised stress with content checks, full coalescing", test_stress },
 	{ "two threads on one arena", test_two_threads },
 	{ "foreign and double frees refused, nothing damaged", test_bad_frees },
