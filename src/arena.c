@@ -379,13 +379,18 @@ static struct blk *take(struct rt_arena *a, size_t size)
 {
 	struct blk *b = find_free(a, size);
 
-	if (!b && a->grow_in_alloc && a->total + size + 4096 <= a->max_bytes) {
-		size_t g = a->grow_bytes > size + 4096 ? a->grow_bytes : size + 4096;
+	if (!b && a->grow_in_alloc) {
+		/* room for the block plus the new region's end mark */
+		size_t need = size + rtk_page_size();
 
-		if (a->total + g > a->max_bytes)
-			g = a->max_bytes - a->total;
-		if (add_region(a, g) == 0)
-			b = find_free(a, size);
+		if (a->total + need <= a->max_bytes) {
+			size_t g = a->grow_bytes > need ? a->grow_bytes : need;
+
+			if (a->total + g > a->max_bytes)
+				g = a->max_bytes - a->total;
+			if (add_region(a, g) == 0)
+				b = find_free(a, size);
+		}
 	}
 	if (!b)
 		return NULL;
