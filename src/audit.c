@@ -67,10 +67,10 @@ static void add_finding(const struct rt_audit_opts *o, struct rt_audit_report *o
 		memcpy(f->path, v->path, n);
 }
 
-/* Present and swapped pages of [s, e) from /proc/PID/pagemap (bit 63
- * present, bit 62 swapped). smaps' Rss leaves out the shared zero page, which
- * a locked read-only private mapping is populated with: only the page table
- * tells those pages are there. 0 or -errno. */
+/* Present and swapped pages of [s, e) from /proc/PID/pagemap. smaps' Rss
+ * leaves out the shared zero page, which a locked read-only private mapping
+ * is populated with: only the page table tells those pages are there.
+ * 0 or -errno. */
 static int pagemap_count(int fd, uintptr_t s, uintptr_t e, size_t ps, size_t *present,
 			 size_t *swapped)
 {
@@ -80,15 +80,13 @@ static int pagemap_count(int fd, uintptr_t s, uintptr_t e, size_t ps, size_t *pr
 	*present = *swapped = 0;
 	while (done < pages) {
 		size_t n = pages - done < 512 ? pages - done : 512;
-		ssize_t r = pread(fd, buf, n * sizeof(uint64_t),
-				  (off_t)((s / ps + done) * sizeof(uint64_t)));
+		int r = rtk_pagemap_entries(fd, s + done * ps, ps, buf, n);
 
-		if (r <= 0)
-			return r < 0 ? -errno : -EIO;
-		n = (size_t)r / sizeof(uint64_t);
+		if (r)
+			return r;
 		for (size_t i = 0; i < n; i++) {
-			*present += (size_t)(buf[i] >> 63);
-			*swapped += (size_t)((buf[i] >> 62) & 1);
+			*present += !!(buf[i] & RTK_PM_PRESENT);
+			*swapped += !!(buf[i] & RTK_PM_SWAPPED);
 		}
 		done += n;
 	}
@@ -100,19 +98,16 @@ static uint64_t pfn_at(int pm_fd, uintptr_t addr, size_t ps)
 {
 	uint64_t e;
 
-	if (pread(pm_fd, &e, sizeof(e), (off_t)(addr / ps * sizeof(e))) != (ssize_t)sizeof(e))
+	if (rtk_pagemap_entries(pm_fd, addr, ps, &e, 1) || !(e & RTK_PM_PRESENT))
 		return 0;
-	if (!(e >> 63))
-		return 0;
-	return e & ((1ull << 55) - 1);
+	return e & RTK_PM_PFN_MASK;
 }
 
 static bool pfn_thp(int kpf_fd, uint64_t pfn)
 {
 	uint64_t f;
 
-	return pfn && pread(kpf_fd, &f, sizeof(f), (off_t)(pfn * sizeof(f))) == (ssize_t)sizeof(f) &&
-	       (f >> RTK_KPF_THP) & 1;
+	return pfn && rtk_kpageflags_read(kpf_fd, pfn, &f, 1) == 0 && (f >> RTK_KPF_THP) & 1;
 }
 
 /* Does one transparent huge page hold both the page at `in` (inside the

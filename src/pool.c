@@ -141,6 +141,9 @@ void *rt_pool_get(struct rt_pool *p)
 	do {
 		if (!(h & IDX_MASK)) {
 			atomic_fetch_add_explicit(&p->failed_gets, 1, memory_order_relaxed);
+			rt__fail(ENOMEM, "rt_pool_get: all %zu objects of %zu bytes are in use; "
+				 "put objects back sooner, or create the pool with more.",
+				 p->count, p->obj_size);
 			errno = ENOMEM;
 			return NULL;
 		}

@@ -75,12 +75,9 @@ static int count_piece(uintptr_t s, uintptr_t e, size_t ps, struct rt_residency 
 
 /* ---- kpageflags: unevictable and mlocked pages ---------------------------- */
 
-#define KPF_UNEVICTABLE 18
-#define KPF_MLOCKED 33
-
 /* Count UNEVICTABLE and MLOCKED over the present pages of [s, e): pagemap
  * gives the frames (visible with CAP_SYS_ADMIN only), kpageflags their
- * flags, one pread per run of consecutive frames. 0, or -EPERM when frames
+ * flags, one read per run of consecutive frames. 0, or -EPERM when frames
  * are hidden, or -errno. */
 static int kpf_count(int pm, int kpf, uintptr_t s, uintptr_t e, size_t ps, size_t *unev,
 		     size_t *mlk)
@@ -90,31 +87,29 @@ static int kpf_count(int pm, int kpf, uintptr_t s, uintptr_t e, size_t ps, size_
 
 	while (done < pages) {
 		size_t n = pages - done < 512 ? pages - done : 512, i = 0;
-		ssize_t r = pread(pm, ent, n * sizeof(uint64_t),
-				  (off_t)((s / ps + done) * sizeof(uint64_t)));
+		int r = rtk_pagemap_entries(pm, s + done * ps, ps, ent, n);
 
-		if (r <= 0)
-			return r < 0 ? -errno : -EIO;
-		n = (size_t)r / sizeof(uint64_t);
+		if (r)
+			return r;
 		while (i < n) {
-			uint64_t pfn = ent[i] & ((1ull << 55) - 1);
+			uint64_t pfn = ent[i] & RTK_PM_PFN_MASK;
 			size_t run = 1;
 
-			if (!(ent[i] >> 63)) {
+			if (!(ent[i] & RTK_PM_PRESENT)) {
 				i++;
 				continue;
 			}
 			if (!pfn)
 				return -EPERM;
-			while (i + run < n && (ent[i + run] >> 63) &&
-			       (ent[i + run] & ((1ull << 55) - 1)) == pfn + run)
+			while (i + run < n && (ent[i + run] & RTK_PM_PRESENT) &&
+			       (ent[i + run] & RTK_PM_PFN_MASK) == pfn + run)
 				run++;
-			if (pread(kpf, fl, run * sizeof(uint64_t), (off_t)(pfn * sizeof(uint64_t))) !=
-			    (ssize_t)(run * sizeof(uint64_t)))
-				return -EIO;
+			r = rtk_kpageflags_read(kpf, pfn, fl, run);
+			if (r)
+				return r;
 			for (size_t k = 0; k < run; k++) {
-				*unev += (size_t)((fl[k] >> KPF_UNEVICTABLE) & 1);
-				*mlk += (size_t)((fl[k] >> KPF_MLOCKED) & 1);
+				*unev += (size_t)((fl[k] >> RTK_KPF_UNEVICTABLE) & 1);
+				*mlk += (size_t)((fl[k] >> RTK_KPF_MLOCKED) & 1);
 			}
 			i += run;
 		}

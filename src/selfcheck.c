@@ -10,6 +10,7 @@
 #include "rtmem.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
@@ -75,15 +76,28 @@ static double mono(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* A failed write leaves the textfile stale; the thread has no caller to
+ * return an error to, so the first failure is said once on stderr. */
 static void write_prom(const struct rt_audit_report *r, double secs)
 {
+	static bool said;
 	FILE *f = fopen(sc.tmp, "we");
+	int e = 0;
 
-	if (!f)
-		return;
-	rt__prom_write(f, r, secs);
-	if (fclose(f) != 0 || rename(sc.tmp, sc.prom) != 0)
-		unlink(sc.tmp);
+	if (!f) {
+		e = errno;
+	} else {
+		rt__prom_write(f, r, secs);
+		if (fclose(f) != 0 || rename(sc.tmp, sc.prom) != 0) {
+			e = errno;
+			unlink(sc.tmp);
+		}
+	}
+	if (e && !said) {
+		said = true;
+		fprintf(stderr, "rtmem self-check: cannot write %s: %s; the Prometheus textfile "
+			"stays stale until the directory is writable again.\n", sc.prom, strerror(e));
+	}
 }
 
 static void *selfcheck_main(void *unused)
@@ -190,6 +204,22 @@ int rt_selfcheck_start(const struct rt_selfcheck_opts *uopts)
 		goto fail;
 	}
 	sc.o.prometheus_path = sc.prom;
+	if (sc.tmp) {
+		/* a path that cannot be written is the caller's to fix, now */
+		int fd = open(sc.tmp, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+		if (fd < 0) {
+			int e = errno;
+
+			release_state();
+			pthread_mutex_unlock(&sc.mu);
+			return rt__fail(e, "%s: cannot write next to %s (%s); create the directory "
+					"and let this process write to it.", fn, o.prometheus_path,
+					rt_strerror(e));
+		}
+		close(fd);
+		unlink(sc.tmp);
+	}
 	sc.stop = false;
 	sc.audits = 0;
 	sc.last_err = -EAGAIN;

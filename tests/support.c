@@ -395,3 +395,32 @@ char *rtt_fixture(const char *rel, size_t *len)
 	}
 	return t;
 }
+
+/* ---- RTMEM_DISABLE ---------------------------------------------------------- */
+
+static char saved_env[256];
+static bool had_env;
+
+const struct rtk_probe *rtt_reload_with(const char *disable)
+{
+	if (disable)
+		setenv("RTMEM_DISABLE", disable, 1);
+	else
+		unsetenv("RTMEM_DISABLE");
+	return rtk_probe_reload();
+}
+
+const struct rtk_probe *rtt_env_clear(void)
+{
+	const char *v = getenv("RTMEM_DISABLE");
+
+	had_env = v != NULL;
+	if (v)
+		snprintf(saved_env, sizeof(saved_env), "%s", v);
+	return rtt_reload_with(NULL);
+}
+
+void rtt_env_restore(void)
+{
+	rtt_reload_with(had_env ? saved_env : NULL);
+}

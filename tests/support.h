@@ -49,6 +49,14 @@ int rtt_in_child(const struct rtt_child *c, int (*fn)(void *), void *arg);
 	fprintf(stderr, "%s:%d: child check failed: %s\n", __FILE__, __LINE__, #cond); \
 	return 1; } } while (0)
 
+/* ---- RTMEM_DISABLE ---- */
+/* Set RTMEM_DISABLE to `disable` (NULL: unset) and reload the probe. */
+const struct rtk_probe *rtt_reload_with(const char *disable);
+/* Save and clear RTMEM_DISABLE (CI may run a suite with it set), reload the
+ * probe; rtt_env_restore puts the saved value back and reloads again. */
+const struct rtk_probe *rtt_env_clear(void);
+void rtt_env_restore(void);
+
 /* ---- memory cgroups ---- */
 /* Create a memory cgroup (v1 or v2, whichever has the memory controller)
  * with limit `limit` bytes, swap disabled for it, and (v1) the OOM killer

@@ -27,29 +27,6 @@ static const char *const backend_name[] = { "auto", "pagemap_scan", "pagemap", "
 
 /* ---- helpers --------------------------------------------------------------- */
 
-static char saved_env[256];
-static bool had_env;
-
-/* Clear RTMEM_DISABLE (the CI may run suites with it set) and reload. */
-static const struct rtk_probe *env_clear(void)
-{
-	const char *v = getenv("RTMEM_DISABLE");
-
-	had_env = v != NULL;
-	if (v)
-		snprintf(saved_env, sizeof(saved_env), "%s", v);
-	unsetenv("RTMEM_DISABLE");
-	return rtk_probe_reload();
-}
-
-static void env_restore(void)
-{
-	if (had_env)
-		setenv("RTMEM_DISABLE", saved_env, 1);
-	else
-		unsetenv("RTMEM_DISABLE");
-	rtk_probe_reload();
-}
 
 static const struct rtk_probe *env_set(const char *v)
 {
@@ -315,7 +292,7 @@ static void test_unmapped(void)
 
 static void test_thp(void)
 {
-	const struct rtk_probe *p = env_clear();
+	const struct rtk_probe *p = rtt_env_clear();
 	size_t pmd = p->pmd_size, nthp, want, pmd_pages;
 	char *raw, *m;
 	long long anon_huge;
@@ -323,18 +300,18 @@ static void test_thp(void)
 
 	if (p->thp == RTK_THP_ABSENT || p->thp == RTK_THP_NEVER || !pmd) {
 		rtt_skip("THP is %s in this kernel", p->thp == RTK_THP_NEVER ? "never" : "absent");
-		env_restore();
+		rtt_env_restore();
 		return;
 	}
 	for (unsigned i = 0; i < p->n_mthp; i++)
 		if (p->mthp[i].size == pmd && p->mthp[i].mode == RTK_THP_NEVER) {
 			rtt_skip("PMD-size THP set to never (hugepages-%zukB)", pmd / 1024);
-			env_restore();
+			rtt_env_restore();
 			return;
 		}
 	if (prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) == 1) {
 		rtt_skip("THP disabled for this process (PR_SET_THP_DISABLE)");
-		env_restore();
+		rtt_env_restore();
 		return;
 	}
 	/* Two huge pages; one where they are huge (512 MiB with 64K pages). */
@@ -353,7 +330,7 @@ static void test_thp(void)
 	if (anon_huge <= 0 && nthp == 1) {
 		rtt_skip("the kernel gave no %zu MiB THP (memory too fragmented)", pmd >> 20);
 		munmap(raw, (nthp + 1) * pmd);
-		env_restore();
+		rtt_env_restore();
 		return;
 	}
 	if (anon_huge <= 0)
@@ -377,7 +354,7 @@ static void test_thp(void)
 	CU_ASSERT_EQUAL(rtk_residency(raw, (nthp + 1) * pmd, RTK_RES_AUTO, &r), 0);
 	CU_ASSERT_EQUAL(r.present, want - pmd_pages / 2);
 	munmap(raw, (nthp + 1) * pmd);
-	env_restore();
+	rtt_env_restore();
 }
 
 /* ---- swap ---- */
@@ -430,7 +407,7 @@ static void swap_remove(void)
 
 static void test_swapped(void)
 {
-	const struct rtk_probe *p = env_clear();
+	const struct rtk_probe *p = rtt_env_clear();
 	const size_t n = 64;
 	struct rtk_res r[4];
 	int made = swap_make();
@@ -439,7 +416,7 @@ static void test_swapped(void)
 	if (made < 0) {
 		rtt_skip("no swap, and swapon of a temporary swap file failed: %s",
 			 strerror(-made));
-		env_restore();
+		rtt_env_restore();
 		return;
 	}
 	m = map_pages(n);
@@ -481,14 +458,14 @@ static void test_swapped(void)
 	}
 	if (made == 1)
 		swap_remove();
-	env_restore();
+	rtt_env_restore();
 }
 
 /* ---- fallbacks ---- */
 
 static void test_forced_fallbacks(void)
 {
-	const struct rtk_probe *p = env_clear();
+	const struct rtk_probe *p = rtt_env_clear();
 	const size_t n = 32;
 	char *m = map_pages(n);
 	struct rtk_res r;
@@ -534,7 +511,7 @@ static void test_forced_fallbacks(void)
 	CU_ASSERT_EQUAL(r.swapped, 0);
 
 	munmap(m, n * ps);
-	env_restore();
+	rtt_env_restore();
 }
 
 /* ---- fork ---- */
@@ -570,7 +547,7 @@ static int child_reads_own(void *arg)
 
 static void test_fork_child(void)
 {
-	const struct rtk_probe *p = env_clear();
+	const struct rtk_probe *p = rtt_env_clear();
 	struct fork_arg a = { .n = 16, .parent = getpid() };
 	struct rtk_res r;
 
@@ -587,7 +564,7 @@ static void test_fork_child(void)
 	if (p->pagemap)
 		CU_ASSERT_EQUAL(count_pagemap_fds(getpid()), 1);
 	munmap(a.m, a.n * ps);
-	env_restore();
+	rtt_env_restore();
 }
 
 #define N_THREADS 8
@@ -633,13 +610,13 @@ static int child_threads_race(void *arg)
 
 static void test_fork_threads(void)
 {
-	const struct rtk_probe *p = env_clear();
+	const struct rtk_probe *p = rtt_env_clear();
 	struct fork_arg a = { .n = 8, .parent = getpid() };
 	struct rtk_res r;
 
 	if (!p->pagemap) {
 		rtt_skip("/proc/self/pagemap is not readable");
-		env_restore();
+		rtt_env_restore();
 		return;
 	}
 	a.m = map_pages(a.n);
@@ -647,7 +624,7 @@ static void test_fork_threads(void)
 	CU_ASSERT_EQUAL(rtk_residency(a.m, a.n * ps, RTK_RES_PAGEMAP, &r), 0);
 	CU_ASSERT_EQUAL(rtt_in_child(NULL, child_threads_race, &a), 0);
 	munmap(a.m, a.n * ps);
-	env_restore();
+	rtt_env_restore();
 }
 
 static const struct rtt_test tests[] = {

@@ -60,6 +60,7 @@ static void test_basic(void)
 	errno = 0;
 	CU_ASSERT_PTR_NULL(rt_pool_get(p));
 	CU_ASSERT_EQUAL(errno, ENOMEM);
+	CU_ASSERT(strstr(rt_last_error(), "all 100 objects of 40 bytes are in use") != NULL);
 	CU_ASSERT_EQUAL(rt_pool_stats(p, &st), 0);
 	CU_ASSERT_EQUAL(st.in_use, 100);
 	CU_ASSERT_EQUAL(st.high_water, 100);

@@ -38,29 +38,6 @@ static const char *const names[] = {
 
 /* ---- helpers --------------------------------------------------------------- */
 
-static char saved_env[256];
-static bool had_env;
-
-/* Clear RTMEM_DISABLE (the CI may run suites with it set) and reload. */
-static const struct rtk_probe *env_clear(void)
-{
-	const char *v = getenv("RTMEM_DISABLE");
-
-	had_env = v != NULL;
-	if (v)
-		snprintf(saved_env, sizeof(saved_env), "%s", v);
-	unsetenv("RTMEM_DISABLE");
-	return rtk_probe_reload();
-}
-
-static void env_restore(void)
-{
-	if (had_env)
-		setenv("RTMEM_DISABLE", saved_env, 1);
-	else
-		unsetenv("RTMEM_DISABLE");
-	rtk_probe_reload();
-}
 
 static int read_text(const char *path, char *buf, size_t n)
 {
@@ -191,7 +168,7 @@ static void test_page_size(void)
 
 static void test_thp_and_pmd(void)
 {
-	const struct rtk_probe *p = env_clear();
+	const struct rtk_probe *p = rtt_env_clear();
 	long pmd = read_num(THP_DIR "/hpage_pmd_size", -1);
 	int mode = sysfs_mode(THP_DIR "/enabled");
 
@@ -200,7 +177,7 @@ static void test_thp_and_pmd(void)
 		CU_ASSERT_EQUAL(p->pmd_size, 0);
 		CU_ASSERT_EQUAL(p->thp, RTK_THP_ABSENT);
 		CU_ASSERT_EQUAL(p->n_mthp, 0);
-		env_restore();
+		rtt_env_restore();
 		return;
 	}
 	CU_ASSERT_EQUAL(p->pmd_size, (size_t)pmd);
@@ -209,19 +186,19 @@ static void test_thp_and_pmd(void)
 	CU_ASSERT_EQUAL(p->pmd_size % p->page_size, 0);
 	CU_ASSERT_EQUAL((int)p->thp, mode);
 	CU_ASSERT(p->thp_defrag[0] != '\0');
-	env_restore();
+	rtt_env_restore();
 }
 
 static void test_mthp(void)
 {
-	const struct rtk_probe *p = env_clear();
+	const struct rtk_probe *p = rtt_env_clear();
 	unsigned expect = 0, matched = 0;
 	struct dirent *e;
 	DIR *d = opendir(THP_DIR);
 
 	if (!d) {
 		CU_ASSERT_EQUAL(p->n_mthp, 0);
-		env_restore();
+		rtt_env_restore();
 		return;
 	}
 	while ((e = readdir(d))) {
@@ -251,7 +228,7 @@ static void test_mthp(void)
 		if (i)
 			CU_ASSERT(p->mthp[i].size > p->mthp[i - 1].size);
 	}
-	env_restore();
+	rtt_env_restore();
 }
 
 static void test_parse_disable(void)
@@ -346,7 +323,7 @@ static void snap_check(const struct snap *got, const struct snap *want, const ch
 
 static void test_disable_each(void)
 {
-	const struct rtk_probe *p = env_clear();
+	const struct rtk_probe *p = rtt_env_clear();
 	struct snap base = snap_of(p), want, got;
 
 	CU_ASSERT_EQUAL(p->disabled, 0);
@@ -384,13 +361,13 @@ static void test_disable_each(void)
 	got = snap_of(p);
 	snap_check(&got, &base, "(none)");
 	CU_ASSERT_EQUAL(p->disabled, 0);
-	env_restore();
+	rtt_env_restore();
 }
 
 /* The table's feature answers must match what the kernel really does. */
 static void test_features_real(void)
 {
-	const struct rtk_probe *p = env_clear();
+	const struct rtk_probe *p = rtt_env_clear();
 	size_t ps = p->page_size;
 	char *m = mmap(NULL, 2 * ps, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -450,7 +427,7 @@ static void test_features_real(void)
 		close(fd);
 	}
 	munmap(m, 2 * ps);
-	env_restore();
+	rtt_env_restore();
 }
 
 static void test_release_and_misc(void)
@@ -518,14 +495,14 @@ static int child_no_cap(void *arg)
 
 static void test_cap_dropped_child(void)
 {
-	const struct rtk_probe *p = env_clear();
+	const struct rtk_probe *p = rtt_env_clear();
 	struct rtt_child c = { .drop_cap_ipc_lock = true, .set_memlock = true, .memlock = 0 };
 	bool onfault = p->mlock_onfault;
 
 	CU_ASSERT_EQUAL(rtt_in_child(&c, child_no_cap, &onfault), 0);
 	/* The parent is untouched. */
 	CU_ASSERT_EQUAL(rtk_cap_effective(CAP_IPC_LOCK), status_cap(CAP_IPC_LOCK));
-	env_restore();
+	rtt_env_restore();
 }
 
 /* Clear only the effective bit (permitted stays): effective is what counts. */

@@ -31,15 +31,6 @@ static bool smaps_locked(const void *addr)
 	return rtt_smaps_at(addr, &v) == 0 && (v.vmflags & RTK_VMF_LO);
 }
 
-static void reload_with(const char *disable)
-{
-	if (disable)
-		setenv("RTMEM_DISABLE", disable, 1);
-	else
-		unsetenv("RTMEM_DISABLE");
-	rtk_probe_reload();
-}
-
 /* ---- POPULATE ---- */
 
 static void check_populate(size_t bytes)
@@ -125,7 +116,7 @@ static void test_onfault_fallback(void)
 	size_t size;
 
 	setup();
-	reload_with("mlock_onfault");
+	rtt_reload_with("mlock_onfault");
 	CU_ASSERT_FALSE(rtk_probe()->mlock_onfault);
 	r = rt_region_create(32 * ps, &o);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
@@ -136,7 +127,7 @@ static void test_onfault_fallback(void)
 	CU_ASSERT_EQUAL(rtt_present_pages(rt_region_addr(r), size), size / ps);
 	CU_ASSERT(smaps_locked(rt_region_addr(r)));
 	CU_ASSERT_EQUAL(rt_region_destroy(r), 0);
-	reload_with(NULL);
+	rtt_reload_with(NULL);
 }
 
 /* ---- populate fallbacks ---- */
@@ -147,7 +138,7 @@ static void test_populate_fallback(void)
 	struct rt_region *r;
 
 	setup();
-	reload_with("populate_write");
+	rtt_reload_with("populate_write");
 	CU_ASSERT_FALSE(rtk_probe()->populate_write);
 	r = rt_region_create(256 * ps, NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
@@ -155,7 +146,7 @@ static void test_populate_fallback(void)
 	CU_ASSERT_EQUAL(info.populate_method, RT_POPULATE_MLOCK);
 	CU_ASSERT_EQUAL(rtt_present_pages(rt_region_addr(r), 256 * ps), 256);
 	CU_ASSERT_EQUAL(rt_region_destroy(r), 0);
-	reload_with(NULL);
+	rtt_reload_with(NULL);
 	/* with one thread mlock populates, whatever the kernel offers */
 	r = rt_region_create(256 * ps, NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
@@ -170,11 +161,11 @@ static void test_populate_fallback(void)
 
 		CU_ASSERT_FATAL(m != MAP_FAILED);
 		m[0] = 42;
-		reload_with("populate_write");
+		rtt_reload_with("populate_write");
 		CU_ASSERT_EQUAL(rt__populate(m, 8 * ps), RT_POPULATE_TOUCH);
 		CU_ASSERT_EQUAL(m[0], 42);
 		CU_ASSERT_EQUAL(rtt_present_pages(m, 8 * ps), 8);
-		reload_with(NULL);
+		rtt_reload_with(NULL);
 		munmap(m, 8 * ps);
 	}
 }
@@ -292,13 +283,13 @@ static void test_populate_parallel(void)
 		}
 	}
 	/* without lock-on-fault the helpers populate, then mlock locks */
-	reload_with("mlock_onfault");
+	rtt_reload_with("mlock_onfault");
 	CU_ASSERT_EQUAL(check_parallel(48 * mib, 3, m), 3);
 	/* without MADV_POPULATE_WRITE (5.10) the helpers mlock their chunks:
 	 * a touch could wait forever in a full memory cgroup */
-	reload_with("populate_write");
+	rtt_reload_with("populate_write");
 	CU_ASSERT_EQUAL(check_parallel(48 * mib, 3, RT_POPULATE_MLOCK), 3);
-	reload_with(NULL);
+	rtt_reload_with(NULL);
 }
 
 /* ---- NUMA ---- */
@@ -718,7 +709,7 @@ static void test_thp_disabled_fallback(void)
 	size_t pmd = rtk_probe()->pmd_size;
 
 	setup();
-	reload_with("thp");
+	rtt_reload_with("thp");
 	CU_ASSERT_EQUAL(rtk_probe()->thp, RTK_THP_ABSENT);
 	r = rt_region_create(pmd && pmd <= (32u << 20) ? 2 * pmd : 64 * ps, NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
@@ -729,7 +720,7 @@ static void test_thp_disabled_fallback(void)
 	CU_ASSERT(!(v.vmflags & (RTK_VMF_HG | RTK_VMF_NH)));  /* no advice given */
 	CU_ASSERT(v.vmflags & RTK_VMF_LO);
 	CU_ASSERT_EQUAL(rt_region_destroy(r), 0);
-	reload_with(NULL);
+	rtt_reload_with(NULL);
 }
 
 /* A THP straddling a caller's range: EXTEND locks the whole huge page,

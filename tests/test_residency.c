@@ -31,15 +31,6 @@ static void setup(void)
 	ps = rtk_page_size();
 }
 
-static void reload_with(const char *disable)
-{
-	if (disable)
-		setenv("RTMEM_DISABLE", disable, 1);
-	else
-		unsetenv("RTMEM_DISABLE");
-	rtk_probe_reload();
-}
-
 static int expected_backend(void)
 {
 	const struct rtk_probe *p = rtk_probe();
@@ -167,11 +158,11 @@ static void test_backends_agree(void)
 			m[i * ps] = (char)i;
 	CU_ASSERT_EQUAL_FATAL(rt_lock_range(m + 16 * ps, 8 * ps, &split), 0);
 	for (int b = 0; b < 3; b++) {
-		reload_with(forced[b]);
+		rtt_reload_with(forced[b]);
 		CU_ASSERT_EQUAL(rt_verify_range(m, 64 * ps, &res[b]), 0);
 		CU_ASSERT_EQUAL(res[b].backend, expected_backend());
 	}
-	reload_with(NULL);
+	rtt_reload_with(NULL);
 	CU_ASSERT_EQUAL(res[2].backend, RT_RES_MINCORE);
 	for (int b = 1; b < 3; b++) {
 		CU_ASSERT_EQUAL(res[b].pages, res[0].pages);

@@ -142,6 +142,10 @@ static void test_errors(void)
 	o.interval_ms = 100;
 	o.prometheus_path = "";
 	CU_ASSERT_EQUAL(rt_selfcheck_start(&o), -EINVAL);
+	/* a textfile that cannot be written: said at start, not lost later */
+	o.prometheus_path = "/nonexistent-rtmem-dir/app.prom";
+	CU_ASSERT_EQUAL(rt_selfcheck_start(&o), -ENOENT);
+	CU_ASSERT(strstr(rt_last_error(), "/nonexistent-rtmem-dir/app.prom") != NULL);
 	o.prometheus_path = NULL;
 	o.findings_cap = (size_t)1 << 20;
 	CU_ASSERT_EQUAL(rt_selfcheck_start(&o), -EINVAL);

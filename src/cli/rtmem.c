@@ -20,6 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Findings listed by check (a count of entries, not a size). */
+#define CHECK_FINDINGS_MAX 4096
+
 static int usage(FILE *f)
 {
 	fprintf(f, "usage: rtmem check --pid PID [--json | --prometheus]\n"
@@ -149,7 +152,7 @@ static int cmd_check(int argc, char **argv)
 	if (pid < 0)
 		return usage(stderr);
 	o.pid = (pid_t)pid;
-	o.findings_cap = 4096;
+	o.findings_cap = CHECK_FINDINGS_MAX;
 	f = calloc(o.findings_cap, sizeof(*f));
 	if (!f) {
 		fprintf(stderr, "rtmem check: out of memory\n");

@@ -159,6 +159,13 @@ struct rtk_pm_scan_arg {
 #define RTK_KPF_THP           22
 #define RTK_KPF_MLOCKED       33
 
+/* Raw readers for callers with their own descriptor (another process's
+ * /proc/PID/pagemap, /proc/kpageflags): n entries for the pages from the
+ * page-aligned addr, or the flags of n frames from pfn. 0, -EIO on a short
+ * file, or -errno. */
+int rtk_pagemap_entries(int fd, uintptr_t addr, size_t page_size, uint64_t *ent, size_t n);
+int rtk_kpageflags_read(int fd, uint64_t pfn, uint64_t *flags, size_t n);
+
 /* ---- residency readers --------------------------------------------------- */
 
 enum rtk_res_backend {

@@ -136,6 +136,17 @@ static int pread_full(int fd, void *buf, size_t len, off_t off)
 	return 0;
 }
 
+int rtk_pagemap_entries(int fd, uintptr_t addr, size_t page_size, uint64_t *ent, size_t n)
+{
+	return pread_full(fd, ent, n * sizeof(uint64_t),
+			  (off_t)(addr / page_size * sizeof(uint64_t)));
+}
+
+int rtk_kpageflags_read(int fd, uint64_t pfn, uint64_t *flags, size_t n)
+{
+	return pread_full(fd, flags, n * sizeof(uint64_t), (off_t)(pfn * sizeof(uint64_t)));
+}
+
 /* ---- PAGEMAP_SCAN -------------------------------------------------------- */
 
 static __attribute__((noinline)) int

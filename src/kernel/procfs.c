@@ -20,6 +20,9 @@
 /* ---- reading ------------------------------------------------------------- */
 
 /* /proc files report st_size 0: read until EOF, doubling the buffer. */
+/* Each read asks for at least this much room (bytes, not a page size). */
+#define READ_CHUNK 4096
+
 char *rtk_read_file(const char *path, size_t *len)
 {
 	size_t cap = 16384, n = 0;
@@ -34,7 +37,7 @@ char *rtk_read_file(const char *path, size_t *len)
 	if (!buf)
 		goto fail;
 	for (;;) {
-		if (cap - n < 4096) {
+		if (cap - n < READ_CHUNK) {
 			if (cap > SIZE_MAX / 2) {
 				errno = EFBIG;
 				goto fail;
