@@ -220,38 +220,6 @@ static void split(struct rt_arena *a, struct blk *b, size_t size)
 
 /* ---- regions ---- */
 
-static int add_region(struct rt_arena *a, size_t bytes)
-{
-	struct rt_region *r;
-	struct blk *b, *s;
-	size_t size;
-
-	if (a->nregions == MAX_REGIONS)
-		return -ENOSPC;
-	r = rt_region_create(bytes, &a->ropts);
-	if (!r)
-		return -errno;
-	size = rt_region_size(r) / ALIGN * ALIGN;
-	b = rt_region_addr(r);
-	b->prev_size = 0;
-	bset(b, size - HDR, F_FREE);
-	s = bnext(b);
-	s->prev_size = size - HDR;
-	bset(s, 0, F_SENTINEL);   /* used, size 0: stops every walk */
-	a->regions[a->nregions] = r;
-	a->rstart[a->nregions] = (uintptr_t)b;
-	a->rend[a->nregions] = (uintptr_t)s;
-	a->nregions++;
-	a->total += size - HDR;
-	list_insert(a, b);
-	return 0;
-}
-
-/* Destroyed handles are kept and reused, so a late call on one is refused
- * (magic 0) rather than reading freed memory. */
-static pthread_mutex_t dead_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct rt_arena *dead_list;
-
 static void lock(struct rt_arena *a)
 {
 	if (!a->single)
@@ -263,6 +231,63 @@ static void unlock(struct rt_arena *a)
 	if (!a->single)
 		pthread_mutex_unlock(&a->mu);
 }
+
+/* Put a made region into the arena (under its lock). */
+static void insert_region(struct rt_arena *a, struct rt_region *r)
+{
+	struct blk *b, *s;
+	size_t size;
+
+	size = rt_region_size(r) / ALIGN * ALIGN;
+	b = rt_region_addr(r);
+	b->prev_size = 0;
+	bset(b, size - HDR, F_FREE);
+	s = bnext(b);
+	s->prev_size = size - HDR;
+	bset(s, 0, F_SENTINEL);   /* used, size 0: stops every walk */
+	a->regions[a->nregions] = r;
+	a->rstart[a->nregions] = (uintptr_t)b;
+	a->rend[a->nregions] = (uintptr_t)s;
+	/* rt__arena_owns reads the bounds without the lock */
+	__atomic_store_n(&a->nregions, a->nregions + 1, __ATOMIC_RELEASE);
+	a->total += size - HDR;
+	list_insert(a, b);
+}
+
+/* Make a region of `bytes` and add it. Called WITHOUT the arena's lock:
+ * populating a region takes milliseconds and locks the registry, so holding
+ * the arena's lock meanwhile would stall every other thread's alloc and
+ * invert the registry-then-arena lock order of code that allocates (an
+ * interposed malloc) while it holds the registry. Returns 0, -ENOSPC when the
+ * arena has all its regions, -EOVERFLOW when another thread's growth left no
+ * room under max_total, or the error of rt_region_create (its sentence set). */
+static int add_region(struct rt_arena *a, size_t bytes, size_t max_total)
+{
+	struct rt_region *r;
+	int err = 0;
+
+	if (__atomic_load_n(&a->nregions, __ATOMIC_ACQUIRE) == MAX_REGIONS)
+		return -ENOSPC;
+	r = rt_region_create(bytes, &a->ropts);
+	if (!r)
+		return -errno;
+	lock(a);
+	if (a->nregions == MAX_REGIONS)
+		err = -ENOSPC;
+	else if (a->total + bytes > max_total)
+		err = -EOVERFLOW;    /* another thread grew it meanwhile */
+	else
+		insert_region(a, r);
+	unlock(a);
+	if (err)
+		rt_region_destroy(r);
+	return err;
+}
+
+/* Destroyed handles are kept and reused, so a late call on one is refused
+ * (magic 0) rather than reading freed memory. */
+static pthread_mutex_t dead_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct rt_arena *dead_list;
 
 static bool arena_ok(const struct rt_arena *a)
 {
@@ -304,7 +329,7 @@ struct rt_arena *rt_arena_create(size_t bytes, const struct rt_arena_opts *uopts
 	a->ropts = (struct rt_region_opts){ .sz = sizeof(a->ropts), .huge = o.huge,
 					    .numa_node = o.numa_node };
 	pthread_mutex_init(&a->mu, NULL);
-	err = add_region(a, bytes);
+	err = add_region(a, bytes, SIZE_MAX);
 	if (err) {
 		pthread_mutex_destroy(&a->mu);
 		pthread_mutex_lock(&dead_mu);
@@ -335,11 +360,19 @@ int rt_arena_reserve(struct rt_arena *a, size_t bytes)
 				"(it has %s); raise max_bytes.", fn, rt__size(bytes, x),
 				rt__size(a->max_bytes, y), rt__size(a->total, x));
 	}
-	err = add_region(a, bytes);
 	unlock(a);
-	if (err)
-		return rt__fail(-err, "%s: cannot add %s: %s.", fn, rt__size(bytes, x),
-				rt_strerror(err));
+	err = add_region(a, bytes, a->max_bytes);
+	if (err == -EOVERFLOW)
+		return rt__fail(ENOMEM, "%s: another thread grew the arena meanwhile; adding %s "
+				"would now pass its maximum of %s.", fn, rt__size(bytes, x),
+				rt__size(a->max_bytes, y));
+	if (err == -ENOSPC)
+		return rt__fail(ENOSPC, "%s: the arena has its maximum of %d regions; create it "
+				"larger instead.", fn, MAX_REGIONS);
+	if (err) {
+		rt__fail_append(" (%s of %s)", fn, rt__size(bytes, x));
+		return err;
+	}
 	return 0;
 }
 
@@ -379,19 +412,6 @@ static struct blk *take(struct rt_arena *a, size_t size)
 {
 	struct blk *b = find_free(a, size);
 
-	if (!b && a->grow_in_alloc) {
-		/* room for the block plus the new region's end mark */
-		size_t need = size + rtk_page_size();
-
-		if (a->total + need <= a->max_bytes) {
-			size_t g = a->grow_bytes > need ? a->grow_bytes : need;
-
-			if (a->total + g > a->max_bytes)
-				g = a->max_bytes - a->total;
-			if (add_region(a, g) == 0)
-				b = find_free(a, size);
-		}
-	}
 	if (!b)
 		return NULL;
 	list_remove(a, b);
@@ -399,6 +419,26 @@ static struct blk *take(struct rt_arena *a, size_t size)
 	split(a, b, size);
 	took(a, b);
 	return b;
+}
+
+/* take(), and with RT_ARENA_GROW_IN_ALLOC, when nothing fits, add a region
+ * (with the lock dropped meanwhile) and try again. Called and returns with
+ * the lock held. */
+static struct blk *take_or_grow(struct rt_arena *a, size_t size)
+{
+	struct blk *b = take(a, size);
+	/* room for the block plus the new region's end mark */
+	size_t need = size + rtk_page_size(), g;
+
+	if (b || !a->grow_in_alloc || a->total + need > a->max_bytes)
+		return b;
+	g = a->grow_bytes > need ? a->grow_bytes : need;
+	if (a->total + g > a->max_bytes)
+		g = a->max_bytes - a->total;
+	unlock(a);
+	(void)add_region(a, g, a->max_bytes);
+	lock(a);
+	return take(a, size);
 }
 
 void *rt_arena_alloc(struct rt_arena *a, size_t n)
@@ -416,7 +456,7 @@ void *rt_arena_alloc(struct rt_arena *a, size_t n)
 		return rt__fail_null(ENOMEM, "rt_arena_alloc: %zu bytes is beyond any arena.", n);
 	}
 	lock(a);
-	b = take(a, size);
+	b = take_or_grow(a, size);
 	if (!b) {
 		void *r = fail_full(a, "rt_arena_alloc", n);
 
@@ -560,7 +600,7 @@ void *rt_arena_aligned_alloc(struct rt_arena *a, size_t align, size_t n)
 		return rt__fail_null(ENOMEM, "%s: %zu bytes is beyond any arena.", fn, n);
 	}
 	lock(a);
-	b = take(a, want);
+	b = take_or_grow(a, want);
 	if (!b) {
 		void *r = fail_full(a, fn, n);
 
@@ -713,4 +753,27 @@ void rt_arena_destroy(struct rt_arena *a)
 	a->dead_next = dead_list;
 	dead_list = a;
 	pthread_mutex_unlock(&dead_mu);
+}
+
+/* ---- for librtmem-preload (exported under RTMEM_PRIVATE) ---- */
+
+int rt__arena_owns(const struct rt_arena *a, const void *p)
+{
+	uintptr_t u = (uintptr_t)p;
+	unsigned n = __atomic_load_n(&a->nregions, __ATOMIC_ACQUIRE);
+
+	for (unsigned i = 0; i < n; i++)
+		if (u >= a->rstart[i] && u <= a->rend[i])
+			return 1;
+	return 0;
+}
+
+void rt__arena_fork_lock(struct rt_arena *a)
+{
+	lock(a);
+}
+
+void rt__arena_fork_unlock(struct rt_arena *a)
+{
+	unlock(a);
 }

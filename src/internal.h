@@ -40,6 +40,14 @@ bool rt__opts_ok(const void *opts, size_t user_sz, size_t our_sz);
 /* Copy a caller's options struct (any sz) into ours, zero-filling. */
 void rt__opts_copy(void *ours, size_t our_sz, const void *theirs);
 
+/* ---- arena internals used by librtmem-preload (arena.c; RTMEM_PRIVATE) ---- */
+/* 1 if p lies inside one of a's regions (no lock; never a false negative for
+ * a pointer a handed out, whatever state the block is in). */
+int rt__arena_owns(const struct rt_arena *a, const void *p);
+/* Hold / release a's lock across fork() (pthread_atfork handlers). */
+void rt__arena_fork_lock(struct rt_arena *a);
+void rt__arena_fork_unlock(struct rt_arena *a);
+
 /* ---- size helpers ---- */
 static inline bool rt__add_ovf(size_t a, size_t b, size_t *r)
 {

@@ -488,6 +488,7 @@ int rt_lock_all(const struct rt_lock_opts *uopts)
 	if (!cap && (soft == 0 || (soft != RLIM_INFINITY && need_rl > soft))) {
 		if (!(o.flags & RT_LOCK_ALL_BEST_EFFORT) || soft == 0) {
 			int err = soft == 0 ? EPERM : ENOMEM;
+			uint64_t mapped = l.mapped;   /* vlist_free clears l */
 
 			undo_settings();
 			vlist_free(&l);
@@ -500,7 +501,7 @@ int rt_lock_all(const struct rt_lock_opts *uopts)
 					"reserve %s + stack %s) but RLIMIT_MEMLOCK is %s (hard %s), "
 					"%s is already locked, and CAP_IPC_LOCK is not held; nothing "
 					"was locked. To fix it, %s; or pass RT_LOCK_ALL_BEST_EFFORT to "
-					"lock what fits.", fn, rt__size(need_rl, a), rt__size(l.mapped, b),
+					"lock what fits.", fn, rt__size(need_rl, a), rt__size(mapped, b),
 					rt__size(heap, c), rt__size(stackb, d), rt__size(soft, e),
 					rt__size(hard, f), rt__size(vmlck0, g),
 					rt__memlock_remedy);

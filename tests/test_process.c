@@ -351,6 +351,10 @@ static int child_refused_rlimit(void *arg)
 		fprintf(stderr, "sentence: %s\n", rt_last_error());
 		return 1;
 	}
+	/* the numbers are the process's: something is mapped (a stale count
+	 * once printed "mapped 0 B") */
+	RTT_CHILD_CHECK(strstr(rt_last_error(), "(mapped 0 B") == NULL);
+	RTT_CHILD_CHECK(strstr(rt_last_error(), "(mapped ") != NULL);
 	RTT_CHILD_CHECK(rt_lock_all_active() == 0);
 	RTT_CHILD_CHECK(rtt_vmlck() == lck0);
 	return 0;

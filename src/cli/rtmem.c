@@ -9,13 +9,23 @@
  *   rtmem doctor [--json]
  *       audit this machine for real-time memory: exit 0, or 1 when a finding
  *       is severe, 2 on a usage error.
+ *   rtmem run [OPTIONS] -- CMD [ARGS...]
+ *       exec CMD with librtmem-preload.so: locked from its start, malloc on
+ *       locked arenas. The exit status and signals are CMD's own (rtmem
+ *       becomes CMD); 125 when rtmem refuses, 126/127 when CMD cannot be
+ *       run or found.
  */
 #include "internal.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"
 
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +36,10 @@
 static int usage(FILE *f)
 {
 	fprintf(f, "usage: rtmem check --pid PID [--json | --prometheus]\n"
-		   "       rtmem doctor [--json]\n");
+		   "       rtmem doctor [--json]\n"
+		   "       rtmem run [--arena-size N] [--arena-max N] [--stack N] [--report]\n"
+		   "                 [--no-preload] [--best-effort] [--on-full fallback|fail]\n"
+		   "                 [--fork onfault|populate|none] -- CMD [ARGS...]\n");
 	return 2;
 }
 
@@ -236,6 +249,251 @@ static int cmd_doctor(int argc, char **argv)
 	return severe ? 1 : 0;
 }
 
+/* ---- rtmem run ---- */
+
+#define RUN_REFUSED 125     /* as env(1) and timeout(1): the tool failed */
+#define RUN_CANNOT_EXEC 126
+#define RUN_NOT_FOUND 127
+#define PRELOAD_NAME "librtmem-preload.so"
+
+static bool parse_size(const char *s, size_t *out)
+{
+	unsigned long long v;
+	char *e;
+
+	errno = 0;
+	v = strtoull(s, &e, 10);
+	if (errno || e == s || !v || *s == '-')
+		return false;
+	switch (*e) {
+	case 'G': case 'g': if (v >> 34) return false; v <<= 10;   /* fall through */
+	case 'M': case 'm': if (v >> 44) return false; v <<= 10;   /* fall through */
+	case 'K': case 'k': if (v >> 54) return false; v <<= 10; e++; break;
+	default: break;
+	}
+	if (*e)
+		return false;
+	*out = (size_t)v;
+	return true;
+}
+
+/* The preload library: $RTMEM_PRELOAD_LIB, next to this executable (build
+ * tree), in the lib directory relative to it (installed, relocatable), in
+ * the configured lib directory. */
+static bool find_preload(char *out, size_t n)
+{
+	char exe[PATH_MAX], c[PATH_MAX * 2];
+	const char *env = getenv("RTMEM_PRELOAD_LIB");
+	ssize_t k;
+
+	if (env && *env)
+		return realpath(env, out) != NULL && n >= PATH_MAX;
+	k = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (k > 0) {
+		char *slash;
+
+		exe[k] = 0;
+		slash = strrchr(exe, '/');
+		if (slash)
+			*slash = 0;
+		snprintf(c, sizeof(c), "%s/%s", exe, PRELOAD_NAME);
+		if (access(c, R_OK) == 0 && realpath(c, out))
+			return true;
+		snprintf(c, sizeof(c), "%s/%s/%s", exe, RTMEM_BIN_TO_LIB, PRELOAD_NAME);
+		if (access(c, R_OK) == 0 && realpath(c, out))
+			return true;
+	}
+	snprintf(c, sizeof(c), "%s/%s", RTMEM_INSTALL_LIBDIR, PRELOAD_NAME);
+	return access(c, R_OK) == 0 && realpath(c, out) && n >= PATH_MAX;
+}
+
+/* CMD as execvp would find it; false (errno) when it would not. */
+static bool which(const char *cmd, char *out, size_t n)
+{
+	const char *path = getenv("PATH"), *p, *colon;
+	int err = ENOENT;
+
+	if (strchr(cmd, '/')) {
+		snprintf(out, n, "%s", cmd);
+		return access(out, F_OK) == 0;
+	}
+	if (!path)
+		path = "/usr/local/bin:/bin:/usr/bin";
+	for (p = path; ; p = colon + 1) {
+		colon = strchr(p, ':');
+		snprintf(out, n, "%.*s/%s", colon ? (int)(colon - p) : (int)strlen(p),
+			 colon == p || !*p ? "." : p, cmd);
+		if (access(out, X_OK) == 0) {
+			struct stat st;
+
+			if (stat(out, &st) == 0 && S_ISREG(st.st_mode))
+				return true;
+		} else if (errno == EACCES) {
+			err = EACCES;
+		}
+		if (!colon)
+			break;
+	}
+	errno = err;
+	return false;
+}
+
+/* Why LD_PRELOAD cannot reach the program at `path`, or NULL when it can:
+ * a static ELF (no PT_INTERP) or a set-user/group-ID file (secure mode). */
+static const char *unreachable(const char *path)
+{
+	unsigned char h[EI_NIDENT];
+	struct stat st;
+	const char *why = NULL;
+	int fd;
+
+	if (stat(path, &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID)))
+		return "it is set-user-ID or set-group-ID, so the dynamic loader ignores LD_PRELOAD";
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;                   /* exec will say why */
+	if (pread(fd, h, sizeof(h), 0) == (ssize_t)sizeof(h) && !memcmp(h, ELFMAG, SELFMAG)) {
+		bool interp = false;
+
+		if (h[EI_CLASS] == ELFCLASS64) {
+			Elf64_Ehdr e;
+
+			if (pread(fd, &e, sizeof(e), 0) == (ssize_t)sizeof(e))
+				for (unsigned i = 0; i < e.e_phnum && !interp; i++) {
+					Elf64_Phdr ph;
+
+					if (pread(fd, &ph, sizeof(ph), (off_t)(e.e_phoff + (uint64_t)i *
+						  e.e_phentsize)) != (ssize_t)sizeof(ph))
+						break;
+					interp = ph.p_type == PT_INTERP;
+				}
+		} else {
+			Elf32_Ehdr e;
+
+			if (pread(fd, &e, sizeof(e), 0) == (ssize_t)sizeof(e))
+				for (unsigned i = 0; i < e.e_phnum && !interp; i++) {
+					Elf32_Phdr ph;
+
+					if (pread(fd, &ph, sizeof(ph), (off_t)(e.e_phoff + (uint64_t)i *
+						  e.e_phentsize)) != (ssize_t)sizeof(ph))
+						break;
+					interp = ph.p_type == PT_INTERP;
+				}
+		}
+		if (!interp)
+			why = "it is statically linked, so no preloaded library runs in it";
+	}
+	close(fd);
+	return why;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	const char *on_full = NULL, *fork_mode = NULL;
+	size_t arena = 0, arena_max = 0, stack = 0;
+	bool report = false, no_preload = false, best = false;
+	char lib[PATH_MAX], prog[PATH_MAX], num[32], *pre;
+	const char *old, *why;
+	int i;
+
+	for (i = 0; i < argc && strcmp(argv[i], "--") && argv[i][0] == '-'; i++) {
+		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		size_t *dst = !strcmp(o, "--arena-size") ? &arena
+			      : !strcmp(o, "--arena-max") ? &arena_max
+			      : !strcmp(o, "--stack") ? &stack : NULL;
+
+		if (dst) {
+			if (!v || !parse_size(v, dst)) {
+				fprintf(stderr, "rtmem run: %s needs a size (bytes, or a number "
+					"with K, M or G), not '%s'\n", o, v ? v : "");
+				return RUN_REFUSED;
+			}
+			i++;
+		} else if (!strcmp(o, "--on-full") && v &&
+			   (!strcmp(v, "fallback") || !strcmp(v, "fail"))) {
+			on_full = argv[++i];
+		} else if (!strcmp(o, "--fork") && v && (!strcmp(v, "onfault") ||
+			   !strcmp(v, "populate") || !strcmp(v, "none"))) {
+			fork_mode = argv[++i];
+		} else if (!strcmp(o, "--report")) {
+			report = true;
+		} else if (!strcmp(o, "--no-preload")) {
+			no_preload = true;
+		} else if (!strcmp(o, "--best-effort")) {
+			best = true;
+		} else {
+			fprintf(stderr, "rtmem run: unknown option '%s'\n", o);
+			usage(stderr);
+			return RUN_REFUSED;
+		}
+	}
+	if (i < argc && !strcmp(argv[i], "--"))
+		i++;
+	if (i >= argc) {
+		fprintf(stderr, "rtmem run: no command: rtmem run [OPTIONS] -- CMD [ARGS...]\n");
+		return RUN_REFUSED;
+	}
+	argv += i;
+	if (arena && arena_max && arena_max < arena) {
+		fprintf(stderr, "rtmem run: --arena-max %zu is below --arena-size %zu\n",
+			arena_max, arena);
+		return RUN_REFUSED;
+	}
+	if (!which(argv[0], prog, sizeof(prog))) {
+		int e = errno;
+
+		fprintf(stderr, "rtmem run: %s: %s\n", argv[0], strerror(e));
+		return e == ENOENT ? RUN_NOT_FOUND : RUN_CANNOT_EXEC;
+	}
+	why = unreachable(prog);
+	if (why && !best) {
+		fprintf(stderr, "rtmem run: refusing to run %s: %s, so it cannot be locked "
+			"from its start (--best-effort runs it unlocked)\n", prog, why);
+		return RUN_REFUSED;
+	}
+	if (why)
+		fprintf(stderr, "rtmem run: best effort: %s runs unlocked: %s\n", prog, why);
+	if (!find_preload(lib, sizeof(lib))) {
+		fprintf(stderr, "rtmem run: cannot find %s next to %s, in %s or in "
+			"$RTMEM_PRELOAD_LIB; is rtmem installed completely?\n", PRELOAD_NAME,
+			"the rtmem executable", RTMEM_INSTALL_LIBDIR);
+		return RUN_REFUSED;
+	}
+	old = getenv("LD_PRELOAD");
+	if (asprintf(&pre, "%s%s%s", lib, old && *old ? ":" : "", old ? old : "") < 0) {
+		fprintf(stderr, "rtmem run: out of memory\n");
+		return RUN_REFUSED;
+	}
+	setenv("LD_PRELOAD", pre, 1);
+	free(pre);
+	if (arena)
+		snprintf(num, sizeof(num), "%zu", arena), setenv("RTMEM_ARENA_SIZE", num, 1);
+	if (arena_max)
+		snprintf(num, sizeof(num), "%zu", arena_max), setenv("RTMEM_ARENA_MAX", num, 1);
+	if (stack)
+		snprintf(num, sizeof(num), "%zu", stack), setenv("RTMEM_STACK", num, 1);
+	if (on_full)
+		setenv("RTMEM_ON_FULL", on_full, 1);
+	if (fork_mode)
+		setenv("RTMEM_FORK", fork_mode, 1);
+	if (no_preload)
+		setenv("RTMEM_MALLOC", "0", 1);
+	if (best)
+		setenv("RTMEM_BEST_EFFORT", "1", 1);
+	if (report)
+		snprintf(num, sizeof(num), "%d", (int)getpid()), setenv("RTMEM_REPORT", num, 1);
+	else
+		unsetenv("RTMEM_REPORT");
+	fflush(NULL);
+	execv(prog, argv);
+	{
+		int e = errno;
+
+		fprintf(stderr, "rtmem run: cannot run %s: %s\n", prog, strerror(e));
+		return e == ENOENT ? RUN_NOT_FOUND : RUN_CANNOT_EXEC;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -244,6 +502,8 @@ int main(int argc, char **argv)
 		return cmd_check(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "doctor"))
 		return cmd_doctor(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage(stdout);
 		return 0;
