@@ -285,6 +285,67 @@ static void test_exhaustion_and_growth(void)
 	rt_arena_destroy(a);
 }
 
+/* Two threads exhaust an arena that grows inside alloc. Regions are made
+ * with the arena's lock dropped, so both may grow at once: the total must
+ * still stay within max_bytes, no block may overlap another, and all of it
+ * must come back. */
+struct grower {
+	struct rt_arena *a;
+	unsigned char id;
+	size_t n;
+	void *blk[128];
+	int bad;
+};
+
+#define GROW_BLOCK ((size_t)256 << 10)
+
+static void *grow_thread(void *arg)
+{
+	struct grower *g = arg;
+	void *p;
+
+	while (g->n < 128 && (p = rt_arena_alloc(g->a, GROW_BLOCK)) != NULL) {
+		memset(p, g->id, GROW_BLOCK);
+		g->blk[g->n++] = p;
+	}
+	return NULL;
+}
+
+static void test_concurrent_growth(void)
+{
+	RT_OPTS(rt_arena_opts, o, .max_bytes = 24 << 20, .grow_bytes = 1 << 20,
+		.flags = RT_ARENA_GROW_IN_ALLOC);
+	RT_OPTS(rt_arena_stats, st);
+	struct rt_arena *a = rt_arena_create(1 << 20, &o);
+	struct grower g[2] = { { a, 0xa1, 0, { 0 }, 0 }, { a, 0xb2, 0, { 0 }, 0 } };
+	pthread_t t[2];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	for (int i = 0; i < 2; i++)
+		CU_ASSERT_EQUAL_FATAL(pthread_create(&t[i], NULL, grow_thread, &g[i]), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	CU_ASSERT_EQUAL_FATAL(rt_arena_stats(a, &st), 0);
+	CU_ASSERT(st.total <= (size_t)24 << 20);
+	CU_ASSERT(st.regions > 4);
+	CU_ASSERT(st.regions <= 24);
+	/* most of the room was used: growth did not stop early */
+	CU_ASSERT((g[0].n + g[1].n) * GROW_BLOCK >= (size_t)16 << 20);
+	CU_ASSERT_EQUAL(st.allocations, g[0].n + g[1].n);
+	for (int i = 0; i < 2; i++)
+		for (size_t k = 0; k < g[i].n; k++) {
+			unsigned char *p = g[i].blk[k];
+
+			for (size_t j = 0; j < GROW_BLOCK; j += 4096 / 8)
+				if (p[j] != g[i].id)
+					g[i].bad++;
+			rt_arena_free(a, p);
+		}
+	CU_ASSERT_EQUAL(g[0].bad + g[1].bad, 0);
+	assert_empty(a);
+	rt_arena_destroy(a);
+}
+
 /* ---- steady state: no fault; single-thread arenas ---- */
 
 static void test_no_faults(void)
@@ -366,6 +427,7 @@ static const struct rtt_test tests[] = {
 	{ "two threads on one arena", test_two_threads },
 	{ "foreign and double frees refused, nothing damaged", test_bad_frees },
 	{ "exhaustion, reserve, growth in alloc", test_exhaustion_and_growth },
+	{ "two threads growing one arena: within max, no overlap", test_concurrent_growth },
 	{ "no page fault in steady state (single-thread arena)", test_no_faults },
 	{ "bad input and destroyed arenas", test_bad_input },
 	RTT_END

@@ -26,10 +26,26 @@ cmake -S "$src" -B "$work/cm" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$work/cm" >/dev/null
 LD_LIBRARY_PATH=$libdir "$work/cm/consumer_cmake"
 
-# only public names are exported
-bad=$(nm -D --defined-only "$libdir/librtmem.so" | awk '{print $3}' | grep -v '^rt_' | grep -v '^RTMEM_' || true)
+# only public names are exported; the few internals librtmem-preload.so
+# needs carry the version RTMEM_PRIVATE (not API), nothing else is visible
+syms=$(nm -D --defined-only "$libdir/librtmem.so" | awk '{print $3}')
+bad=$(echo "$syms" | grep -v '^rt_' | grep -v '^RTMEM_' | grep -v '^rt__.*@@RTMEM_PRIVATE$' || true)
 if [ -n "$bad" ]; then echo "non-public symbols exported: $bad"; exit 1; fi
-if nm -D --defined-only "$libdir/librtmem.so" | awk '{print $3}' | grep -E '^(rtk_|rt__)'; then
+if echo "$syms" | grep -E '^(rtk_|rt__)' | grep -v '@@RTMEM_PRIVATE$'; then
 	echo "internal symbols exported"; exit 1
 fi
+# the preload library is installed, finds librtmem.so beside it, and
+# exports the glibc malloc family and nothing else
+pre="$libdir/librtmem-preload.so"
+[ -f "$pre" ] || { echo "librtmem-preload.so not installed"; exit 1; }
+want="aligned_alloc calloc free malloc malloc_usable_size memalign posix_memalign pvalloc realloc reallocarray valloc"
+got=$(nm -D --defined-only "$pre" | awk '{print $3}' | sed 's/@.*//' | sort | tr '\n' ' ' | sed 's/ $//')
+if [ "$got" != "$want" ]; then echo "librtmem-preload.so exports: $got"; exit 1; fi
+if ldd "$pre" | grep -q 'librtmem.so.* => not found'; then
+	echo "librtmem-preload.so cannot find librtmem.so beside it"; exit 1
+fi
+# the installed rtmem finds the installed preload library by itself
+out=$(env -u RTMEM_PRELOAD_LIB "$prefix/bin/rtmem" run --report -- /bin/true 2>&1) ||
+	{ echo "installed rtmem run failed: $out"; exit 1; }
+case $out in *"0 violations: OK"*) ;; *) echo "installed rtmem run: $out"; exit 1 ;; esac
 echo "install check: ok"
