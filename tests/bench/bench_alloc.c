@@ -7,21 +7,32 @@
  * frees on each allocator (sizes 16 B..4 KiB, 1 in 64 up to 64 KiB, 4096 live
  * slots), timing every operation with CLOCK_MONOTONIC (the clock's own cost,
  * about 20 ns, is in every figure alike). It reports median, p99, p99.99 and
- * max per operation, and the page faults taken during the timed run (after
- * a warm-up pass of the same sequence).
+ * max per operation, and the page faults and system calls taken during the
+ * timed run (after a warm-up pass of the same sequence). System calls are
+ * counted by the raw_syscalls:sys_enter tracepoint through perf_event_open,
+ * for this thread only (tracefs is mounted for it if missing, and unmounted
+ * after); the loop's clock reads go through the vDSO, so any system call
+ * counted is the allocator's (mmap, munmap, brk, madvise, ...).
  *
  *   bench_alloc [--ops 10000000] [--quick]
  */
 #include "rtmem.h"
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <stdbool.h>
 #include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/perf_event.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,18 +80,99 @@ static int cmp_l(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* ---- system call counter ---- */
+
+static int sc_fd = -1;
+static bool mounted_tracefs;
+static char sc_why[160] = "not opened";
+
+static long tracepoint_id(void)
+{
+	static const char *const dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+	char path[128];
+	long id = -1;
+
+	for (int i = 0; i < 2 && id < 0; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/events/raw_syscalls/sys_enter/id", dirs[i]);
+		f = fopen(path, "r");
+		if (f) {
+			if (fscanf(f, "%ld", &id) != 1)
+				id = -1;
+			fclose(f);
+		}
+	}
+	return id;
+}
+
+static void syscalls_open(void)
+{
+	struct perf_event_attr a;
+	long id = tracepoint_id();
+
+	if (id < 0 && mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0) {
+		mounted_tracefs = true;
+		id = tracepoint_id();
+	}
+	if (id < 0) {
+		snprintf(sc_why, sizeof(sc_why), "no raw_syscalls tracepoint (tracefs not mounted, "
+			 "and mounting it needs root)");
+		return;
+	}
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.type = PERF_TYPE_TRACEPOINT;
+	a.config = (uint64_t)id;
+	a.disabled = 1;
+	sc_fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	if (sc_fd < 0) {
+		snprintf(sc_why, sizeof(sc_why), "perf_event_open: %s (kernel.perf_event_paranoid?)",
+			 strerror(errno));
+		return;
+	}
+	/* the counter must see a known call: getppid, then the DISABLE ioctl */
+	{
+		uint64_t nc = 0;
+
+		ioctl(sc_fd, PERF_EVENT_IOC_RESET, 0);
+		ioctl(sc_fd, PERF_EVENT_IOC_ENABLE, 0);
+		syscall(SYS_getppid);
+		ioctl(sc_fd, PERF_EVENT_IOC_DISABLE, 0);
+		if (read(sc_fd, &nc, sizeof(nc)) != (ssize_t)sizeof(nc) || nc != 2) {
+			snprintf(sc_why, sizeof(sc_why), "the counter saw %llu calls where 2 were "
+				 "made", (unsigned long long)nc);
+			close(sc_fd);
+			sc_fd = -1;
+		}
+	}
+}
+
+static void syscalls_close(void)
+{
+	if (sc_fd >= 0)
+		close(sc_fd);
+	if (mounted_tracefs)
+		umount("/sys/kernel/tracing");
+}
+
 enum { SLOTS = 4096 };
 
-/* One pass of the sequence; with `t` set, per-operation times into t. */
-static long run(const struct peer *p, long ops, long *t, long *faults)
+/* One pass of the sequence; with `t` set, per-operation times into t.
+ * System calls made during the loop into *calls (-1: not counted). */
+static long run(const struct peer *p, long ops, long *t, long *faults, long *calls)
 {
 	static void *slot[SLOTS];
-	uint64_t s = 0x5eed;
+	uint64_t s = 0x5eed, nc = 0;
 	struct rusage r0, r1;
 	long n = 0;
 
 	memset(slot, 0, sizeof(slot));
 	getrusage(RUSAGE_SELF, &r0);
+	if (sc_fd >= 0) {
+		ioctl(sc_fd, PERF_EVENT_IOC_RESET, 0);
+		ioctl(sc_fd, PERF_EVENT_IOC_ENABLE, 0);
+	}
 	for (long i = 0; i < ops; i++) {
 		unsigned k = (unsigned)(rng(&s) % SLOTS);
 		size_t sz = rng(&s) % 64 ? 16 + rng(&s) % 4080 : 4096 + rng(&s) % 61440;
@@ -96,6 +188,13 @@ static long run(const struct peer *p, long ops, long *t, long *faults)
 		}
 		if (t)
 			t[n++] = ns() - t0;
+	}
+	if (sc_fd >= 0) {
+		ioctl(sc_fd, PERF_EVENT_IOC_DISABLE, 0);
+		/* minus the DISABLE ioctl itself */
+		*calls = read(sc_fd, &nc, sizeof(nc)) == (ssize_t)sizeof(nc) && nc ? (long)nc - 1 : -1;
+	} else {
+		*calls = -1;
 	}
 	getrusage(RUSAGE_SELF, &r1);
 	for (unsigned k = 0; k < SLOTS; k++)
@@ -165,18 +264,22 @@ int main(int argc, char **argv)
 	if (!getenv("BENCH_ALLOC_PRELOADED")) {
 		printf("%ld mixed operations (16 B..4 KiB, 1/64 up to 64 KiB; 4096 slots), one "
 		       "thread,\nafter mlockall; ns per operation, clock overhead included:\n", ops);
-		printf("%-18s %8s %8s %9s %9s %8s\n", "allocator", "median", "p99", "p99.99",
-		       "max", "faults");
+		printf("%-18s %8s %8s %9s %9s %8s %9s\n", "allocator", "median", "p99", "p99.99",
+		       "max", "faults", "syscalls");
 	}
+	syscalls_open();
+	if (sc_fd < 0)
+		printf("(system calls not counted: %s)\n", sc_why);
 	for (int i = 0; i < np; i++) {
-		long f, n;
+		long f, n, c;
 
-		run(&peers[i], ops, NULL, &f);   /* warm-up: the same sequence */
-		n = run(&peers[i], ops, t, &f);
+		run(&peers[i], ops, NULL, &f, &c);   /* warm-up: the same sequence */
+		n = run(&peers[i], ops, t, &f, &c);
 		qsort(t, (size_t)n, sizeof(long), cmp_l);
-		printf("%-18s %8ld %8ld %9ld %9ld %8ld\n", peers[i].name, t[n / 2],
-		       t[(size_t)((double)n * 0.99)], t[(size_t)((double)n * 0.9999)], t[n - 1], f);
+		printf("%-18s %8ld %8ld %9ld %9ld %8ld %9ld\n", peers[i].name, t[n / 2],
+		       t[(size_t)((double)n * 0.99)], t[(size_t)((double)n * 0.9999)], t[n - 1], f, c);
 	}
+	syscalls_close();
 	free(t);
 	rt_arena_destroy(ar);
 	if (jemalloc_child) {
