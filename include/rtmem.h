@@ -72,6 +72,16 @@ enum rt_huge_policy {
 	/* Round the size up to whole huge pages and advise THP even for a
 	 * region smaller than one huge page (explicit consent to padding). */
 	RT_HUGE_ROUND = 2,
+	/* Back the region with hugetlbfs pages of the default huge page size
+	 * (Hugepagesize in /proc/meminfo) from the pool the administrator
+	 * reserved (vm.nr_hugepages), size rounded up to whole huge pages.
+	 * hugetlb pages are never swapped, so the kernel does not mlock them:
+	 * they count toward neither RLIMIT_MEMLOCK nor VmLck nor the memory
+	 * cgroup (the hugetlb controller's instead). RT_LOCK_POPULATE or
+	 * RT_LOCK_MAP_LOCKED only: populated, then checked present. ENOMEM
+	 * with the pool's figures when it lacks free pages; EOPNOTSUPP on a
+	 * kernel without hugetlbfs. */
+	RT_HUGE_HUGETLB = 3,
 };
 
 struct rt_region_opts {
@@ -116,6 +126,8 @@ struct rt_region_info {
 	int populate_method;        /* RT_POPULATE_* */
 	unsigned populate_threads;  /* threads that populated it (0: none did) */
 	int numa_node;              /* RT_NUMA_NODE(n) it is bound to, or 0 */
+	/* more may follow */
+	int hugetlb;                /* 1: hugetlbfs pages (RT_HUGE_HUGETLB) */
 };
 
 enum {

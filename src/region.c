@@ -29,6 +29,7 @@ struct rt_region {
 	int populate_method;
 	unsigned populate_threads;
 	int numa_node;
+	int hugetlb;
 };
 
 static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -343,7 +344,8 @@ static bool mode_valid(int m)
 
 static bool huge_valid(int h)
 {
-	return h == RT_HUGE_AUTO || h == RT_HUGE_NEVER || h == RT_HUGE_ROUND;
+	return h == RT_HUGE_AUTO || h == RT_HUGE_NEVER || h == RT_HUGE_ROUND ||
+	       h == RT_HUGE_HUGETLB;
 }
 
 static void live_add(struct rt_region *r)
@@ -460,6 +462,125 @@ static const char *mode_name(enum rt_lock_mode m)
 	return "?";
 }
 
+/* RT_HUGE_HUGETLB: a private hugetlb mapping from the reserved pool. The
+ * pool's pages are reserved at mmap (so a later fault cannot find it empty),
+ * populated here, and never swapped; mlock would not mark them. */
+static struct rt_region *create_hugetlb(const char *fn, size_t bytes,
+					const struct rt_region_opts *o)
+{
+	const struct rtk_probe *p = rtk_probe();
+	struct rtk_meminfo mi;
+	struct rtk_res res;
+	struct rt_region *r;
+	size_t hps, size, len;
+	char a[32], b[32], *text;
+	uint8_t *m;
+	int err;
+
+	if (o->mode == RT_LOCK_ONFAULT)
+		return rt__fail_null(EINVAL, "%s: RT_HUGE_HUGETLB with RT_LOCK_ONFAULT: hugetlb "
+				     "pages are reserved at mmap and never swapped, so there is "
+				     "nothing to lock on fault; use RT_LOCK_POPULATE.", fn);
+	text = rtk_read_file("/proc/meminfo", &len);
+	memset(&mi, 0, sizeof(mi));
+	if (text) {
+		rtk_meminfo_parse(text, len, &mi);
+		free(text);
+	}
+	hps = (size_t)mi.hugepagesize;
+	if (!hps || (hps & (hps - 1)) || hps < p->page_size)
+		return rt__fail_null(EOPNOTSUPP, "%s: RT_HUGE_HUGETLB: this kernel has no "
+				     "hugetlbfs (no Hugepagesize in /proc/meminfo; "
+				     "CONFIG_HUGETLBFS). Use RT_HUGE_AUTO (transparent huge "
+				     "pages) instead.", fn);
+	if (!rt__roundup(bytes, hps, &size) || size > (SIZE_MAX >> 2))
+		return rt__fail_null(EINVAL, "%s: size %zu rounded to %s huge pages overflows.",
+				     fn, bytes, rt__size(hps, a));
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return rt__fail_null(ENOMEM, "%s: out of memory for the region handle.", fn);
+	m = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (m == MAP_FAILED) {
+		err = errno;
+		free(r);
+		if (err == ENOMEM)
+			return rt__fail_null(ENOMEM, "%s: the hugetlb pool cannot hold %s (%zu pages "
+					     "of %s): it has %llu pages, %llu free (free pages "
+					     "reserved by other mappings are not available). Reserve "
+					     "more: `sysctl "
+					     "vm.nr_hugepages=N` (or hugepages=N on the kernel command "
+					     "line, for pages that boot-time fragmentation cannot "
+					     "deny).", fn, rt__size(size, a), size / hps,
+					     rt__size(hps, b), (unsigned long long)mi.hugepages_total,
+					     (unsigned long long)mi.hugepages_free);
+		return rt__fail_null(err, "%s: mmap(MAP_HUGETLB) of %s: %s.", fn, rt__size(size, a),
+				     rt_strerror(err));
+	}
+	r->addr = m;
+	r->size = size;
+	r->mode_requested = o->mode;
+	r->mode_used = RT_LOCK_POPULATE;
+	r->huge_page_size = hps;
+	r->huge_bytes = size;
+	r->hugetlb = 1;
+	r->populate_threads = 1;
+	if (o->numa_node) {
+		err = numa_bind(m, size, o->numa_node - 1);
+		if (err) {
+			munmap(m, size);
+			free(r);
+			return rt__fail_null(-err, "%s: mbind to NUMA node %d: %s.", fn,
+					     o->numa_node - 1, rt_strerror(err));
+		}
+		r->numa_node = o->numa_node;
+	}
+	if (p->populate_write && madvise(m, size, MADV_POPULATE_WRITE) == 0) {
+		r->populate_method = RT_POPULATE_MADVISE;
+	} else if (p->populate_write) {
+		err = errno;
+		munmap(m, size);
+		free(r);
+		return rt__fail_null(err == EFAULT || err == EINTR ? ENOMEM : err,
+				     "%s: populating %s of hugetlb pages failed (%s): the pool%s "
+				     "has no free page left; reserve more with `sysctl "
+				     "vm.nr_hugepages=N`.", fn, rt__size(size, a), rt_strerror(err),
+				     o->numa_node ? " on that NUMA node" : "");
+	} else {
+		/* before 5.14: one write per huge page; the reservation made at
+		 * mmap guarantees each fault a page (on a node-bound region the
+		 * node's own pool must hold them, see docs/api.md) */
+		for (size_t off = 0; off < size; off += hps)
+			((volatile uint8_t *)m)[off] = 0;
+		r->populate_method = RT_POPULATE_TOUCH;
+	}
+	err = rtk_residency(m, size, RTK_RES_MINCORE, &res);
+	if (err || res.present != res.pages) {
+		munmap(m, size);
+		free(r);
+		if (err)
+			return rt__fail_null(-err, "%s: cannot verify the hugetlb mapping: %s.", fn,
+					     rt_strerror(err));
+		return rt__fail_null(ENOMEM, "%s: %zu of %zu pages of the hugetlb mapping are not "
+				     "present after populating; nothing is kept.", fn,
+				     res.pages - res.present, res.pages);
+	}
+	if (o->numa_node) {
+		long off = numa_misplaced(m, size, o->numa_node - 1);
+
+		if (off) {
+			munmap(m, size);
+			free(r);
+			return rt__fail_null(off < 0 ? (int)-off : EIO, "%s: the hugetlb pages are "
+					     "not all on NUMA node %d (%s); nothing is kept.", fn,
+					     o->numa_node - 1, off < 0 ? rt_strerror((int)-off)
+					     : "misplaced");
+		}
+	}
+	live_add(r);
+	return r;
+}
+
 struct rt_region *rt_region_create(size_t bytes, const struct rt_region_opts *uopts)
 {
 	static const char fn[] = "rt_region_create";
@@ -493,6 +614,8 @@ struct rt_region *rt_region_create(size_t bytes, const struct rt_region_opts *uo
 	if (!rt__roundup(bytes, ps, &size) || size > (SIZE_MAX >> 2))
 		return rt__fail_null(EINVAL, "%s: size %zu bytes overflows the address space.",
 				     fn, bytes);
+	if (o.huge == RT_HUGE_HUGETLB)
+		return create_hugetlb(fn, bytes, &o);
 
 	/* Huge pages: the region may use THP only in whole, aligned huge
 	 * pages, so none is ever partly locked; the rest is no-huge-page. */
@@ -746,6 +869,7 @@ int rt_region_info(const struct rt_region *r, struct rt_region_info *out)
 	i.populate_method = r->populate_method;
 	i.populate_threads = r->populate_threads;
 	i.numa_node = r->numa_node;
+	i.hugetlb = r->hugetlb;
 	{
 		size_t n = out->sz < sizeof(i) ? out->sz : sizeof(i);
 		size_t keep = out->sz;

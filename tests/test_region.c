@@ -962,6 +962,138 @@ static void test_registry_threads(void)
 	munmap(m, 32 * ps);
 }
 
+/* ---- hugetlbfs regions ---- */
+
+#define NR_HUGE "/proc/sys/vm/nr_hugepages"
+
+static size_t hugetlb_size(void)
+{
+	struct rtk_meminfo mi;
+	size_t len;
+	char *t = rtk_read_file("/proc/meminfo", &len);
+
+	memset(&mi, 0, sizeof(mi));
+	if (t) {
+		rtk_meminfo_parse(t, len, &mi);
+		free(t);
+	}
+	return (size_t)mi.hugepagesize;
+}
+
+static int set_nr_huge(uint64_t n)
+{
+	FILE *f = fopen(NR_HUGE, "w");
+	int r;
+
+	if (!f)
+		return -errno;
+	r = fprintf(f, "%llu\n", (unsigned long long)n) < 0;
+	return fclose(f) || r ? -EIO : 0;
+}
+
+static int child_hugetlb_unprivileged(void *arg)
+{
+	RT_OPTS(rt_region_opts, o, .huge = RT_HUGE_HUGETLB);
+	struct rt_region *r = rt_region_create(*(size_t *)arg, &o);
+
+	/* hugetlb needs neither CAP_IPC_LOCK nor RLIMIT_MEMLOCK */
+	if (!r)
+		fprintf(stderr, "unprivileged hugetlb: %s\n", rt_last_error());
+	RTT_CHILD_CHECK(r != NULL);
+	memset(rt_region_addr(r), 5, rt_region_size(r));
+	RTT_CHILD_CHECK(rt_region_destroy(r) == 0);
+	return 0;
+}
+
+static void test_hugetlb(void)
+{
+	RT_OPTS(rt_region_opts, o, .huge = RT_HUGE_HUGETLB);
+	RT_OPTS(rt_region_info, info);
+	RT_OPTS(rt_arena_opts, ao, .huge = RT_HUGE_HUGETLB);
+	RT_OPTS(rt_arena_stats, st);
+	struct rtt_child low = { .drop_cap_ipc_lock = true, .set_memlock = true, .memlock = 0 };
+	size_t hps = hugetlb_size(), want, ask;
+	uint64_t nr0 = 0, nr = 0;
+	struct rt_residency res;
+	struct rt_region *r;
+	struct rt_arena *a;
+	uint64_t lck0;
+	void *p;
+
+	if (!hps) {
+		rtt_skip("this kernel has no hugetlbfs (no Hugepagesize in /proc/meminfo)");
+		return;
+	}
+	/* refused modes and an empty pool need no pages */
+	o.mode = RT_LOCK_ONFAULT;
+	CU_ASSERT_PTR_NULL(rt_region_create(hps, &o));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	o.mode = RT_LOCK_POPULATE;
+	/* two pages where they are small, one where they are 512 MiB (64K
+	 * base pages) and guest memory is tight */
+	want = hps <= ((size_t)32 << 20) ? 2 : 1;
+	CU_ASSERT_FATAL(rtk_read_u64(NR_HUGE, &nr0) == 0);
+	if (set_nr_huge(nr0 + want) || rtk_read_u64(NR_HUGE, &nr) || nr < nr0 + want) {
+		set_nr_huge(nr0);
+		rtt_skip("the kernel could reserve only %llu of %llu huge pages of %zu bytes "
+			 "(memory too fragmented or too small)", (unsigned long long)(nr - nr0),
+			 (unsigned long long)want, hps);
+		return;
+	}
+	lck0 = rtt_vmlck();
+	ask = (want - 1) * hps + 1;             /* rounds up to `want` pages */
+	r = rt_region_create(ask, &o);
+	if (!r)
+		printf("\n  hugetlb: %s\n", rt_last_error());
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(rt_region_size(r), want * hps);
+	CU_ASSERT_EQUAL((uintptr_t)rt_region_addr(r) % hps, 0);
+	CU_ASSERT_EQUAL(rt_region_info(r, &info), 0);
+	CU_ASSERT_EQUAL(info.hugetlb, 1);
+	CU_ASSERT_EQUAL(info.huge_page_size, hps);
+	CU_ASSERT_EQUAL(info.mode_used, RT_LOCK_POPULATE);
+	CU_ASSERT(info.populate_method == RT_POPULATE_MADVISE ||
+		  info.populate_method == RT_POPULATE_TOUCH);
+	CU_ASSERT_EQUAL(rt_verify_range(rt_region_addr(r), rt_region_size(r), &res), 0);
+	CU_ASSERT_EQUAL(res.present, res.pages);
+	CU_ASSERT_EQUAL(res.swapped, 0);
+	CU_ASSERT(res.huge == res.pages || res.huge == SIZE_MAX);
+	/* the kernel does not mlock hugetlb pages, and rtmem says so */
+	CU_ASSERT_EQUAL(res.locked, 0);
+	CU_ASSERT_EQUAL(rtt_vmlck(), lck0);
+	/* the pool is empty now: a clear ENOMEM naming the sysctl */
+	CU_ASSERT_PTR_NULL(rt_region_create(hps, &o));
+	CU_ASSERT_EQUAL(errno, ENOMEM);
+	CU_ASSERT(strstr(rt_last_error(), "vm.nr_hugepages") != NULL);
+	CU_ASSERT_EQUAL(rt_region_destroy(r), 0);
+	/* the pre-5.14 path: one write per huge page */
+	rtt_reload_with("populate_write");
+	r = rt_region_create(ask, &o);
+	CU_ASSERT_PTR_NOT_NULL(r);
+	if (r) {
+		CU_ASSERT_EQUAL(rt_region_info(r, &info), 0);
+		CU_ASSERT_EQUAL(info.populate_method, RT_POPULATE_TOUCH);
+		CU_ASSERT_EQUAL(rt_verify_range(rt_region_addr(r), rt_region_size(r), &res), 0);
+		CU_ASSERT_EQUAL(res.present, res.pages);
+		CU_ASSERT_EQUAL(rt_region_destroy(r), 0);
+	}
+	rtt_reload_with(NULL);
+	/* without CAP_IPC_LOCK and with RLIMIT_MEMLOCK 0 */
+	CU_ASSERT_EQUAL(rtt_in_child(&low, child_hugetlb_unprivileged, &ask), 0);
+	/* an arena on hugetlb pages */
+	a = rt_arena_create(ask, &ao);
+	CU_ASSERT_PTR_NOT_NULL(a);
+	if (a) {
+		CU_ASSERT_EQUAL(rt_arena_stats(a, &st), 0);
+		CU_ASSERT(st.total > (want * hps) - 64 && st.total <= want * hps);
+		p = rt_arena_alloc(a, hps / 2);
+		CU_ASSERT_PTR_NOT_NULL(p);
+		rt_arena_free(a, p);
+		rt_arena_destroy(a);
+	}
+	CU_ASSERT_EQUAL(set_nr_huge(nr0), 0);
+}
+
 static const struct rtt_test tests[] = {
 	{ "populate: present, lo, VmLck, sizes", test_populate_sizes },
 	{ "onfault: lf, charged in full, locks as touched", test_onfault },
@@ -976,6 +1108,7 @@ static const struct rtt_test tests[] = {
 	{ "THP region: whole huge pages, no-huge tail", test_region_thp_whole },
 	{ "small region: no-huge-page, never padded", test_region_small_nohuge },
 	{ "RT_HUGE_ROUND pads on request", test_region_round },
+	{ "RT_HUGE_HUGETLB: pool pages, present, no memlock needed", test_hugetlb },
 	{ "THP disabled fallback (RTMEM_DISABLE=thp)", test_thp_disabled_fallback },
 	{ "rt_lock_range edges: extend vs split", test_range_edges },
 	{ "unprivileged: EPERM/ENOMEM with the limit named", test_unprivileged },
