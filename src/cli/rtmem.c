@@ -338,6 +338,27 @@ static bool which(const char *cmd, char *out, size_t n)
 	return false;
 }
 
+/* Whether the ELF file on fd has a PT_INTERP program header (is dynamic). */
+#define HAS_INTERP(name, Ehdr, Phdr)                                                   \
+	static bool name(int fd)                                                       \
+	{                                                                              \
+		Ehdr e;                                                                \
+		Phdr ph;                                                               \
+                                                                                       \
+		if (pread(fd, &e, sizeof(e), 0) != (ssize_t)sizeof(e))                 \
+			return false;                                                  \
+		for (unsigned i = 0; i < e.e_phnum; i++) {                             \
+			if (pread(fd, &ph, sizeof(ph), (off_t)(e.e_phoff + (uint64_t)i * \
+				  e.e_phentsize)) != (ssize_t)sizeof(ph))              \
+				return false;                                          \
+			if (ph.p_type == PT_INTERP)                                    \
+				return true;                                           \
+		}                                                                      \
+		return false;                                                          \
+	}
+HAS_INTERP(has_interp64, Elf64_Ehdr, Elf64_Phdr)
+HAS_INTERP(has_interp32, Elf32_Ehdr, Elf32_Phdr)
+
 /* Why LD_PRELOAD cannot reach the program at `path`, or NULL when it can:
  * a static ELF (no PT_INTERP) or a set-user/group-ID file (secure mode). */
 static const char *unreachable(const char *path)
@@ -353,34 +374,12 @@ static const char *unreachable(const char *path)
 	if (fd < 0)
 		return NULL;                   /* exec will say why */
 	if (pread(fd, h, sizeof(h), 0) == (ssize_t)sizeof(h) && !memcmp(h, ELFMAG, SELFMAG)) {
-		bool interp = false;
+		bool interp = h[EI_CLASS] == ELFCLASS64 ? has_interp64(fd) : has_interp32(fd);
 
-		if (h[EI_CLASS] == ELFCLASS64) {
-			Elf64_Ehdr e;
-
-			if (pread(fd, &e, sizeof(e), 0) == (ssize_t)sizeof(e))
-				for (unsigned i = 0; i < e.e_phnum && !interp; i++) {
-					Elf64_Phdr ph;
-
-					if (pread(fd, &ph, sizeof(ph), (off_t)(e.e_phoff + (uint64_t)i *
-						  e.e_phentsize)) != (ssize_t)sizeof(ph))
-						break;
-					interp = ph.p_type == PT_INTERP;
-				}
-		} else {
-			Elf32_Ehdr e;
-
-			if (pread(fd, &e, sizeof(e), 0) == (ssize_t)sizeof(e))
-				for (unsigned i = 0; i < e.e_phnum && !interp; i++) {
-					Elf32_Phdr ph;
-
-					if (pread(fd, &ph, sizeof(ph), (off_t)(e.e_phoff + (uint64_t)i *
-						  e.e_phentsize)) != (ssize_t)sizeof(ph))
-						break;
-					interp = ph.p_type == PT_INTERP;
-				}
-		}
-		if (!interp)
+		if (h[EI_CLASS] != (sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32))
+			why = "its word size differs from rtmem's, so the dynamic loader would "
+			      "skip librtmem-preload.so";
+		else if (!interp)
 			why = "it is statically linked, so no preloaded library runs in it";
 	}
 	close(fd);
