@@ -496,6 +496,74 @@ int rt_faults_mark(struct rt_fault_mark *mark, enum rt_fault_scope scope);
  * read only by the thread that set it (-EINVAL otherwise). 0 or -EINVAL. */
 int rt_faults_since(const struct rt_fault_mark *mark, struct rt_faults *out);
 
+/* ---- real-time threads on locked, pre-faulted stacks ------------------------ */
+
+enum {
+	/* Without permission for policy/priority (RLIMIT_RTPRIO, CAP_SYS_NICE),
+	 * start the thread as SCHED_OTHER instead of failing with -EPERM;
+	 * rt_thread_info() then reports sched_fallback = 1. */
+	RT_THREAD_SCHED_FALLBACK = 1u << 0,
+};
+
+struct rt_thread_opts {
+	size_t sz;
+	/* The stack, as pthread_attr_setstacksize counts it: glibc takes the
+	 * thread's static TLS and descriptor from its top. Rounded up to
+	 * pages; 0 = 256 KiB. A PROT_NONE guard page lies below it, not
+	 * locked. */
+	size_t stack_size;
+	/* RT_NUMA_NODE(n): the stack is bound to node n before it is
+	 * populated, and the thread runs on node n's CPUs unless cpuset says
+	 * otherwise. 0: no binding. */
+	int numa_node;
+	const void *cpuset;         /* a cpu_set_t (CPU_ALLOC'd ones too), or NULL */
+	size_t cpuset_size;         /* its size in bytes */
+	int policy;                 /* SCHED_OTHER (0, inherit), SCHED_FIFO or SCHED_RR */
+	int priority;               /* 1..99 for SCHED_FIFO / SCHED_RR */
+	unsigned flags;             /* RT_THREAD_* */
+	const char *name;           /* at most 15 bytes, or NULL */
+};
+
+struct rt_thread_info {
+	size_t sz;
+	void *stack;                /* lowest usable byte (the guard is below it) */
+	size_t stack_size, guard_size;
+	/* Bytes of the stack written so far, from its top (glibc's TLS and
+	 * descriptor included): the stack is filled with a pattern before
+	 * the thread starts and scanned from the bottom. */
+	size_t stack_high_water;
+	int policy, priority;       /* what the thread got */
+	int sched_fallback;         /* 1: RT_THREAD_SCHED_FALLBACK applied */
+	int numa_node;              /* RT_NUMA_NODE(n), or 0 */
+};
+
+/* pthread_create on a stack that is locked and pre-faulted before the thread
+ * runs (its TLS and descriptor included), with a guard page below, placed on
+ * a NUMA node, with CPU affinity, scheduling policy and name. Stacks come
+ * from a pool: once warm, a create and rt_thread_join map, unmap and fault
+ * nothing. NULL opts = defaults. 0 or a negative errno: -EINVAL (bad
+ * options, or a stack too small for this program's static TLS), -EPERM
+ * (scheduling not permitted, without RT_THREAD_SCHED_FALLBACK), -ENOMEM
+ * (locking the stack refused), -EAGAIN (thread limit). */
+int rt_thread_create(pthread_t *thread, const struct rt_thread_opts *opts,
+		     void *(*fn)(void *), void *arg);
+/* pthread_join, then the stack goes back to the pool. Join rt threads with
+ * this, not pthread_join (whose stack would stay in use, never reused).
+ * -ESRCH for a thread that is not a live rt thread. */
+int rt_thread_join(pthread_t thread, void **ret);
+/* The stack and scheduling of a live rt thread (also from the thread
+ * itself). -ESRCH if it is not one. */
+int rt_thread_info(pthread_t thread, struct rt_thread_info *out);
+/* Unmap the pool's free stacks (their locks go with them). Returns how many. */
+int rt_thread_pool_trim(void);
+
+/* Pre-fault `bytes` of the calling thread's stack below the current depth
+ * (the main thread's within RLIMIT_STACK and clear of the kernel's stack
+ * guard gap). The pages stay locked where the stack is locked: under
+ * rt_lock_all, or on an rt thread's stack. 0, -EINVAL (0 bytes), -ENOMEM
+ * (more than the room left, which the sentence gives). */
+int rt_stack_prefault(size_t bytes);
+
 #ifdef __cplusplus
 }
 #endif

@@ -48,6 +48,17 @@ int rt__arena_owns(const struct rt_arena *a, const void *p);
 void rt__arena_fork_lock(struct rt_arena *a);
 void rt__arena_fork_unlock(struct rt_arena *a);
 
+/* ---- NUMA (region.c; raw syscalls) ---- */
+bool rt__numa_node_online(int node);
+/* mbind(MPOL_BIND) of [addr, addr+len) to node: 0 or -errno. */
+int rt__numa_bind(void *addr, size_t len, int node);
+/* Sampled pages of the range not on node: 0, a count, or -errno. */
+long rt__numa_misplaced(void *addr, size_t len, int node);
+
+/* ---- stacks (process.c) ---- */
+/* Touch `bytes` of stack below the caller, top down as the stack grows. */
+void rt__touch_stack(size_t bytes, size_t ps);
+
 /* ---- size helpers ---- */
 static inline bool rt__add_ovf(size_t a, size_t b, size_t *r)
 {

@@ -144,7 +144,7 @@ static int vlist_read(struct vlist *l)
 /* ---- the main stack -------------------------------------------------------- */
 
 /* Touch `bytes` of stack below the caller, top down as the stack grows. */
-static __attribute__((noinline)) void touch_stack(size_t bytes, size_t ps)
+__attribute__((noinline)) void rt__touch_stack(size_t bytes, size_t ps)
 {
 	volatile char *q = __builtin_alloca(bytes);
 
@@ -589,7 +589,7 @@ int rt_lock_all(const struct rt_lock_opts *uopts)
 			stackb = 0;
 		}
 		if (stackb)
-			touch_stack(stackb, ps);
+			rt__touch_stack(stackb, ps);
 		if (heap) {
 			void *hp = malloc(heap);
 
@@ -611,7 +611,7 @@ int rt_lock_all(const struct rt_lock_opts *uopts)
 	/* ---- reserve and stack, before mlockall so they can use THP and the
 	 * fast populate; mlockall then locks the present pages ---- */
 	if (stackb)
-		touch_stack(stackb, ps);
+		rt__touch_stack(stackb, ps);
 	if (heap) {
 		void *hp = malloc(heap);
 

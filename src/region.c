@@ -293,7 +293,7 @@ static int populate_parallel(uint8_t *addr, size_t len, size_t unit, unsigned nt
 #define RT__MPOL_BIND 2
 #define RT__NODE_WORDS 16          /* 1024 nodes */
 
-static bool numa_node_online(int node)
+bool rt__numa_node_online(int node)
 {
 	char path[64];
 
@@ -303,7 +303,7 @@ static bool numa_node_online(int node)
 	return access(path, F_OK) == 0;
 }
 
-static int numa_bind(void *addr, size_t len, int node)
+int rt__numa_bind(void *addr, size_t len, int node)
 {
 	unsigned long mask[RT__NODE_WORDS] = { 0 };
 	const unsigned long bits = 8 * sizeof(unsigned long);
@@ -317,7 +317,7 @@ static int numa_bind(void *addr, size_t len, int node)
 /* Pages of [addr, addr+len) not on `node`, from a sample of at most 1024
  * pages spread over the range (move_pages in query mode): 0, a count, or
  * -errno. */
-static long numa_misplaced(void *addr, size_t len, int node)
+long rt__numa_misplaced(void *addr, size_t len, int node)
 {
 	enum { SAMPLE = 1024 };
 	void *pages[SAMPLE];
@@ -526,7 +526,7 @@ static struct rt_region *create_hugetlb(const char *fn, size_t bytes,
 	r->hugetlb = 1;
 	r->populate_threads = 1;
 	if (o->numa_node) {
-		err = numa_bind(m, size, o->numa_node - 1);
+		err = rt__numa_bind(m, size, o->numa_node - 1);
 		if (err) {
 			munmap(m, size);
 			free(r);
@@ -566,7 +566,7 @@ static struct rt_region *create_hugetlb(const char *fn, size_t bytes,
 				     res.pages - res.present, res.pages);
 	}
 	if (o->numa_node) {
-		long off = numa_misplaced(m, size, o->numa_node - 1);
+		long off = rt__numa_misplaced(m, size, o->numa_node - 1);
 
 		if (off) {
 			munmap(m, size);
@@ -601,7 +601,7 @@ struct rt_region *rt_region_create(size_t bytes, const struct rt_region_opts *uo
 		return rt__fail_null(EINVAL, "%s: invalid options (mode %d, huge %d, flags %#x); "
 				     "use RT_LOCK_* and RT_HUGE_* values and flags 0.",
 				     fn, (int)o.mode, (int)o.huge, o.flags);
-	if (o.numa_node < 0 || (o.numa_node && !numa_node_online(o.numa_node - 1)))
+	if (o.numa_node < 0 || (o.numa_node && !rt__numa_node_online(o.numa_node - 1)))
 		return rt__fail_null(EINVAL, "%s: numa_node %d names no online NUMA node (use "
 				     "RT_NUMA_NODE(n) for node n; /sys/devices/system/node lists "
 				     "them).", fn, o.numa_node);
@@ -720,7 +720,7 @@ struct rt_region *rt_region_create(size_t bytes, const struct rt_region_opts *uo
 	}
 
 	if (o.numa_node) {
-		err = numa_bind(m, size, o.numa_node - 1);
+		err = rt__numa_bind(m, size, o.numa_node - 1);
 		if (err) {
 			munmap(m, size);
 			free(r);
@@ -795,7 +795,7 @@ struct rt_region *rt_region_create(size_t bytes, const struct rt_region_opts *uo
 		return NULL;
 	}
 	if (o.numa_node && r->mode_used != RT_LOCK_ONFAULT) {
-		long off = numa_misplaced(m, size, o.numa_node - 1);
+		long off = rt__numa_misplaced(m, size, o.numa_node - 1);
 
 		if (off) {
 			rt__reg_unlock((uintptr_t)m, size, false, NULL, NULL);

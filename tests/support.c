@@ -6,6 +6,8 @@
 
 #include <CUnit/Basic.h>
 #include <errno.h>
+#include <linux/perf_event.h>
+#include <sys/mount.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <signal.h>
@@ -99,7 +101,7 @@ int rtt_main(const char *suite, const struct rtt_test *tests)
 
 /* ---- children ------------------------------------------------------------ */
 
-static int drop_cap(int cap)
+int rtt_drop_cap(int cap)
 {
 	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct d[2];
@@ -156,7 +158,7 @@ int rtt_in_child(const struct rtt_child *c, int (*fn)(void *), void *arg)
 			fprintf(stderr, "child: cannot enter memcg %s\n", c->memcg);
 			_exit(120);
 		}
-		if (c && c->drop_cap_ipc_lock && drop_cap(CAP_IPC_LOCK)) {
+		if (c && c->drop_cap_ipc_lock && rtt_drop_cap(CAP_IPC_LOCK)) {
 			fprintf(stderr, "child: cannot drop CAP_IPC_LOCK\n");
 			_exit(121);
 		}
@@ -423,4 +425,58 @@ const struct rtk_probe *rtt_env_clear(void)
 void rtt_env_restore(void)
 {
 	rtt_reload_with(had_env ? saved_env : NULL);
+}
+
+/* ---- system call counters ------------------------------------------------- */
+
+static bool tracefs_mounted_here;
+
+static void tracefs_unmount(void)
+{
+	if (tracefs_mounted_here)
+		umount("/sys/kernel/tracing");
+}
+
+static long tp_id(const char *name)
+{
+	static const char *const dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+	char path[160];
+	uint64_t id;
+
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/events/syscalls/sys_enter_%s/id", dirs[i], name);
+		if (rtk_read_u64(path, &id) == 0)
+			return (long)id;
+	}
+	return -1;
+}
+
+int rtt_syscall_counter(const char *name)
+{
+	struct perf_event_attr a;
+	long id = tp_id(name);
+	int fd;
+
+	if (id < 0 && !tracefs_mounted_here &&
+	    mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0) {
+		tracefs_mounted_here = true;
+		atexit(tracefs_unmount);
+		id = tp_id(name);
+	}
+	if (id < 0)
+		return -ENOENT;
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.type = PERF_TYPE_TRACEPOINT;
+	a.config = (uint64_t)id;
+	a.inherit = 1;
+	fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+long rtt_counter_read(int fd)
+{
+	uint64_t v = 0;
+
+	return read(fd, &v, sizeof(v)) == (ssize_t)sizeof(v) ? (long)v : -1;
 }

@@ -102,6 +102,19 @@ long rtt_thread_minflt(void);
 /* Present pages in [addr, addr+len) by mincore. */
 size_t rtt_present_pages(const void *addr, size_t len);
 
+/* Drop capability `cap` from this process (effective, permitted,
+ * inheritable and the bounding set). 0 or -errno. */
+int rtt_drop_cap(int cap);
+
+/* A counter of entries into system call `name` ("mmap") by this thread and
+ * threads it creates afterwards (syscalls:sys_enter_NAME through
+ * perf_event_open, inherited; tracefs is mounted for it if missing, and
+ * unmounted at exit). fd, or -ENOENT when the kernel has no such tracepoint
+ * (CONFIG_FTRACE_SYSCALLS), or -errno. rtt_counter_read: the count so far
+ * (a joined thread's included), or -1. */
+int rtt_syscall_counter(const char *name);
+long rtt_counter_read(int fd);
+
 /* Load tests/fixtures/REL into a malloc'd NUL-terminated buffer (CU_FAIL and
  * NULL if missing). */
 char *rtt_fixture(const char *rel, size_t *len);

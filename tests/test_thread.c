@@ -1,0 +1,521 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Description: real-time threads (rt_thread_create / join / info), their
+ * stack pool, and rt_stack_prefault: no fault from the first instruction,
+ * locked and resident stacks with a guard page that stops an overflow,
+ * churn without mmap/munmap or VmLck drift, NUMA placement, scheduling with
+ * and without permission, high-water marks, and bad input.
+ */
+#include "support.h"
+#include "internal.h"
+#include "rtmem.h"
+
+#include <errno.h>
+#include <linux/capability.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+static size_t ps;
+
+/* TLS the thread touches: static TLS, so glibc puts it at the top of the
+ * rt thread's stack. */
+static __thread unsigned char tls_buf[16 << 10];
+
+struct probe {
+	size_t stack_touch;         /* bytes of stack to touch */
+	long faults_at_start, faults_in_loop;
+	struct rt_thread_info info;
+	int cpu;
+	int policy, priority;
+};
+
+static __attribute__((noinline)) void touch_deep(size_t bytes)
+{
+	volatile unsigned char *q = __builtin_alloca(bytes);
+
+	for (size_t i = 0; i < bytes; i += 64)
+		q[i] = (unsigned char)i;
+	__asm__ volatile("" ::"r"(q) : "memory");
+}
+
+static void *probe_fn(void *arg)
+{
+	struct probe *p = arg;
+	struct sched_param sp;
+	long f0 = rtt_thread_minflt();   /* faults since the thread began */
+
+	p->faults_at_start = f0;
+	for (int round = 0; round < 3; round++) {
+		touch_deep(p->stack_touch);
+		for (size_t i = 0; i < sizeof(tls_buf); i += 64)
+			tls_buf[i] = (unsigned char)(i + round);
+	}
+	p->faults_in_loop = rtt_thread_minflt() - f0;
+	p->cpu = sched_getcpu();
+	pthread_getschedparam(pthread_self(), &p->policy, &sp);
+	p->priority = sp.sched_priority;
+	p->info.sz = sizeof(p->info);
+	rt_thread_info(pthread_self(), &p->info);
+	return p;
+}
+
+/* ---- no faults, locked, resident ---- */
+
+static int child_no_faults(void *arg)
+{
+	RT_OPTS(rt_thread_opts, o, .stack_size = 256 << 10, .name = "rt-probe");
+	struct probe p = { .stack_touch = 160 << 10 };
+	struct rt_residency res;
+	struct rtk_vma v;
+	pthread_t t;
+	void *ret;
+	char name[16] = "";
+
+	(void)arg;
+	RTT_CHILD_CHECK(rt_lock_all(NULL) == 0);
+	RTT_CHILD_CHECK(rt_thread_create(&t, &o, probe_fn, &p) == 0);
+	pthread_getname_np(t, name, sizeof(name));
+	RTT_CHILD_CHECK(rt_thread_join(t, &ret) == 0 && ret == &p);
+	printf("\n  note: faults from the first instruction: %ld, in the loop: %ld\n",
+	       p.faults_at_start, p.faults_in_loop);
+#ifndef __SANITIZE_THREAD__
+	RTT_CHILD_CHECK(p.faults_at_start == 0);
+	RTT_CHILD_CHECK(p.faults_in_loop == 0);
+#endif
+	RTT_CHILD_CHECK(p.info.stack_size == 256 << 10);
+	RTT_CHILD_CHECK(p.info.stack_high_water >= (160 << 10));
+	RTT_CHILD_CHECK(p.info.stack_high_water < p.info.stack_size);
+	/* the stack, now in the pool: locked (lo) and resident; the guard
+	 * below it: no access, not locked */
+	RTT_CHILD_CHECK(rtt_smaps_at(p.info.stack, &v) == 0);
+	RTT_CHILD_CHECK(v.vmflags & RTK_VMF_LO);
+	RTT_CHILD_CHECK(rt_verify_range(p.info.stack, p.info.stack_size, &res) == 0);
+	RTT_CHILD_CHECK(res.present == res.pages && res.locked == res.pages);
+	RTT_CHILD_CHECK(rtt_smaps_at((char *)p.info.stack - p.info.guard_size, &v) == 0);
+	RTT_CHILD_CHECK(!(v.vmflags & RTK_VMF_LO));
+	RTT_CHILD_CHECK(v.perms[0] == '-' && v.perms[1] == '-');
+	RTT_CHILD_CHECK(p.info.guard_size >= ps);
+	(void)name;
+	return 0;
+}
+
+static void test_no_faults(void)
+{
+	if (RTT_SANITIZED && !getenv("RTMEM_FORCE")) {
+		/* ASan/TSan make mlockall a no-op (see test_process) */
+		rtt_skip("sanitizer build: mlockall is a no-op under ASan and TSan");
+		return;
+	}
+	CU_ASSERT_EQUAL(rtt_in_child(NULL, child_no_faults, NULL), 0);
+}
+
+/* Without rt_lock_all: the stack and TLS are still resident and locked. */
+static void test_stack_locked_without_lock_all(void)
+{
+	RT_OPTS(rt_thread_opts, o);
+	struct probe p = { .stack_touch = 128 << 10 };
+	uint64_t lck0;
+	pthread_t t;
+
+	rt_thread_pool_trim();
+	lck0 = rtt_vmlck();
+	CU_ASSERT_EQUAL_FATAL(rt_thread_create(&t, &o, probe_fn, &p), 0);
+	CU_ASSERT_EQUAL(rt_thread_join(t, NULL), 0);
+#ifndef __SANITIZE_THREAD__
+	CU_ASSERT_EQUAL(p.faults_in_loop, 0);
+#endif
+	CU_ASSERT_EQUAL(p.info.stack_size, 256 << 10);         /* the default */
+	/* the stack (not its guard) is locked while pooled, and no more */
+	CU_ASSERT_EQUAL(rtt_vmlck(), lck0 + (256 << 10));
+	CU_ASSERT_EQUAL(rt_thread_pool_trim(), 1);
+	CU_ASSERT_EQUAL(rtt_vmlck(), lck0);
+}
+
+/* ---- the guard page ---- */
+
+/* deep until the guard page: `limit` is never reached (a volatile the
+ * compiler cannot see through, so it does not call this infinite) */
+static volatile int limit = 1 << 30;
+
+static __attribute__((noinline)) int recurse(int n)
+{
+	volatile char pad[1024];
+
+	pad[0] = (char)n;
+	if (n >= limit)
+		return 0;
+	return recurse(n + 1) + pad[0];
+}
+
+static void *overflow_fn(void *arg)
+{
+	(void)arg;
+	return (void *)(intptr_t)recurse(0);
+}
+
+static int child_overflow(void *arg)
+{
+	RT_OPTS(rt_thread_opts, o, .stack_size = 128 << 10);
+	pthread_t t;
+
+	(void)arg;
+	if (rt_thread_create(&t, &o, overflow_fn, NULL))
+		return 3;
+	rt_thread_join(t, NULL);
+	return 4;          /* not reached: the guard page stops it */
+}
+
+static void test_guard(void)
+{
+	int r = rtt_in_child(NULL, child_overflow, NULL);
+
+	if (RTT_SANITIZED) {
+		CU_ASSERT(r != 0 && r != 3 && r != 4);   /* the sanitizer reports it */
+	} else {
+		CU_ASSERT_EQUAL(r, 128 + SIGSEGV);
+	}
+}
+
+/* ---- churn ---- */
+
+static void *nop_fn(void *arg)
+{
+	volatile char buf[4096];
+
+	buf[0] = 1;
+	return buf[0] ? arg : NULL;
+}
+
+static void test_churn(void)
+{
+	RT_OPTS(rt_thread_opts, o, .stack_size = 128 << 10);
+	int maps0, fd_mmap, fd_munmap;
+	uint64_t lck0;
+	pthread_t t;
+	int bad = 0;
+
+	for (int i = 0; i < 20; i++) {           /* warm: the pool, malloc, glibc */
+		CU_ASSERT_EQUAL_FATAL(rt_thread_create(&t, &o, nop_fn, NULL), 0);
+		CU_ASSERT_EQUAL_FATAL(rt_thread_join(t, NULL), 0);
+	}
+	maps0 = rtt_map_count();
+	lck0 = rtt_vmlck();
+	fd_mmap = rtt_syscall_counter("mmap");
+	fd_munmap = rtt_syscall_counter("munmap");
+	for (int i = 0; i < 10000; i++) {
+		void *ret = NULL;
+
+		if (rt_thread_create(&t, &o, nop_fn, &o) || rt_thread_join(t, &ret) || ret != &o)
+			bad++;
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT(RTT_MAPS_UNCHANGED(maps0));
+	CU_ASSERT_EQUAL(rtt_vmlck(), lck0);
+	if (fd_mmap >= 0 && fd_munmap >= 0) {
+		long m = rtt_counter_read(fd_mmap), u = rtt_counter_read(fd_munmap);
+
+		printf("\n  note: 10000 create/join cycles: %ld mmap, %ld munmap\n", m, u);
+		if (RTT_SANITIZED) {
+			printf("  note: sanitizer build: its runtime maps per thread; not asserted\n");
+		} else {
+			CU_ASSERT_EQUAL(m, 0);
+			CU_ASSERT_EQUAL(u, 0);
+		}
+	} else {
+		printf("\n  note: mmap/munmap not counted: no syscalls tracepoint (%s)\n",
+		       strerror(fd_mmap < 0 ? -fd_mmap : -fd_munmap));
+	}
+	if (fd_mmap >= 0)
+		close(fd_mmap);
+	if (fd_munmap >= 0)
+		close(fd_munmap);
+	rt_thread_pool_trim();
+}
+
+/* ---- reuse, high water, info ---- */
+
+static void *deep_fn(void *arg)
+{
+	touch_deep((size_t)(uintptr_t)arg);
+	return NULL;
+}
+
+static void *info_self(void *arg)
+{
+	struct rt_thread_info *i = arg;
+
+	i->sz = sizeof(*i);
+	return (void *)(intptr_t)rt_thread_info(pthread_self(), i);
+}
+
+static void test_reuse_and_high_water(void)
+{
+	RT_OPTS(rt_thread_opts, o, .stack_size = 512 << 10);
+	RT_OPTS(rt_thread_info, a);
+	RT_OPTS(rt_thread_info, b);
+	pthread_t t;
+	void *r;
+
+	rt_thread_pool_trim();
+	CU_ASSERT_EQUAL_FATAL(rt_thread_create(&t, &o, info_self, &a), 0);
+	CU_ASSERT_EQUAL(rt_thread_join(t, &r), 0);
+	CU_ASSERT_PTR_NULL(r);
+	/* the same stack again, painted again: a shallow thread's high water
+	 * is small even after a deep one used the stack */
+	CU_ASSERT_EQUAL_FATAL(rt_thread_create(&t, &o, deep_fn, (void *)(uintptr_t)(300 << 10)), 0);
+	CU_ASSERT_EQUAL(rt_thread_join(t, NULL), 0);
+	CU_ASSERT_EQUAL_FATAL(rt_thread_create(&t, &o, info_self, &b), 0);
+	CU_ASSERT_EQUAL(rt_thread_join(t, NULL), 0);
+	CU_ASSERT_PTR_EQUAL(a.stack, b.stack);
+	CU_ASSERT(b.stack_high_water < (64 << 10));
+	CU_ASSERT(b.stack_high_water > 0);
+	CU_ASSERT_EQUAL(b.stack_size, 512 << 10);
+	CU_ASSERT_EQUAL(b.policy, SCHED_OTHER);
+	CU_ASSERT_EQUAL(rt_thread_pool_trim(), 1);
+	CU_ASSERT_EQUAL(rt_thread_pool_trim(), 0);
+}
+
+/* ---- NUMA ---- */
+
+static void test_numa(void)
+{
+	int checked = 0;
+
+	for (int n = 0; n < 64; n++) {
+		RT_OPTS(rt_thread_opts, o, .numa_node = RT_NUMA_NODE(n));
+		struct probe p = { .stack_touch = 64 << 10 };
+		char path[96], cpus[256];
+		pthread_t t;
+
+		snprintf(path, sizeof(path), "/sys/devices/system/node/node%d", n);
+		if (access(path, F_OK))
+			continue;
+		snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist", n);
+		if (rtk_read_line(path, cpus, sizeof(cpus)) || !cpus[0] || cpus[0] == '\n') {
+			printf("\n  note: node %d has no CPUs; not checked\n", n);
+			continue;
+		}
+		CU_ASSERT_EQUAL_FATAL(rt_thread_create(&t, &o, probe_fn, &p), 0);
+		CU_ASSERT_EQUAL(rt_thread_join(t, NULL), 0);
+		CU_ASSERT_EQUAL(p.info.numa_node, RT_NUMA_NODE(n));
+		/* the kernel's answer for the stack's pages (move_pages query) */
+		CU_ASSERT_EQUAL(rt__numa_misplaced(p.info.stack, p.info.stack_size, n), 0);
+		/* it ran on one of the node's CPUs */
+		{
+			char want[32];
+
+			snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/node%d", p.cpu, n);
+			snprintf(want, sizeof(want), "cpu %d on node %d", p.cpu, n);
+			if (access(path, F_OK))
+				printf("\n  %s: no\n", want);
+			CU_ASSERT(access(path, F_OK) == 0);
+		}
+		checked++;
+	}
+	printf("\n  note: %d NUMA nodes checked\n", checked);
+	CU_ASSERT(checked >= 1);
+	rt_thread_pool_trim();
+}
+
+/* ---- scheduling ---- */
+
+static int child_sched_denied(void *arg)
+{
+	RT_OPTS(rt_thread_opts, o, .policy = SCHED_FIFO, .priority = 10);
+	struct rlimit rl = { 0, 0 };
+	struct probe p = { .stack_touch = 4096 };
+	pthread_t t;
+	int r;
+
+	(void)arg;
+	RTT_CHILD_CHECK(rtt_drop_cap(CAP_SYS_NICE) == 0);
+	RTT_CHILD_CHECK(setrlimit(RLIMIT_RTPRIO, &rl) == 0);
+	r = rt_thread_create(&t, &o, probe_fn, &p);
+	if (r != -EPERM)
+		fprintf(stderr, "create gave %d: %s\n", r, rt_last_error());
+	RTT_CHILD_CHECK(r == -EPERM);
+	RTT_CHILD_CHECK(strstr(rt_last_error(), "SCHED_FIFO priority 10") != NULL);
+	RTT_CHILD_CHECK(strstr(rt_last_error(), "LimitRTPRIO") != NULL);
+	o.flags = RT_THREAD_SCHED_FALLBACK;
+	RTT_CHILD_CHECK(rt_thread_create(&t, &o, probe_fn, &p) == 0);
+	RTT_CHILD_CHECK(rt_thread_join(t, NULL) == 0);
+	RTT_CHILD_CHECK(p.info.sched_fallback == 1);
+	RTT_CHILD_CHECK(p.info.policy == SCHED_OTHER);
+	RTT_CHILD_CHECK(p.policy == SCHED_OTHER);
+	return 0;
+}
+
+static void test_sched(void)
+{
+	RT_OPTS(rt_thread_opts, o, .policy = SCHED_FIFO, .priority = 10, .name = "rt-fifo");
+	struct probe p = { .stack_touch = 4096 };
+	pthread_t t;
+	int r;
+
+	r = rt_thread_create(&t, &o, probe_fn, &p);
+	if (r == -EPERM) {
+		/* root, yet refused: RT group scheduling gives this cgroup no
+		 * real-time budget */
+		printf("\n  note: SCHED_FIFO refused even as root here: %s\n", rt_last_error());
+	} else {
+		CU_ASSERT_EQUAL_FATAL(r, 0);
+		CU_ASSERT_EQUAL(rt_thread_join(t, NULL), 0);
+		CU_ASSERT_EQUAL(p.policy, SCHED_FIFO);
+		CU_ASSERT_EQUAL(p.priority, 10);
+		CU_ASSERT_EQUAL(p.info.policy, SCHED_FIFO);
+		CU_ASSERT_EQUAL(p.info.sched_fallback, 0);
+	}
+	CU_ASSERT_EQUAL(rtt_in_child(NULL, child_sched_denied, NULL), 0);
+	rt_thread_pool_trim();
+}
+
+/* ---- affinity ---- */
+
+static void test_affinity(void)
+{
+	cpu_set_t set;
+	int last = -1;
+
+	CU_ASSERT_EQUAL_FATAL(sched_getaffinity(0, sizeof(set), &set), 0);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &set))
+			last = c;
+	CU_ASSERT_FATAL(last >= 0);
+	CPU_ZERO(&set);
+	CPU_SET(last, &set);
+	{
+		RT_OPTS(rt_thread_opts, o, .cpuset = &set, .cpuset_size = sizeof(set));
+		struct probe p = { .stack_touch = 4096 };
+		pthread_t t;
+
+		CU_ASSERT_EQUAL_FATAL(rt_thread_create(&t, &o, probe_fn, &p), 0);
+		CU_ASSERT_EQUAL(rt_thread_join(t, NULL), 0);
+		CU_ASSERT_EQUAL(p.cpu, last);
+	}
+	rt_thread_pool_trim();
+}
+
+/* ---- rt_stack_prefault ---- */
+
+static int child_prefault_main(void *arg)
+{
+	RT_OPTS(rt_lock_opts, lo, .stack_prefault = RT_NONE);
+	struct rt_fault_mark m;
+	struct rt_faults f;
+
+	(void)arg;
+	RTT_CHILD_CHECK(rt_lock_all(&lo) == 0);
+	RTT_CHILD_CHECK(rt_stack_prefault(1 << 20) == 0);
+	RTT_CHILD_CHECK(rt_faults_mark(&m, RT_FAULTS_THREAD) == 0);
+	touch_deep(900 << 10);
+	RTT_CHILD_CHECK(rt_faults_since(&m, &f) == 0);
+	if (f.minor)
+		fprintf(stderr, "%ld faults after rt_stack_prefault\n", f.minor);
+	RTT_CHILD_CHECK(f.minor == 0 && f.major == 0);
+	return 0;
+}
+
+static void *prefault_in_thread(void *arg)
+{
+	int *r = arg;
+
+	r[0] = rt_stack_prefault(64 << 10);
+	r[1] = rt_stack_prefault(1 << 20);     /* more than the whole stack */
+	return NULL;
+}
+
+static void test_stack_prefault(void)
+{
+	RT_OPTS(rt_thread_opts, o, .stack_size = 256 << 10);
+	int r[2] = { 1, 1 };
+	pthread_t t;
+
+	CU_ASSERT_EQUAL(rt_stack_prefault(0), -EINVAL);
+	CU_ASSERT_EQUAL(rt_stack_prefault((size_t)1 << 40), -ENOMEM);
+	CU_ASSERT(strstr(rt_last_error(), "RLIMIT_STACK") != NULL);
+	if (!RTT_SANITIZED)
+		CU_ASSERT_EQUAL(rtt_in_child(NULL, child_prefault_main, NULL), 0);
+	CU_ASSERT_EQUAL_FATAL(rt_thread_create(&t, &o, prefault_in_thread, r), 0);
+	CU_ASSERT_EQUAL(rt_thread_join(t, NULL), 0);
+	CU_ASSERT_EQUAL(r[0], 0);
+	CU_ASSERT_EQUAL(r[1], -ENOMEM);
+	rt_thread_pool_trim();
+}
+
+/* ---- bad input ---- */
+
+static void test_bad_input(void)
+{
+	RT_OPTS(rt_thread_opts, o);
+	RT_OPTS(rt_thread_info, info);
+	cpu_set_t set;
+	pthread_t t;
+
+	CU_ASSERT_EQUAL(rt_thread_create(NULL, NULL, nop_fn, NULL), -EINVAL);
+	CU_ASSERT_EQUAL(rt_thread_create(&t, NULL, NULL, NULL), -EINVAL);
+	o.name = "a-name-that-is-too-long";
+	CU_ASSERT_EQUAL(rt_thread_create(&t, &o, nop_fn, NULL), -EINVAL);
+	CU_ASSERT(strstr(rt_last_error(), "15 bytes") != NULL);
+	o.name = NULL;
+	o.policy = 77;
+	CU_ASSERT_EQUAL(rt_thread_create(&t, &o, nop_fn, NULL), -EINVAL);
+	o.policy = SCHED_FIFO;
+	o.priority = 0;
+	CU_ASSERT_EQUAL(rt_thread_create(&t, &o, nop_fn, NULL), -EINVAL);
+	o.policy = SCHED_OTHER;
+	o.priority = 5;
+	CU_ASSERT_EQUAL(rt_thread_create(&t, &o, nop_fn, NULL), -EINVAL);
+	o.priority = 0;
+	o.cpuset = &set;
+	CU_ASSERT_EQUAL(rt_thread_create(&t, &o, nop_fn, NULL), -EINVAL);
+	o.cpuset = NULL;
+	o.stack_size = 1;
+	CU_ASSERT_EQUAL(rt_thread_create(&t, &o, nop_fn, NULL), -EINVAL);
+	o.stack_size = SIZE_MAX;
+	CU_ASSERT_EQUAL(rt_thread_create(&t, &o, nop_fn, NULL), -EINVAL);
+	o.stack_size = 0;
+	o.flags = 1u << 7;
+	CU_ASSERT_EQUAL(rt_thread_create(&t, &o, nop_fn, NULL), -EINVAL);
+	o.flags = 0;
+	o.numa_node = RT_NUMA_NODE(4000);
+	CU_ASSERT_EQUAL(rt_thread_create(&t, &o, nop_fn, NULL), -EINVAL);
+	o.numa_node = 0;
+	o.sz = 3;
+	CU_ASSERT_EQUAL(rt_thread_create(&t, &o, nop_fn, NULL), -EINVAL);
+	/* not an rt thread; joined twice */
+	CU_ASSERT_EQUAL(rt_thread_join(pthread_self(), NULL), -ESRCH);
+	CU_ASSERT_EQUAL(rt_thread_info(pthread_self(), &info), -ESRCH);
+	CU_ASSERT_EQUAL(rt_thread_info(pthread_self(), NULL), -EINVAL);
+	CU_ASSERT_EQUAL_FATAL(rt_thread_create(&t, NULL, nop_fn, NULL), 0);
+	CU_ASSERT_EQUAL(rt_thread_join(t, NULL), 0);
+	CU_ASSERT_EQUAL(rt_thread_join(t, NULL), -ESRCH);
+	/* nothing leaked by the refusals: one stack in the pool */
+	CU_ASSERT_EQUAL(rt_thread_pool_trim(), 1);
+}
+
+static const struct rtt_test tests[] = {
+	{ "0 faults from the first instruction; stack lo, resident; guard", test_no_faults },
+	{ "stack and TLS locked without rt_lock_all; default size", test_stack_locked_without_lock_all },
+	{ "stack overflow hits the guard page (SIGSEGV)", test_guard },
+	{ "10000 create/join: no mmap/munmap, VmLck and maps unchanged", test_churn },
+	{ "stacks reused and painted again; high-water mark", test_reuse_and_high_water },
+	{ "NUMA: stack on each node, thread on its CPUs", test_numa },
+	{ "SCHED_FIFO with and without permission", test_sched },
+	{ "CPU affinity", test_affinity },
+	{ "rt_stack_prefault: main thread and rt thread", test_stack_prefault },
+	{ "bad input gets documented errors", test_bad_input },
+	RTT_END
+};
+
+int main(void)
+{
+	ps = rtk_page_size();
+	return rtt_main("thread", tests);
+}
