@@ -507,10 +507,10 @@ enum {
 
 struct rt_thread_opts {
 	size_t sz;
-	/* The stack, as pthread_attr_setstacksize counts it: glibc takes the
-	 * thread's static TLS and descriptor from its top. Rounded up to
-	 * pages; 0 = 256 KiB. A PROT_NONE guard page lies below it, not
-	 * locked. */
+	/* Room for the thread's own frames, rounded up to pages; 0 = 256
+	 * KiB, at least 16 KiB. rtmem adds room above it for glibc's static
+	 * TLS and thread descriptor (measured once: see tls_size), and a
+	 * PROT_NONE guard page below it, not locked. */
 	size_t stack_size;
 	/* RT_NUMA_NODE(n): the stack is bound to node n before it is
 	 * populated, and the thread runs on node n's CPUs unless cpuset says
@@ -527,14 +527,16 @@ struct rt_thread_opts {
 struct rt_thread_info {
 	size_t sz;
 	void *stack;                /* lowest usable byte (the guard is below it) */
-	size_t stack_size, guard_size;
-	/* Bytes of the stack written so far, from its top (glibc's TLS and
-	 * descriptor included): the stack is filled with a pattern before
-	 * the thread starts and scanned from the bottom. */
+	size_t stack_size;          /* as asked (rounded), for the thread's frames */
+	size_t guard_size;
+	/* Most of stack_size the thread has used so far: the stack is
+	 * filled with a pattern before the thread starts and scanned from
+	 * the bottom. Size stacks from this, with a margin. */
 	size_t stack_high_water;
 	int policy, priority;       /* what the thread got */
 	int sched_fallback;         /* 1: RT_THREAD_SCHED_FALLBACK applied */
 	int numa_node;              /* RT_NUMA_NODE(n), or 0 */
+	size_t tls_size;            /* above the stack: glibc's static TLS, descriptor */
 };
 
 /* pthread_create on a stack that is locked and pre-faulted before the thread

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #define DEF_STACK ((size_t)256 << 10)
+#define MIN_STACK ((size_t)16 << 10)
 #define PAINT 0xa5u
 #define PAINT_WORD 0xa5a5a5a5a5a5a5a5ull
 
@@ -38,7 +39,8 @@ struct rt_stack {
 	uint8_t *map;               /* guard + stack */
 	size_t map_len, guard;
 	uint8_t *lo;                /* lowest usable byte */
-	size_t size;
+	size_t size;                /* the whole stack: asked + TLS reserve */
+	size_t asked;               /* what the caller asked for */
 	int node;                   /* RT_NUMA_NODE(n) or 0 */
 	size_t dirty;               /* bytes from the top that may hold no pattern */
 	/* the thread using it */
@@ -48,6 +50,7 @@ struct rt_stack {
 	char name[16];
 	int policy, priority, fallback;
 	bool joining;
+	uintptr_t entry_sp;         /* the stack depth where fn was entered */
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -61,6 +64,60 @@ static void at_prepare(void) { pthread_mutex_lock(&mu); }
 static void at_release(void) { pthread_mutex_unlock(&mu); }
 static void install_fork(void) { pthread_atfork(at_prepare, at_release, at_release); }
 
+/* ---- glibc's static TLS and descriptor ---- */
+
+/* glibc carves a thread's static TLS and descriptor out of the top of a
+ * caller's stack. Their size is not public and varies with the program (a
+ * sanitizer runtime alone takes about 900 KB), so it is measured once: a
+ * probe thread on a scratch stack reports how far below the top its first
+ * frame starts. stack_size then means room for the thread's own frames. */
+static size_t tls_reserve;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+static void *tls_probe(void *arg)
+{
+	volatile char here = 0;
+
+	*(uintptr_t *)arg = (uintptr_t)&here;
+	return NULL;
+}
+
+static void measure_tls(void)
+{
+	const size_t ps = rtk_page_size();
+	size_t sz = (size_t)1 << 20, used = (size_t)64 << 10;
+
+	for (;;) {
+		uint8_t *m = mmap(NULL, sz, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+		pthread_attr_t at;
+		uintptr_t sp = 0;
+		pthread_t t;
+		int e = ENOMEM;
+
+		if (m == MAP_FAILED)
+			break;
+		if (pthread_attr_init(&at) == 0) {
+			e = pthread_attr_setstack(&at, m, sz);
+			if (!e)
+				e = pthread_create(&t, &at, tls_probe, &sp);
+			if (!e)
+				pthread_join(t, NULL);
+			pthread_attr_destroy(&at);
+		}
+		munmap(m, sz);
+		if (!e && sp > (uintptr_t)m && sp < (uintptr_t)m + sz) {
+			used = (uintptr_t)m + sz - sp;
+			break;
+		}
+		if (e != EINVAL || sz >= ((size_t)256 << 20))
+			break;
+		sz *= 4;
+	}
+	/* plus a page for the frames above the caller's function */
+	tls_reserve = (used + ps - 1) / ps * ps + ps;
+}
+
 /* ---- stacks ---- */
 
 static void stack_free(struct rt_stack *s)
@@ -72,17 +129,38 @@ static void stack_free(struct rt_stack *s)
 
 /* Bytes written from the top: the first word from the bottom that is not
  * the pattern marks the deepest the stack ever reached. */
-static size_t high_water(const struct rt_stack *s)
-{
-	const uint64_t *w = (const uint64_t *)(void *)s->lo;
-	size_t n = s->size / sizeof(*w), i = 0;
+/* Bytes written from the top: the first word from the bottom that is not
+ * the pattern marks the deepest the stack ever reached. Whole chunks are
+ * compared with memcmp (vectorised in glibc), then words in the first
+ * chunk that differs. */
+static const uint64_t paint_chunk[512] = { [0 ... 511] = PAINT_WORD };
 
+static size_t written(const struct rt_stack *s)
+{
+	const size_t chunk = sizeof(paint_chunk);
+	const uint64_t *w;
+	size_t off = 0, i = 0, n;
+
+	while (off + chunk <= s->size && !memcmp(s->lo + off, paint_chunk, chunk))
+		off += chunk;
+	w = (const uint64_t *)(void *)(s->lo + off);
+	n = (s->size - off) / sizeof(*w);
 	while (i < n && w[i] == PAINT_WORD)
 		i++;
-	return s->size - i * sizeof(*w);
+	return s->size - off - i * sizeof(*w);
 }
 
-static struct rt_stack *stack_new(const char *fn, size_t size, int node)
+/* What the thread's own frames used: from where its function was entered
+ * (recorded by the trampoline) down to the lowest byte written. */
+static size_t high_water(const struct rt_stack *s)
+{
+	uintptr_t low = (uintptr_t)s->lo + s->size - written(s);
+	uintptr_t top = __atomic_load_n(&s->entry_sp, __ATOMIC_RELAXED);
+
+	return top > low ? top - low : 0;
+}
+
+static struct rt_stack *stack_new(const char *fn, size_t asked, size_t size, int node)
 {
 	const size_t ps = rtk_page_size();
 	struct rt_stack *s = calloc(1, sizeof(*s));
@@ -94,6 +172,7 @@ static struct rt_stack *stack_new(const char *fn, size_t size, int node)
 	s->guard = ps;
 	s->map_len = size + ps;
 	s->size = size;
+	s->asked = asked;
 	s->node = node;
 	s->map = mmap(NULL, s->map_len, PROT_NONE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
@@ -146,25 +225,25 @@ static struct rt_stack *stack_new(const char *fn, size_t size, int node)
 }
 
 /* A stack of `size` on `node` from the pool, or a new one. */
-static struct rt_stack *stack_get(const char *fn, size_t size, int node)
+static struct rt_stack *stack_get(const char *fn, size_t asked, size_t size, int node)
 {
 	struct rt_stack **pp, *s = NULL;
 
 	pthread_mutex_lock(&mu);
 	for (pp = &pool; *pp; pp = &(*pp)->next)
-		if ((*pp)->size == size && (*pp)->node == node) {
+		if ((*pp)->size == size && (*pp)->asked == asked && (*pp)->node == node) {
 			s = *pp;
 			*pp = s->next;
 			break;
 		}
 	pthread_mutex_unlock(&mu);
-	return s ? s : stack_new(fn, size, node);
+	return s ? s : stack_new(fn, asked, size, node);
 }
 
 /* Back to the pool, painted again where it was used. */
 static void stack_put(struct rt_stack *s)
 {
-	size_t used = high_water(s);
+	size_t used = written(s);
 
 	if (used < s->dirty)
 		used = s->dirty;
@@ -172,6 +251,7 @@ static void stack_put(struct rt_stack *s)
 	s->dirty = 0;
 	s->fn = NULL;
 	s->joining = false;
+	s->entry_sp = 0;
 	pthread_mutex_lock(&mu);
 	s->next = pool;
 	pool = s;
@@ -184,6 +264,7 @@ static void *trampoline(void *arg)
 {
 	struct rt_stack *s = arg;
 
+	__atomic_store_n(&s->entry_sp, (uintptr_t)__builtin_frame_address(0), __ATOMIC_RELAXED);
 	if (s->name[0])
 		prctl(PR_SET_NAME, s->name, 0, 0, 0);
 	return s->fn(s->arg);
@@ -234,7 +315,7 @@ int rt_thread_create(pthread_t *thread, const struct rt_thread_opts *uopts,
 	pthread_attr_t at;
 	cpu_set_t ncpus;
 	const void *cpus = NULL;
-	size_t size, cpus_size = 0;
+	size_t size, asked, cpus_size = 0;
 	char a[32];
 	int err;
 
@@ -265,11 +346,14 @@ int rt_thread_create(pthread_t *thread, const struct rt_thread_opts *uopts,
 	if (o.numa_node < 0 || (o.numa_node && !rt__numa_node_online(o.numa_node - 1)))
 		return rt__fail(EINVAL, "%s: numa_node %d names no online node (RT_NUMA_NODE(n) "
 				"for node n).", fn_name, o.numa_node);
-	size = o.stack_size ? o.stack_size : DEF_STACK;
-	if (size < (size_t)PTHREAD_STACK_MIN || !rt__roundup(size, ps, &size) ||
-	    size > ((size_t)1 << 40))
-		return rt__fail(EINVAL, "%s: stack_size %zu is outside PTHREAD_STACK_MIN (%zu) .. "
-				"1 TiB.", fn_name, o.stack_size, (size_t)PTHREAD_STACK_MIN);
+	asked = o.stack_size ? o.stack_size : DEF_STACK;
+	if (asked < MIN_STACK || !rt__roundup(asked, ps, &asked) || asked > ((size_t)1 << 40))
+		return rt__fail(EINVAL, "%s: stack_size %zu is outside 16 KiB .. 1 TiB.", fn_name,
+				o.stack_size);
+	pthread_once(&tls_once, measure_tls);
+	size = asked + tls_reserve;
+	if (size < (size_t)PTHREAD_STACK_MIN && !rt__roundup(PTHREAD_STACK_MIN, ps, &size))
+		size = asked + tls_reserve;
 	if (o.cpuset) {
 		cpus = o.cpuset;
 		cpus_size = o.cpuset_size;
@@ -281,7 +365,7 @@ int rt_thread_create(pthread_t *thread, const struct rt_thread_opts *uopts,
 	}
 
 	pthread_once(&fork_once, install_fork);
-	s = stack_get(fn_name, size, o.numa_node);
+	s = stack_get(fn_name, asked, size, o.numa_node);
 	if (!s)
 		return -errno;
 	s->fn = fn;
@@ -332,10 +416,9 @@ int rt_thread_create(pthread_t *thread, const struct rt_thread_opts *uopts,
 					o.policy == SCHED_FIFO ? "SCHED_FIFO" : "SCHED_RR", o.priority,
 					sched_remedy);
 		if (err == EINVAL)
-			return rt__fail(EINVAL, "%s: pthread_create refused a %s stack (EINVAL): too "
-					"small for this program's static TLS and thread descriptor, "
-					"or a CPU set with no online CPU; raise stack_size.", fn_name,
-					rt__size(size, a));
+			return rt__fail(EINVAL, "%s: pthread_create refused a %s stack (EINVAL): a "
+					"CPU set with no online CPU, or glibc wanted more room for "
+					"its static TLS than measured.", fn_name, rt__size(size, a));
 		return rt__fail(err, "%s: pthread_create: %s.", fn_name, rt_strerror(err));
 	}
 	*thread = s->tid;
@@ -405,8 +488,9 @@ int rt_thread_info(pthread_t t, struct rt_thread_info *out)
 	memset(&i, 0, sizeof(i));
 	i.sz = sizeof(i);
 	i.stack = s->lo;
-	i.stack_size = s->size;
+	i.stack_size = s->asked;
 	i.guard_size = s->guard;
+	i.tls_size = s->size - s->asked;
 	i.stack_high_water = high_water(s);
 	i.policy = s->policy;
 	i.priority = s->priority;
