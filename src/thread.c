@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -524,12 +525,49 @@ int rt_thread_pool_trim(void)
 
 /* ---- rt_stack_prefault ---- */
 
+/* The main thread's stack grows on demand, down to RLIMIT_STACK below its
+ * top, and never within the kernel's stack guard gap (256 pages by
+ * default) of the mapping below it. Lowest usable address, or 0. */
+static uintptr_t main_stack_bottom(uintptr_t sp, size_t ps)
+{
+	uintptr_t prev_end = 0, hi = 0, bottom;
+	size_t len;
+	char *text = rtk_read_file("/proc/self/maps", &len), *p;
+	struct rlimit rl;
+
+	if (!text)
+		return 0;
+	for (p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		unsigned long s, e;
+
+		if (sscanf(p, "%lx-%lx", &s, &e) != 2)
+			continue;
+		if (sp >= s && sp < e) {
+			hi = e;
+			break;
+		}
+		prev_end = e;
+	}
+	free(text);
+	if (!hi)
+		return 0;
+	bottom = prev_end + 256 * ps;
+	if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < hi && hi - rl.rlim_cur > bottom)
+		bottom = hi - rl.rlim_cur;
+	return bottom;
+}
+
 int rt_stack_prefault(size_t bytes)
 {
 	static const char fn[] = "rt_stack_prefault";
 	const size_t ps = rtk_page_size();
+	/* room kept for the frames of whatever runs after, in bytes (not
+	 * pages: a 64K-page kernel would make that 1 MiB) */
+	const size_t slack = (size_t)32 << 10;
 	uintptr_t sp = (uintptr_t)__builtin_frame_address(0), bottom;
-	size_t size = 0, guard = 0, room, slack = 16 * ps;
+	bool main_thread = getpid() == (pid_t)syscall(SYS_gettid);
+	size_t size = 0, guard = 0, room;
 	pthread_attr_t at;
 	void *lo = NULL;
 	char a[32], b[32], c[32];
@@ -537,25 +575,29 @@ int rt_stack_prefault(size_t bytes)
 
 	if (!bytes)
 		return rt__fail(EINVAL, "%s: 0 bytes.", fn);
-	err = pthread_getattr_np(pthread_self(), &at);
-	if (err)
-		return rt__fail(err, "%s: pthread_getattr_np: %s.", fn, rt_strerror(err));
-	pthread_attr_getstack(&at, &lo, &size);
-	pthread_attr_getguardsize(&at, &guard);
-	pthread_attr_destroy(&at);
-	bottom = (uintptr_t)lo + guard;
-	/* the main thread's stack grows on demand: keep clear of the kernel's
-	 * stack guard gap (256 pages by default) above the mapping below */
-	if (getpid() == (pid_t)syscall(SYS_gettid))
-		bottom += 256 * ps;
+	if (main_thread) {
+		bottom = main_stack_bottom(sp, ps);
+		if (!bottom)
+			return rt__fail(EIO, "%s: the main thread's stack is not in /proc/self/maps.",
+					fn);
+		size = sp - bottom;
+	} else {
+		err = pthread_getattr_np(pthread_self(), &at);
+		if (err)
+			return rt__fail(err, "%s: pthread_getattr_np: %s.", fn, rt_strerror(err));
+		pthread_attr_getstack(&at, &lo, &size);
+		pthread_attr_getguardsize(&at, &guard);
+		pthread_attr_destroy(&at);
+		bottom = (uintptr_t)lo + guard;
+	}
 	room = sp > bottom + slack ? sp - bottom - slack : 0;
 	if (bytes > room)
 		return rt__fail(ENOMEM, "%s: %s asked, but only %s of this thread's stack is left "
-				"below the current depth (stack %s%s); ask for less, or raise "
-				"RLIMIT_STACK (`ulimit -s`) for the main thread or stack_size for "
-				"an rt thread.", fn, rt__size(bytes, a), rt__size(room, b),
-				rt__size(size, c), getpid() == (pid_t)syscall(SYS_gettid)
-				? ", RLIMIT_STACK" : "");
+				"below the current depth (%s); ask for less, or raise %s.", fn,
+				rt__size(bytes, a), rt__size(room, b),
+				main_thread ? "the main thread: RLIMIT_STACK and the kernel's stack "
+					      "guard gap bound it" : rt__size(size, c),
+				main_thread ? "RLIMIT_STACK (`ulimit -s`)" : "stack_size");
 	rt__touch_stack(bytes, ps);
 	return 0;
 }
