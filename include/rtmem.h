@@ -200,6 +200,9 @@ struct rt_lock_report {
 	size_t uncovered_count;     /* number of uncovered ranges (may exceed cap) */
 	struct rt_range *uncovered; /* caller's array, may be NULL */
 	size_t uncovered_cap;       /* its capacity */
+	/* more may follow */
+	size_t reserve_skipped;     /* best effort: heap reserve + stack prefault
+	                             * bytes left out because they did not fit */
 };
 
 struct rt_lock_opts {

@@ -422,10 +422,11 @@ int rt_lock_all(const struct rt_lock_opts *uopts)
 		if (rsz < sizeof(size_t) || rsz > RT__STRUCT_SZ_MAX)
 			return rt__fail(EINVAL, "%s: report->sz is %zu; declare the report with "
 					"RT_OPTS(rt_lock_report, name).", fn, rsz);
-		if (rsz < sizeof(*rep))
-			rep = NULL; /* an older, smaller report: we do not write past it */
+		if (rsz < offsetof(struct rt_lock_report, reserve_skipped))
+			rep = NULL; /* smaller than any release's: we do not write past it */
 		else {
-			memset(rep, 0, sizeof(*rep));
+			/* a report from before reserve_skipped gets the rest */
+			memset(rep, 0, rsz < sizeof(*rep) ? rsz : sizeof(*rep));
 			rep->sz = rsz;
 			rep->uncovered = u;
 			rep->uncovered_cap = u ? ucap : 0;
@@ -585,6 +586,9 @@ int rt_lock_all(const struct rt_lock_opts *uopts)
 
 		/* heap reserve and stack first, if they fit at all */
 		if (heap + stackb > (brl < bcg ? brl : bcg)) {
+			if (rep && rep->sz >= offsetof(struct rt_lock_report, reserve_skipped) +
+					       sizeof(rep->reserve_skipped))
+				rep->reserve_skipped = heap + stackb;
 			heap = 0;
 			stackb = 0;
 		}

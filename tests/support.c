@@ -19,6 +19,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/swap.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -241,7 +242,8 @@ static int memcg_root(char *out, size_t n, int *version)
 	return -ENOENT;
 }
 
-int rtt_memcg_create(const char *name, uint64_t limit, bool no_oom, char *path, size_t n)
+static int memcg_make(const char *name, uint64_t limit, bool no_oom, bool swap, char *path,
+		      size_t n)
 {
 	char root[512], p[700], v[64];
 	int version = 0, r;
@@ -258,7 +260,7 @@ int rtt_memcg_create(const char *name, uint64_t limit, bool no_oom, char *path, 
 		if ((r = write_str(p, v)))
 			goto fail;
 		snprintf(p, sizeof(p), "%s/memory.swappiness", path);
-		write_str(p, "0\n");
+		write_str(p, swap ? "100\n" : "0\n");
 		if (no_oom) {
 			snprintf(p, sizeof(p), "%s/memory.oom_control", path);
 			if ((r = write_str(p, "1\n")))
@@ -271,12 +273,22 @@ int rtt_memcg_create(const char *name, uint64_t limit, bool no_oom, char *path, 
 		if ((r = write_str(p, v)))
 			goto fail;
 		snprintf(p, sizeof(p), "%s/memory.swap.max", path);
-		write_str(p, "0\n");
+		write_str(p, swap ? "max\n" : "0\n");
 	}
 	return 0;
 fail:
 	rmdir(path);
 	return r;
+}
+
+int rtt_memcg_create(const char *name, uint64_t limit, bool no_oom, char *path, size_t n)
+{
+	return memcg_make(name, limit, no_oom, false, path, n);
+}
+
+int rtt_memcg_create_swappable(const char *name, uint64_t limit, char *path, size_t n)
+{
+	return memcg_make(name, limit, false, true, path, n);
 }
 
 int rtt_memcg_destroy(const char *path)
@@ -479,4 +491,58 @@ long rtt_counter_read(int fd)
 	uint64_t v = 0;
 
 	return read(fd, &v, sizeof(v)) == (ssize_t)sizeof(v) ? (long)v : -1;
+}
+
+/* ---- swap ------------------------------------------------------------------ */
+
+static char swapfile[256];
+
+int rtt_swap_ensure(uint64_t bytes)
+{
+	char cmd[600];
+	size_t len;
+	char *t = rtk_read_file("/proc/swaps", &len);
+	int fd, lines = 0;
+
+	if (t) {
+		for (size_t i = 0; i < len; i++)
+			lines += t[i] == '\n';
+		free(t);
+		if (lines > 1)
+			return 0;
+	}
+	snprintf(swapfile, sizeof(swapfile), "/var/tmp/rtmem-test-swap.%d", (int)getpid());
+	fd = open(swapfile, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (posix_fallocate(fd, 0, (off_t)bytes)) {
+		close(fd);
+		unlink(swapfile);
+		swapfile[0] = 0;
+		return -ENOSPC;
+	}
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "mkswap -q %s >/dev/null 2>&1 || mkswap %s >/dev/null 2>&1",
+		 swapfile, swapfile);
+	if (system(cmd) != 0 || swapon(swapfile, 0) != 0) {
+		int e = errno ? errno : ENOSYS;
+
+		unlink(swapfile);
+		swapfile[0] = 0;
+		return -e;
+	}
+	return 0;
+}
+
+int rtt_swap_drop(void)
+{
+	int r = 0;
+
+	if (!swapfile[0])
+		return 0;
+	if (swapoff(swapfile))
+		r = -errno;
+	unlink(swapfile);
+	swapfile[0] = 0;
+	return r;
 }

@@ -63,6 +63,16 @@ void rtt_env_restore(void);
  * disabled when no_oom is set. Fills path (n bytes). 0 or -errno. */
 int rtt_memcg_create(const char *name, uint64_t limit, bool no_oom, char *path, size_t n);
 int rtt_memcg_destroy(const char *path);
+/* The same with swap allowed (v1: swappiness 100; v2: memory.swap.max max)
+ * and the OOM killer on: for pressure that must reach swap. */
+int rtt_memcg_create_swappable(const char *name, uint64_t limit, char *path, size_t n);
+
+/* ---- swap ---- */
+/* Swap for a test: 0 if some is active, else a swap file of `bytes` made
+ * in /var/tmp and switched on (root). -errno when neither works.
+ * rtt_swap_drop switches off and removes the file made here, if any. */
+int rtt_swap_ensure(uint64_t bytes);
+int rtt_swap_drop(void);
 
 /* ---- inspection ---- */
 /* The smaps entry of the mapping containing addr (path set to NULL). 0 or -ENOENT. */

@@ -214,53 +214,14 @@ static void test_huge_counted(void)
 
 /* ---- swap: paged-out pages are counted swapped, locked ones stay ---- */
 
-static char swapfile[256];
-
-/* Swap for the test: what is active, else a swap file made here (root). */
 static int ensure_swap(void)
 {
-	char cmd[600];
-	size_t len;
-	char *t = rtk_read_file("/proc/swaps", &len);
-	int fd, lines = 0;
-
-	if (t) {
-		for (size_t i = 0; i < len; i++)
-			lines += t[i] == '\n';
-		free(t);
-		if (lines > 1)
-			return 0;
-	}
-	snprintf(swapfile, sizeof(swapfile), "/var/tmp/rtmem-test-swap.%d", (int)getpid());
-	fd = open(swapfile, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (posix_fallocate(fd, 0, 64 << 20)) {
-		close(fd);
-		unlink(swapfile);
-		swapfile[0] = 0;
-		return -ENOSPC;
-	}
-	close(fd);
-	snprintf(cmd, sizeof(cmd), "mkswap -q %s >/dev/null 2>&1 || mkswap %s >/dev/null 2>&1",
-		 swapfile, swapfile);
-	if (system(cmd) != 0 || swapon(swapfile, 0) != 0) {
-		int e = errno ? errno : ENOSYS;
-
-		unlink(swapfile);
-		swapfile[0] = 0;
-		return -e;
-	}
-	return 0;
+	return rtt_swap_ensure(64 << 20);
 }
 
 static void drop_swap(void)
 {
-	if (!swapfile[0])
-		return;
-	CU_ASSERT_EQUAL(swapoff(swapfile), 0);
-	unlink(swapfile);
-	swapfile[0] = 0;
+	CU_ASSERT_EQUAL(rtt_swap_drop(), 0);
 }
 
 static void test_swapped(void)
