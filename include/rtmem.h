@@ -178,6 +178,12 @@ enum rt_thp_policy {
 #define RT_LOCK_ALL_BEST_EFFORT  (1u << 1) /* lock what fits, report the rest */
 #define RT_LOCK_ALL_NO_MALLOC    (1u << 2) /* leave glibc malloc settings alone */
 #define RT_LOCK_ALL_KEEP_RLIMIT  (1u << 3) /* never raise RLIMIT_MEMLOCK soft to hard */
+/* A fork() child inherits no lock and no MCL_FUTURE: with this flag, the
+ * child re-runs mlockall with the same flags before fork() returns in it
+ * (populating, so copy-on-write is broken up front: the child then takes
+ * no fault on what it had). Without it the child runs unlocked and
+ * rt_lock_all_active() is 0 there. */
+#define RT_LOCK_ALL_FORK_RELOCK  (1u << 4)
 
 struct rt_range {
 	uintptr_t start, end;

@@ -102,8 +102,15 @@ void *rt_malloc(size_t n)
 
 void *rt_calloc(size_t n, size_t each)
 {
-	struct rt_arena *a = rt_malloc_arena();
+	struct rt_arena *a;
+	size_t total;
 
+	/* bad input is refused before the arena is made for it */
+	if (__builtin_mul_overflow(n, each, &total)) {
+		errno = ENOMEM;
+		return rt__fail_null(ENOMEM, "rt_calloc: %zu x %zu bytes overflows.", n, each);
+	}
+	a = rt_malloc_arena();
 	return a ? rt_arena_calloc(a, n, each) : NULL;
 }
 
@@ -116,8 +123,14 @@ void *rt_realloc(void *p, size_t n)
 
 void *rt_aligned_alloc(size_t align, size_t n)
 {
-	struct rt_arena *a = rt_malloc_arena();
+	struct rt_arena *a;
 
+	if (!align || (align & (align - 1)) || align > ((size_t)1 << 30)) {
+		errno = EINVAL;
+		return rt__fail_null(EINVAL, "rt_aligned_alloc: alignment %zu is not a power of "
+				     "two up to 1 GiB.", align);
+	}
+	a = rt_malloc_arena();
 	return a ? rt_arena_aligned_alloc(a, align, n) : NULL;
 }
 

@@ -47,6 +47,7 @@ static struct {
 	int saved_thp;
 	bool stack_attr_set;
 	size_t saved_stacksize;
+	int fork_mcl;               /* RT_LOCK_ALL_FORK_RELOCK: mlockall flags, else 0 */
 	struct keep *pre;           /* ranges locked before rt_lock_all */
 	size_t npre;
 } st;
@@ -54,7 +55,10 @@ static struct {
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 static void child_after_fork(void)
 {
-	/* mlockall's locks and MCL_FUTURE are not inherited by a fork child */
+	/* mlockall's locks and MCL_FUTURE are not inherited by a fork child;
+	 * with RT_LOCK_ALL_FORK_RELOCK the child locks itself again */
+	if (st.active && st.fork_mcl && mlockall(st.fork_mcl) == 0)
+		return;
 	st.active = false;
 	st.future = false;
 }
@@ -396,7 +400,7 @@ int rt_lock_all(const struct rt_lock_opts *uopts)
 				"unknown to this rtmem are set); fill it with RT_OPTS().", fn, uopts->sz);
 	rt__opts_copy(&o, sizeof(o), uopts);
 	if (o.flags & ~(RT_LOCK_ALL_ONFAULT | RT_LOCK_ALL_BEST_EFFORT | RT_LOCK_ALL_NO_MALLOC |
-			RT_LOCK_ALL_KEEP_RLIMIT))
+			RT_LOCK_ALL_KEEP_RLIMIT | RT_LOCK_ALL_FORK_RELOCK))
 		return rt__fail(EINVAL, "%s: unknown flags %#x.", fn, o.flags);
 	if (o.thp != RT_THP_LEAVE && o.thp != RT_THP_DISABLE && o.thp != RT_THP_PREFER)
 		return rt__fail(EINVAL, "%s: invalid THP policy %d.", fn, (int)o.thp);
@@ -651,6 +655,7 @@ int rt_lock_all(const struct rt_lock_opts *uopts)
 	}
 	st.future = true;
 	st.best_effort = false;
+	st.fork_mcl = (o.flags & RT_LOCK_ALL_FORK_RELOCK) ? mcl : 0;
 
 	/* mlockall ignores populate failures (like MAP_LOCKED): check that the
 	 * anonymous writable memory really is resident */
@@ -715,6 +720,7 @@ int rt_unlock_all(void)
 	}
 	r = unlock_process();
 	undo_settings();
+	st.fork_mcl = 0;
 	free(st.pre);
 	st.pre = NULL;
 	st.npre = 0;

@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -540,7 +541,70 @@ static void test_bad_input(void)
 	CU_ASSERT_EQUAL(rtt_in_child(NULL, child_bad_input, NULL), 0);
 }
 
+/* ---- fork ---- */
+
+static int grandchild_check(bool want_locked)
+{
+	uint8_t *buf = malloc(1 << 20);
+	struct rt_fault_mark m;
+	struct rt_faults f;
+	int st;
+	pid_t c;
+
+	memset(buf, 1, 1 << 20);
+	c = fork();
+	if (c == 0) {
+		bool locked = rtt_vmlck() > 0 && rt_lock_all_active() == 1;
+		int bad = locked != want_locked;
+
+		if (want_locked) {
+			/* relocking populated the child: writing takes no fault */
+			rt_faults_mark(&m, RT_FAULTS_THREAD);
+			memset(buf, 2, 1 << 20);
+			rt_faults_since(&m, &f);
+			if (f.minor || f.major) {
+				fprintf(stderr, "fork child: %ld faults writing 1 MiB\n", f.minor);
+				bad = 1;
+			}
+		}
+		if (locked != want_locked)
+			fprintf(stderr, "fork child: VmLck %llu, active %d\n",
+				(unsigned long long)rtt_vmlck(), rt_lock_all_active());
+		_exit(bad);
+	}
+	RTT_CHILD_CHECK(c > 0 && waitpid(c, &st, 0) == c);
+	free(buf);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 100;
+}
+
+static int child_fork_relock(void *arg)
+{
+	RT_OPTS(rt_lock_opts, o, .flags = RT_LOCK_ALL_FORK_RELOCK);
+
+	(void)arg;
+	RTT_CHILD_CHECK(rt_lock_all(&o) == 0);
+	RTT_CHILD_CHECK(grandchild_check(true) == 0);
+	RTT_CHILD_CHECK(rt_unlock_all() == 0);
+	return 0;
+}
+
+static int child_fork_plain(void *arg)
+{
+	(void)arg;
+	RTT_CHILD_CHECK(rt_lock_all(NULL) == 0);
+	RTT_CHILD_CHECK(grandchild_check(false) == 0);
+	return 0;
+}
+
+static void test_fork(void)
+{
+	NEEDS_MLOCKALL();
+	CU_ASSERT_EQUAL(rtt_in_child(NULL, child_fork_plain, NULL), 0);
+	CU_ASSERT_EQUAL(rtt_in_child(NULL, child_fork_relock, NULL), 0);
+}
+
 static const struct rtt_test tests[] = {
+	{ "fork: locks not inherited; RT_LOCK_ALL_FORK_RELOCK re-locks", test_fork },
 	{ "0 faults in 10,000 malloc/touch/free rounds after rt_lock_all", test_zero_faults },
 	{ "the same loop faults without rt_lock_all", test_loop_faults_unlocked },
 	{ "settings applied and restored; stack prefaulted; idempotent", test_settings },
