@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +26,8 @@ const char rt__memlock_remedy[] =
 
 const char *rt_strerror(int err)
 {
+	if (err == INT_MIN)          /* -INT_MIN does not exist */
+		err = INT_MAX;
 	if (err < 0)
 		err = -err;
 	if (err == 0)
