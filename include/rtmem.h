@@ -575,6 +575,36 @@ int rt_thread_pool_trim(void);
  * (more than the room left, which the sentence gives). */
 int rt_stack_prefault(size_t bytes);
 
+/* ---- locked files -------------------------------------------------------- */
+
+enum {
+	/* A private copy: each page copied once into anonymous, locked memory,
+	 * so truncating or rewriting the file later cannot change the mapping
+	 * or make it SIGBUS. Costs the file's size in locked memory. */
+	RT_FILE_SNAPSHOT = 1u << 0,
+};
+
+struct rt_file_opts {
+	size_t sz;
+	unsigned flags;             /* RT_FILE_* */
+};
+
+struct rt_file;
+
+/* Map a non-empty regular file read-only, make every page resident and
+ * locked (through the lock registry), and verify it. NULL + errno: EINVAL,
+ * the open/mmap error, ENOMEM/EPERM from locking (the RLIMIT_MEMLOCK
+ * sentence), EIO when pages are missing after locking. */
+struct rt_file *rt_file_lock(const char *path, const struct rt_file_opts *opts);
+const void *rt_file_addr(const struct rt_file *f);     /* NULL + EINVAL if not live */
+size_t rt_file_size(const struct rt_file *f);          /* bytes at lock time; 0 if not live */
+/* Is the mapping still whole? 0; -ESTALE when the file was truncated
+ * (shared mapping: the pages past the new end are gone, touching them is
+ * SIGBUS), grew, or was replaced; -EIO when pages are missing. The sentence
+ * says which, with the sizes. Cost: an fstat, a stat and a residency check. */
+int rt_file_check(const struct rt_file *f);
+int rt_file_unlock(struct rt_file *f);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,6 +9,11 @@
  *   rtmem doctor [--json]
  *       audit this machine for real-time memory: exit 0, or 1 when a finding
  *       is severe, 2 on a usage error.
+ *   rtmem lock [--snapshot] [--once] [--interval SEC] FILE...
+ *       lock files into memory (as vmtouch -l), print a verdict per file,
+ *       then keep them locked and check them until SIGINT/SIGTERM (a file
+ *       truncated or replaced meanwhile is reported and released). Exit 0,
+ *       1 when a file could not be locked or was lost, 2 on usage errors.
  *   rtmem run [OPTIONS] -- CMD [ARGS...]
  *       exec CMD with librtmem-preload.so: locked from its start, malloc on
  *       locked arenas. The exit status and signals are CMD's own (rtmem
@@ -24,6 +29,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -37,6 +43,7 @@ static int usage(FILE *f)
 {
 	fprintf(f, "usage: rtmem check --pid PID [--json | --prometheus]\n"
 		   "       rtmem doctor [--json]\n"
+		   "       rtmem lock [--snapshot] [--once] [--interval SEC] FILE...\n"
 		   "       rtmem run [--arena-size N] [--arena-max N] [--stack N] [--report]\n"
 		   "                 [--no-preload] [--best-effort] [--on-full fallback|fail]\n"
 		   "                 [--fork onfault|populate|none] -- CMD [ARGS...]\n");
@@ -247,6 +254,106 @@ static int cmd_doctor(int argc, char **argv)
 				      : "no severe finding");
 	}
 	return severe ? 1 : 0;
+}
+
+/* ---- rtmem lock ---- */
+
+static volatile sig_atomic_t lock_stop;
+static void on_stop(int sig)
+{
+	(void)sig;
+	lock_stop = 1;
+}
+
+static int cmd_lock(int argc, char **argv)
+{
+	RT_OPTS(rt_file_opts, o);
+	struct rt_file **f;
+	bool once = false, tty = isatty(STDOUT_FILENO);
+	long interval = 10;
+	int i, first = -1, nfiles, ok = 0, bad = 0;
+	size_t total = 0;
+	char a[32];
+
+	for (i = 0; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--")) {
+			i++;
+			break;
+		} else if (!strcmp(argv[i], "--snapshot")) {
+			o.flags |= RT_FILE_SNAPSHOT;
+		} else if (!strcmp(argv[i], "--once")) {
+			once = true;
+		} else if (!strcmp(argv[i], "--interval") && i + 1 < argc) {
+			interval = atol(argv[++i]);
+			if (interval < 1) {
+				fprintf(stderr, "rtmem lock: --interval needs seconds >= 1\n");
+				return 2;
+			}
+		} else {
+			return usage(stderr);
+		}
+	}
+	first = i;
+	nfiles = argc - first;
+	if (nfiles <= 0)
+		return usage(stderr);
+	f = calloc((size_t)nfiles, sizeof(*f));
+	if (!f)
+		return 2;
+	for (i = 0; i < nfiles; i++) {
+		const char *path = argv[first + i];
+
+		if (tty) {
+			printf("\r\033[K[%d/%d] locking %s ...", i + 1, nfiles, path);
+			fflush(stdout);
+		}
+		f[i] = rt_file_lock(path, &o);
+		if (tty)
+			printf("\r\033[K");
+		if (!f[i]) {
+			printf("FAILED %s: %s\n", path, rt_last_error());
+			bad++;
+			continue;
+		}
+		total += rt_file_size(f[i]);
+		ok++;
+		printf("locked %s: %s, every page resident and locked%s\n", path,
+		       rt__size(rt_file_size(f[i]), a),
+		       (o.flags & RT_FILE_SNAPSHOT) ? " (private snapshot)" : "");
+		fflush(stdout);
+	}
+	printf("%d of %d files locked, %s in all%s\n", ok, nfiles, rt__size(total, a),
+	       once || !ok ? "" : "; checking every interval until SIGINT or SIGTERM");
+	fflush(stdout);
+	if (!once && ok) {
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_stop;
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		while (!lock_stop) {
+			for (long t = 0; t < interval * 10 && !lock_stop; t++)
+				usleep(100 * 1000);
+			for (i = 0; i < nfiles && !lock_stop; i++) {
+				if (!f[i] || rt_file_check(f[i]) == 0)
+					continue;
+				printf("CHANGED %s: %s\n", argv[first + i], rt_last_error());
+				fflush(stdout);
+				if (!(o.flags & RT_FILE_SNAPSHOT)) {
+					/* do not keep a mapping that would SIGBUS */
+					rt_file_unlock(f[i]);
+					f[i] = NULL;
+					bad++;
+				}
+			}
+		}
+	}
+	for (i = 0; i < nfiles; i++)
+		if (f[i])
+			rt_file_unlock(f[i]);
+	free(f);
+	return bad ? 1 : 0;
 }
 
 /* ---- rtmem run ---- */
@@ -503,6 +610,8 @@ int main(int argc, char **argv)
 		return cmd_doctor(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "lock"))
+		return cmd_lock(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage(stdout);
 		return 0;
