@@ -48,4 +48,17 @@ fi
 out=$(env -u RTMEM_PRELOAD_LIB "$prefix/bin/rtmem" run --report -- /bin/true 2>&1) ||
 	{ echo "installed rtmem run failed: $out"; exit 1; }
 case $out in *"0 violations: OK"*) ;; *) echo "installed rtmem run: $out"; exit 1 ;; esac
+# the man pages are installed, and every name of the API has one
+man=$prefix/share/man
+[ -f "$man/man1/rtmem.1" ] || { echo "rtmem.1 not installed"; exit 1; }
+for n in $(nm -D --defined-only "$libdir/librtmem.so" | awk '{print $3}' | sed 's/@.*//' | grep '^rt_[a-z]'); do
+	[ -f "$man/man3/$n.3" ] || { echo "no man page for $n"; exit 1; }
+done
+if command -v groff >/dev/null; then
+	for f in "$man"/man1/rtmem.1 "$man"/man3/*.3; do
+		grep -q '^\.so ' "$f" && continue
+		w=$(groff -man -ww -z "$f" 2>&1) || true
+		[ -z "$w" ] || { echo "$f: $w"; exit 1; }
+	done
+fi
 echo "install check: ok"
