@@ -39,6 +39,7 @@ struct rt_file {
 	dev_t dev;
 	ino_t ino;
 	unsigned flags;
+	struct rt_file *dead_next;  /* on the list of unlocked handles */
 	char path[PATH_MAX];
 };
 
@@ -59,7 +60,7 @@ static struct rt_file *handle_new(void)
 	pthread_mutex_lock(&dead_mu);
 	f = dead;
 	if (f)
-		dead = *(struct rt_file **)(void *)f->path;
+		dead = f->dead_next;
 	pthread_mutex_unlock(&dead_mu);
 	if (f)
 		memset(f, 0, sizeof(*f));
@@ -70,7 +71,7 @@ static void handle_drop(struct rt_file *f)
 {
 	f->magic = 0;
 	pthread_mutex_lock(&dead_mu);
-	*(struct rt_file **)(void *)f->path = dead;
+	f->dead_next = dead;
 	dead = f;
 	pthread_mutex_unlock(&dead_mu);
 }

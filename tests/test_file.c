@@ -112,7 +112,15 @@ static void test_truncate_shared(void)
 	/* the part before the new end is still there; the documented SIGBUS
 	 * past it, seen in a child */
 	CU_ASSERT(contents_ok(m, SIZE / 2));
-	CU_ASSERT_EQUAL(rtt_in_child(NULL, child_touch_tail, (void *)m), 128 + SIGBUS);
+	{
+		int rc = rtt_in_child(NULL, child_touch_tail, (void *)m);
+
+		if (RTT_SANITIZED) {
+			CU_ASSERT(rc != 0);     /* the sanitizer reports the SIGBUS */
+		} else {
+			CU_ASSERT_EQUAL(rc, 128 + SIGBUS);
+		}
+	}
 	CU_ASSERT_EQUAL(rt_file_unlock(f), 0);
 }
 
