@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@
 #include <unistd.h>
 
 static size_t ps;
-static char dir[64], path[128];
+static char dir[64], path[128], cli[PATH_MAX + 16];
 
 #define SIZE ((size_t)3 << 20)
 
@@ -236,7 +237,7 @@ static void test_cli_lock(void)
 	if (p == 0) {
 		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		dup2(fd, 1);
-		execl(RTMEM_CLI_PATH, "rtmem", "lock", "--once", path, (char *)NULL);
+		execl(cli, "rtmem", "lock", "--once", path, (char *)NULL);
 		_exit(122);
 	}
 	CU_ASSERT_FATAL(p > 0 && waitpid(p, &st, 0) == p);
@@ -253,7 +254,7 @@ static void test_cli_lock(void)
 	if (p == 0) {
 		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		dup2(fd, 1);
-		execl(RTMEM_CLI_PATH, "rtmem", "lock", "--interval", "1", path, (char *)NULL);
+		execl(cli, "rtmem", "lock", "--interval", "1", path, (char *)NULL);
 		_exit(122);
 	}
 	CU_ASSERT_FATAL(p > 0);
@@ -278,9 +279,26 @@ static void test_cli_lock(void)
 
 static int setup(void)
 {
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
 	ps = rtk_page_size();
-	/* a disk file, not tmpfs, as lookup tables and models are */
-	snprintf(dir, sizeof(dir), "/var/tmp/rtmem-file-XXXXXX");
+	/* the rtmem command next to this test (the arm64 guests), else the
+	 * build tree's */
+	snprintf(cli, sizeof(cli), "%s", RTMEM_CLI_PATH);
+	if (n > 0) {
+		char c[PATH_MAX + 16];
+
+		self[n] = 0;
+		*strrchr(self, '/') = 0;
+		snprintf(c, sizeof(c), "%s/rtmem", self);
+		if (access(c, X_OK) == 0)
+			snprintf(cli, sizeof(cli), "%s", c);
+	}
+	/* a disk file, as lookup tables and models are; /tmp (tmpfs, the same
+	 * truncation semantics) where there is no /var/tmp, as in the guests */
+	snprintf(dir, sizeof(dir), "%s/rtmem-file-XXXXXX",
+		 access("/var/tmp", W_OK) == 0 ? "/var/tmp" : "/tmp");
 	if (!mkdtemp(dir))
 		return -1;
 	snprintf(path, sizeof(path), "%s/table.bin", dir);
