@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <linux/capability.h>
 #include <sys/resource.h>
@@ -98,6 +99,29 @@ const char *rt__size(uint64_t b, char buf[32])
 	else
 		snprintf(buf, 32, "%.1f %s", v, unit[u]);
 	return buf;
+}
+
+bool rt__parse_size(const char *s, size_t *out)
+{
+	unsigned long long v;
+	char *e;
+
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &e, 10);
+	if (errno || e == s || !v)
+		return false;
+	switch (*e) {
+	case 'G': case 'g': if (v >> 34) return false; v <<= 10;   /* fall through */
+	case 'M': case 'm': if (v >> 44) return false; v <<= 10;   /* fall through */
+	case 'K': case 'k': if (v >> 54) return false; v <<= 10; e++; break;
+	default: break;
+	}
+	if (*e || v > SIZE_MAX)
+		return false;
+	*out = (size_t)v;
+	return true;
 }
 
 bool rt__opts_ok(const void *opts, size_t user_sz, size_t our_sz)

@@ -34,6 +34,10 @@ int rt__lock_fail(const char *fn, int err, size_t len);
 /* The standard remedy sentence for RLIMIT_MEMLOCK trouble. */
 extern const char rt__memlock_remedy[];
 
+/* A size: a positive decimal number with an optional K, M or G (powers of
+ * 1024) and nothing after it. false for anything else or an overflow. */
+bool rt__parse_size(const char *s, size_t *out);
+
 /* Validate an options struct pointer: NULL ok; sz must cover `need` bytes
  * (the fields this build reads) and anything beyond our struct must be 0. */
 bool rt__opts_ok(const void *opts, size_t user_sz, size_t our_sz);
@@ -58,6 +62,10 @@ long rt__numa_misplaced(void *addr, size_t len, int node);
 /* ---- stacks (process.c) ---- */
 /* Touch `bytes` of stack below the caller, top down as the stack grows. */
 void rt__touch_stack(size_t bytes, size_t ps);
+/* How much of the main thread's stack can be pre-faulted below the caller's
+ * depth: within RLIMIT_STACK and clear of the kernel's stack guard gap. 0
+ * when the caller is not on the main stack. */
+size_t rt__main_stack_room(void);
 
 /* ---- size helpers ---- */
 static inline bool rt__add_ovf(size_t a, size_t b, size_t *r)

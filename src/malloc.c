@@ -24,23 +24,9 @@ static char init_msg[512];
 
 static size_t env_size(void)
 {
-	const char *s = getenv("RTMEM_ARENA_SIZE");
-	char *e;
-	unsigned long long v;
+	size_t v;
 
-	if (!s || !*s)
-		return DEFAULT_SIZE;
-	errno = 0;
-	v = strtoull(s, &e, 10);
-	if (errno || e == s)
-		return DEFAULT_SIZE;
-	switch (*e) {
-	case 'G': case 'g': v <<= 10;   /* fall through */
-	case 'M': case 'm': v <<= 10;   /* fall through */
-	case 'K': case 'k': v <<= 10; break;
-	default: break;
-	}
-	return (size_t)v;
+	return rt__parse_size(getenv("RTMEM_ARENA_SIZE"), &v) ? v : DEFAULT_SIZE;
 }
 
 static int make(size_t bytes, const struct rt_arena_opts *opts)

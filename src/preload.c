@@ -354,7 +354,10 @@ static void at_child(void)
 	if (fork_mode == FORK_ONFAULT) {
 		/* cheap, and a child that only execs breaks no copy-on-write:
 		 * what it has and what it touches from now on stays resident */
-		(void)mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT);
+		if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT))
+			fprintf(stderr, "rtmem: fork child %d runs unlocked: mlockall(MCL_ONFAULT): "
+				"%s (RLIMIT_MEMLOCK or CAP_IPC_LOCK; --fork none to skip)\n",
+				(int)getpid(), rt_strerror(errno));
 	} else if (fork_mode == FORK_POPULATE) {
 		if (rt_lock_all(&lock_opts))
 			fprintf(stderr, "rtmem: fork child %d: %s\n", (int)getpid(), rt_last_error());
@@ -367,25 +370,12 @@ static void at_child(void)
 static size_t env_size(const char *name, size_t def)
 {
 	const char *s = getenv(name);
-	unsigned long long v;
-	char *e;
+	size_t v;
 
 	if (!s || !*s)
 		return def;
-	errno = 0;
-	v = strtoull(s, &e, 10);
-	if (errno || e == s || v == 0)
-		goto bad;
-	switch (*e) {
-	case 'G': case 'g': v <<= 10;   /* fall through */
-	case 'M': case 'm': v <<= 10;   /* fall through */
-	case 'K': case 'k': v <<= 10; e++; break;
-	default: break;
-	}
-	if (*e)
-		goto bad;
-	return (size_t)v;
-bad:
+	if (rt__parse_size(s, &v))
+		return v;
 	fprintf(stderr, "rtmem: %s='%s' is not a size (a number with K, M or G); "
 		"using %zu bytes.\n", name, s, def);
 	return def;

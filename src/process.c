@@ -174,6 +174,10 @@ __attribute__((noinline)) void rt__touch_stack(size_t bytes, size_t ps)
 	__asm__ volatile("" ::"r"(q) : "memory");
 }
 
+/* Kept free below the pre-faulted part for the frames of whatever runs
+ * next: bytes, not pages (16 pages would be 1 MiB on 64K-page arm64). */
+#define STACK_SLACK ((size_t)32 << 10)
+
 /* How much of the main stack can be pre-faulted below the current depth:
  * within RLIMIT_STACK and clear of the mapping below plus the kernel's stack
  * guard gap (256 pages by default). 0 if this thread is not on the main
@@ -195,12 +199,24 @@ static size_t stack_room(const struct vlist *l, size_t ps)
 		else
 			lim = rl.rlim_cur;
 		below = i ? v->s - l->v[i - 1].e : v->s;
-		below = below > 256 * ps + 16 * ps ? below - 256 * ps - 16 * ps : 0;
-		lim = lim > depth + 16 * ps ? lim - depth - 16 * ps : 0;
+		below = below > 256 * ps + STACK_SLACK ? below - 256 * ps - STACK_SLACK : 0;
+		lim = lim > depth + STACK_SLACK ? lim - depth - STACK_SLACK : 0;
 		below += sp - v->s;
 		return lim < below ? lim : below;
 	}
 	return 0;
+}
+
+size_t rt__main_stack_room(void)
+{
+	struct vlist l;
+	size_t room;
+
+	if (vlist_read_from(&l, true))
+		return 0;
+	room = stack_room(&l, rtk_page_size());
+	vlist_free(&l);
+	return room;
 }
 
 /* ---- rollback helpers ------------------------------------------------------- */

@@ -26,7 +26,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -129,11 +128,10 @@ static void stack_free(struct rt_stack *s)
 }
 
 /* Bytes written from the top: the first word from the bottom that is not
- * the pattern marks the deepest the stack ever reached. */
-/* Bytes written from the top: the first word from the bottom that is not
  * the pattern marks the deepest the stack ever reached. Whole chunks are
  * compared with memcmp (vectorised in glibc), then words in the first
- * chunk that differs. */
+ * chunk that differs. The chunk is 4 KiB whatever the page size: it only
+ * sets how much memcmp compares at once. */
 static const uint64_t paint_chunk[512] = { [0 ... 511] = PAINT_WORD };
 
 static size_t written(const struct rt_stack *s)
@@ -525,45 +523,12 @@ int rt_thread_pool_trim(void)
 
 /* ---- rt_stack_prefault ---- */
 
-/* The main thread's stack grows on demand, down to RLIMIT_STACK below its
- * top, and never within the kernel's stack guard gap (256 pages by
- * default) of the mapping below it. Lowest usable address, or 0. */
-static uintptr_t main_stack_bottom(uintptr_t sp, size_t ps)
-{
-	uintptr_t prev_end = 0, hi = 0, bottom;
-	size_t len;
-	char *text = rtk_read_file("/proc/self/maps", &len), *p;
-	struct rlimit rl;
-
-	if (!text)
-		return 0;
-	for (p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-		unsigned long s, e;
-
-		if (sscanf(p, "%lx-%lx", &s, &e) != 2)
-			continue;
-		if (sp >= s && sp < e) {
-			hi = e;
-			break;
-		}
-		prev_end = e;
-	}
-	free(text);
-	if (!hi)
-		return 0;
-	bottom = prev_end + 256 * ps;
-	if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur < hi && hi - rl.rlim_cur > bottom)
-		bottom = hi - rl.rlim_cur;
-	return bottom;
-}
-
 int rt_stack_prefault(size_t bytes)
 {
 	static const char fn[] = "rt_stack_prefault";
 	const size_t ps = rtk_page_size();
 	/* room kept for the frames of whatever runs after, in bytes (not
-	 * pages: a 64K-page kernel would make that 1 MiB) */
+	 * pages: 16 pages would be 1 MiB on a 64K-page kernel) */
 	const size_t slack = (size_t)32 << 10;
 	uintptr_t sp = (uintptr_t)__builtin_frame_address(0), bottom;
 	bool main_thread = getpid() == (pid_t)syscall(SYS_gettid);
@@ -576,11 +541,9 @@ int rt_stack_prefault(size_t bytes)
 	if (!bytes)
 		return rt__fail(EINVAL, "%s: 0 bytes.", fn);
 	if (main_thread) {
-		bottom = main_stack_bottom(sp, ps);
-		if (!bottom)
-			return rt__fail(EIO, "%s: the main thread's stack is not in /proc/self/maps.",
-					fn);
-		size = sp - bottom;
+		/* the same bound rt_lock_all's stack pre-fault uses: RLIMIT_STACK,
+		 * and the kernel's stack guard gap above the mapping below */
+		room = rt__main_stack_room();
 	} else {
 		err = pthread_getattr_np(pthread_self(), &at);
 		if (err)
@@ -589,8 +552,8 @@ int rt_stack_prefault(size_t bytes)
 		pthread_attr_getguardsize(&at, &guard);
 		pthread_attr_destroy(&at);
 		bottom = (uintptr_t)lo + guard;
+		room = sp > bottom + slack ? sp - bottom - slack : 0;
 	}
-	room = sp > bottom + slack ? sp - bottom - slack : 0;
 	if (bytes > room)
 		return rt__fail(ENOMEM, "%s: %s asked, but only %s of this thread's stack is left "
 				"below the current depth (%s); ask for less, or raise %s.", fn,

@@ -9,6 +9,7 @@
 #include <linux/perf_event.h>
 #include <sys/mount.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -545,4 +546,46 @@ int rtt_swap_drop(void)
 	unlink(swapfile);
 	swapfile[0] = 0;
 	return r;
+}
+
+/* ---- files and programs ------------------------------------------------------ */
+
+void rtt_sibling(const char *name, const char *env, const char *fallback, char *out, size_t n)
+{
+	char self[PATH_MAX];
+	ssize_t k;
+
+	if (env && getenv(env) && *getenv(env)) {
+		snprintf(out, n, "%s", getenv(env));
+		return;
+	}
+	k = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (k > 0) {
+		char c[PATH_MAX + 64];
+
+		self[k] = 0;
+		*strrchr(self, '/') = 0;
+		snprintf(c, sizeof(c), "%s/%s", self, name);
+		if (access(c, X_OK) == 0) {
+			snprintf(out, n, "%s", c);
+			return;
+		}
+	}
+	snprintf(out, n, "%s", fallback);
+}
+
+int rtt_tmpdir(const char *prefix, char *out, size_t n)
+{
+	snprintf(out, n, "%s/%s-XXXXXX", access("/var/tmp", W_OK) == 0 ? "/var/tmp" : "/tmp",
+		 prefix);
+	return mkdtemp(out) ? 0 : -errno;
+}
+
+void rtt_rmtree(const char *dir)
+{
+	char cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
 }

@@ -125,6 +125,16 @@ int rtt_drop_cap(int cap);
 int rtt_syscall_counter(const char *name);
 long rtt_counter_read(int fd);
 
+/* ---- files and programs ---- */
+/* A program the tests run: $ENV if set (env may be NULL), else NAME next
+ * to the test binary (as in the arm64 guests), else `fallback` (the path
+ * CMake gave). */
+void rtt_sibling(const char *name, const char *env, const char *fallback, char *out, size_t n);
+/* A fresh directory PREFIX-XXXXXX in /var/tmp (a disk), or /tmp where there
+ * is none (the guests). 0 or -errno. rtt_rmtree removes it and all in it. */
+int rtt_tmpdir(const char *prefix, char *out, size_t n);
+void rtt_rmtree(const char *dir);
+
 /* Load tests/fixtures/REL into a malloc'd NUL-terminated buffer (CU_FAIL and
  * NULL if missing). */
 char *rtt_fixture(const char *rel, size_t *len);

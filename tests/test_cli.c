@@ -27,23 +27,8 @@ static size_t ps;
  * the build tree's. */
 static void find_cli(void)
 {
-	char self[PATH_MAX];
-	ssize_t n;
-
 	ps = rtk_page_size();
-	if (getenv("RTMEM_CLI")) {
-		snprintf(cli, sizeof(cli), "%s", getenv("RTMEM_CLI"));
-		return;
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = 0;
-		*strrchr(self, '/') = 0;
-		snprintf(cli, sizeof(cli), "%s/rtmem", self);
-		if (access(cli, X_OK) == 0)
-			return;
-	}
-	snprintf(cli, sizeof(cli), "%s", RTMEM_CLI_PATH);
+	rtt_sibling("rtmem", "RTMEM_CLI", RTMEM_CLI_PATH, cli, sizeof(cli));
 }
 
 /* Run `rtmem args...`, as uid `uid` when >= 0; stdout into out (NUL

@@ -99,7 +99,31 @@ static void test_opts_sizes(void)
 	}
 }
 
+/* The one size parser (RTMEM_ARENA_SIZE, rtmem run's options, the
+ * preload library's environment). */
+static void test_parse_size(void)
+{
+	size_t v = 7;
+
+	CU_ASSERT(rt__parse_size("4096", &v) && v == 4096);
+	CU_ASSERT(rt__parse_size("32M", &v) && v == (size_t)32 << 20);
+	CU_ASSERT(rt__parse_size("1g", &v) && v == (size_t)1 << 30);
+	CU_ASSERT(rt__parse_size("64k", &v) && v == (size_t)64 << 10);
+	v = 7;
+	CU_ASSERT(!rt__parse_size(NULL, &v));
+	CU_ASSERT(!rt__parse_size("", &v));
+	CU_ASSERT(!rt__parse_size("0", &v));
+	CU_ASSERT(!rt__parse_size("-1", &v));
+	CU_ASSERT(!rt__parse_size(" 5", &v));
+	CU_ASSERT(!rt__parse_size("12Q", &v));
+	CU_ASSERT(!rt__parse_size("12MB", &v));
+	CU_ASSERT(!rt__parse_size("17179869184G", &v));       /* 2^34 G overflows */
+	CU_ASSERT(!rt__parse_size("99999999999999999999", &v));
+	CU_ASSERT_EQUAL(v, 7);                                  /* untouched on failure */
+}
+
 static const struct rtt_test tests[] = {
+	{ "sizes with K, M, G suffixes parsed strictly", test_parse_size },
 	{ "rt_strerror takes -errno and errno", test_strerror },
 	{ "rt_last_error is per thread", test_last_error_per_thread },
 	{ "sizes in sentences", test_sizes },

@@ -279,27 +279,11 @@ static void test_cli_lock(void)
 
 static int setup(void)
 {
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
 	ps = rtk_page_size();
-	/* the rtmem command next to this test (the arm64 guests), else the
-	 * build tree's */
-	snprintf(cli, sizeof(cli), "%s", RTMEM_CLI_PATH);
-	if (n > 0) {
-		char c[PATH_MAX + 16];
-
-		self[n] = 0;
-		*strrchr(self, '/') = 0;
-		snprintf(c, sizeof(c), "%s/rtmem", self);
-		if (access(c, X_OK) == 0)
-			snprintf(cli, sizeof(cli), "%s", c);
-	}
-	/* a disk file, as lookup tables and models are; /tmp (tmpfs, the same
-	 * truncation semantics) where there is no /var/tmp, as in the guests */
-	snprintf(dir, sizeof(dir), "%s/rtmem-file-XXXXXX",
-		 access("/var/tmp", W_OK) == 0 ? "/var/tmp" : "/tmp");
-	if (!mkdtemp(dir))
+	rtt_sibling("rtmem", NULL, RTMEM_CLI_PATH, cli, sizeof(cli));
+	/* a disk file, as lookup tables and models are (tmpfs in the guests,
+	 * with the same truncation semantics) */
+	if (rtt_tmpdir("rtmem-file", dir, sizeof(dir)))
 		return -1;
 	snprintf(path, sizeof(path), "%s/table.bin", dir);
 	return 0;
@@ -318,14 +302,11 @@ static const struct rtt_test tests[] = {
 
 int main(void)
 {
-	char cmd[128];
 	int r;
 
 	if (setup())
 		return 1;
 	r = rtt_main("file", tests);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
+	rtt_rmtree(dir);
 	return r;
 }

@@ -27,27 +27,6 @@
 static char cli[PATH_MAX + 16], helper[PATH_MAX + 32], stat_helper[PATH_MAX + 32];
 static char dir[64];
 
-/* Next to this test (the arm64 guests and the build tree), else the paths
- * CMake gave. */
-static void find_bins(void)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-	snprintf(cli, sizeof(cli), "%s", RTMEM_CLI_PATH);
-	snprintf(helper, sizeof(helper), "%s", HELPER_PATH);
-	snprintf(stat_helper, sizeof(stat_helper), "%s", STATIC_HELPER_PATH);
-	if (n > 0) {
-		char c[PATH_MAX + 32];
-
-		self[n] = 0;
-		*strrchr(self, '/') = 0;
-		snprintf(c, sizeof(c), "%s/preload_helper", self);
-		if (access(c, X_OK) == 0)
-			snprintf(helper, sizeof(helper), "%s", c);
-	}
-}
-
 struct out {
 	int status;                 /* exit code, or 128 + signal */
 	int sig;                    /* the signal, or 0 */
@@ -448,11 +427,10 @@ static void test_gcc(void)
 
 static int setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/rtmem-preload-XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	find_bins();
-	return 0;
+	rtt_sibling("rtmem", NULL, RTMEM_CLI_PATH, cli, sizeof(cli));
+	rtt_sibling("preload_helper", NULL, HELPER_PATH, helper, sizeof(helper));
+	snprintf(stat_helper, sizeof(stat_helper), "%s", STATIC_HELPER_PATH);
+	return rtt_tmpdir("rtmem-preload", dir, sizeof(dir));
 }
 
 static const struct rtt_test tests[] = {
@@ -472,14 +450,11 @@ static const struct rtt_test tests[] = {
 
 int main(void)
 {
-	char cmd[128];
 	int r;
 
 	if (setup())
 		return 1;
 	r = rtt_main("preload", tests);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
+	rtt_rmtree(dir);
 	return r;
 }

@@ -298,8 +298,10 @@ static int cmd_lock(int argc, char **argv)
 	if (nfiles <= 0)
 		return usage(stderr);
 	f = calloc((size_t)nfiles, sizeof(*f));
-	if (!f)
+	if (!f) {
+		fprintf(stderr, "rtmem lock: out of memory for %d files\n", nfiles);
 		return 2;
+	}
 	for (i = 0; i < nfiles; i++) {
 		const char *path = argv[first + i];
 
@@ -362,27 +364,6 @@ static int cmd_lock(int argc, char **argv)
 #define RUN_CANNOT_EXEC 126
 #define RUN_NOT_FOUND 127
 #define PRELOAD_NAME "librtmem-preload.so"
-
-static bool parse_size(const char *s, size_t *out)
-{
-	unsigned long long v;
-	char *e;
-
-	errno = 0;
-	v = strtoull(s, &e, 10);
-	if (errno || e == s || !v || *s == '-')
-		return false;
-	switch (*e) {
-	case 'G': case 'g': if (v >> 34) return false; v <<= 10;   /* fall through */
-	case 'M': case 'm': if (v >> 44) return false; v <<= 10;   /* fall through */
-	case 'K': case 'k': if (v >> 54) return false; v <<= 10; e++; break;
-	default: break;
-	}
-	if (*e)
-		return false;
-	*out = (size_t)v;
-	return true;
-}
 
 /* The preload library: $RTMEM_PRELOAD_LIB, next to this executable (build
  * tree), in the lib directory relative to it (installed, relocatable), in
@@ -509,7 +490,7 @@ static int cmd_run(int argc, char **argv)
 			      : !strcmp(o, "--stack") ? &stack : NULL;
 
 		if (dst) {
-			if (!v || !parse_size(v, dst)) {
+			if (!v || !rt__parse_size(v, dst)) {
 				fprintf(stderr, "rtmem run: %s needs a size (bytes, or a number "
 					"with K, M or G), not '%s'\n", o, v ? v : "");
 				return RUN_REFUSED;
