@@ -605,6 +605,231 @@ size_t rt_file_size(const struct rt_file *f);          /* bytes at lock time; 0 
 int rt_file_check(const struct rt_file *f);
 int rt_file_unlock(struct rt_file *f);
 
+/* ---- shared locked memory ------------------------------------------------- */
+
+enum {
+	/* Create the object when it does not exist (POSIX name or SysV key). */
+	RT_SHM_CREATE = 1u << 0,
+	/* With RT_SHM_CREATE: -EEXIST when it exists already. */
+	RT_SHM_EXCL = 1u << 1,
+};
+
+struct rt_shm_opts {
+	size_t sz;
+	unsigned flags;             /* RT_SHM_* */
+	unsigned mode;              /* permissions of a created object; 0 = 0600 */
+};
+
+enum rt_shm_kind {
+	RT_SHM_POSIX = 1,           /* shm_open(3) name, /dev/shm */
+	RT_SHM_MEMFD = 2,           /* memfd_create(2): pass the fd to share it */
+	RT_SHM_SYSV = 3,            /* shmget(2) / shmat(2), SHM_LOCK */
+};
+
+struct rt_shm_info {
+	size_t sz;
+	enum rt_shm_kind kind;
+	void *addr;
+	size_t size;                /* bytes mapped (whole pages) */
+	int handle;                 /* the fd (POSIX, memfd) or the shmid (SysV) */
+	int created;                /* 1: this call created the object */
+	int sysv_locked;            /* SysV: 1 when SHM_LOCK is set on the segment */
+};
+
+struct rt_shm;
+
+/* Open (or, with RT_SHM_CREATE, create) the POSIX shared memory object
+ * `name` ("/name"), map it shared, populate it, lock the mapping in this
+ * process (through the lock registry) and verify every page present. A
+ * created object is sized to `bytes` (rounded up to pages); opening an
+ * existing one maps its size, and `bytes`, if not 0, must not exceed it.
+ * Every process that opens it locks its own mapping: a page stays resident
+ * while any process has it locked. NULL + errno: EINVAL, ENOENT, EEXIST,
+ * EACCES, EAGAIN (exists but not sized yet by its creator), and the locking
+ * errors of rt_region_create. */
+struct rt_shm *rt_shm_open(const char *name, size_t bytes, const struct rt_shm_opts *opts);
+/* A new anonymous shared object (memfd_create, `name` only labels it in
+ * /proc/PID/maps), mapped and locked as above. Share it by passing
+ * rt_shm_info().handle over a Unix socket (SCM_RIGHTS) or across fork/exec. */
+struct rt_shm *rt_shm_memfd(const char *name, size_t bytes, const struct rt_shm_opts *opts);
+/* Map and lock the shared object behind `fd` (a memfd or shm fd received
+ * from another process), its whole size. The fd is duplicated, not taken. */
+struct rt_shm *rt_shm_from_fd(int fd, const struct rt_shm_opts *opts);
+/* SysV shared memory: shmget(key) (IPC_PRIVATE, or RT_SHM_CREATE, to
+ * create), shmat, shmctl(SHM_LOCK), then every page touched, since
+ * SHM_LOCK only keeps pages that are already in memory, and this process's
+ * attachment mlocked, then verified. SHM_LOCK is charged against
+ * RLIMIT_MEMLOCK per user (without CAP_IPC_LOCK) and stays set after
+ * rt_shm_close until rt_shm_destroy. */
+struct rt_shm *rt_shm_sysv(key_t key, size_t bytes, const struct rt_shm_opts *opts);
+void *rt_shm_addr(const struct rt_shm *s);      /* NULL + EINVAL if not live */
+size_t rt_shm_size(const struct rt_shm *s);     /* 0 if not live */
+int rt_shm_info(const struct rt_shm *s, struct rt_shm_info *out);
+/* Unlock (unless another lock covers it) and unmap in this process; the
+ * object itself stays for the other processes. */
+int rt_shm_close(struct rt_shm *s);
+/* rt_shm_close, then remove the object: shm_unlink (POSIX), SHM_UNLOCK and
+ * IPC_RMID (SysV; freed when the last process detaches), nothing (memfd). */
+int rt_shm_destroy(struct rt_shm *s);
+/* shm_unlink(name), for a creator that is gone. */
+int rt_shm_unlink(const char *name);
+
+/* ---- rt_ring: a lock-free single-producer, single-consumer ring ------------
+ *
+ * Fixed-size slots in memory the caller provides: locked memory in one
+ * process (an rt_region) or shared locked memory (rt_shm) between two. The
+ * ring keeps all its state in that memory, so a second process attaches to
+ * the same bytes. A record becomes visible by one atomic store after it is
+ * written, and is freed by one atomic store after it is read; so if either
+ * side dies mid-operation, the ring stays consistent: a record half written
+ * is never seen, a record half read is read again by the next consumer, and
+ * nothing committed is lost. push/pop/reserve/commit/peek/consume: no
+ * syscall, no allocation, no lock, wait-free. At most one producer and one
+ * consumer at a time (rt_ring_claim enforces that across processes). */
+
+struct rt_ring;
+
+/* Bytes of memory a ring of `slots` (a power of two, >= 2) records of at
+ * most `slot_size` bytes needs; 0 for bad or overflowing sizes. */
+size_t rt_ring_bytes(size_t slot_size, size_t slots);
+/* Format `mem` (at least rt_ring_bytes, 64-byte aligned) as an empty ring.
+ * Returns the ring (at mem), or NULL + EINVAL. */
+struct rt_ring *rt_ring_init(void *mem, size_t bytes, size_t slot_size, size_t slots);
+/* Use a ring another process (or thread) formatted in `mem`, after checking
+ * its header against `bytes`. NULL + errno: EAGAIN (not formatted yet),
+ * EINVAL (not a ring, or does not fit in bytes), EPROTO (other version). */
+struct rt_ring *rt_ring_attach(void *mem, size_t bytes);
+/* Copy one record in. 0, -EAGAIN (full), -EMSGSIZE (len > slot_size),
+ * -EINVAL (NULL). */
+int rt_ring_push(struct rt_ring *r, const void *rec, size_t len);
+/* Copy the oldest record out and free its slot. Its length, or -EAGAIN
+ * (empty), -EMSGSIZE (cap too small: the record stays), -EBADMSG (the
+ * shared memory was corrupted), -EINVAL. */
+ssize_t rt_ring_pop(struct rt_ring *r, void *buf, size_t cap);
+/* Zero-copy: the next free slot (slot_size bytes), or NULL + EAGAIN when
+ * full; then rt_ring_commit(len) publishes it. */
+void *rt_ring_reserve(struct rt_ring *r);
+int rt_ring_commit(struct rt_ring *r, size_t len);
+/* Zero-copy: the oldest record (NULL + EAGAIN when empty), then
+ * rt_ring_consume() frees it. */
+const void *rt_ring_peek(struct rt_ring *r, size_t *len);
+int rt_ring_consume(struct rt_ring *r);
+
+struct rt_ring_stats {
+	size_t sz;
+	size_t slot_size, slots;
+	uint64_t pushed, popped;    /* records committed / consumed, ever */
+	size_t used;                /* records waiting now */
+	uint64_t full;              /* pushes and reserves refused as full */
+	pid_t producer, consumer;   /* claimed by (0: nobody) */
+};
+int rt_ring_stats(const struct rt_ring *r, struct rt_ring_stats *out);
+
+enum rt_ring_role { RT_RING_PRODUCER = 0, RT_RING_CONSUMER = 1 };
+
+/* Take a role for this process. 0: claimed; 1: claimed from a process that
+ * died holding it (its uncommitted work is discarded, its committed records
+ * are kept); -EBUSY: a live process holds it (the sentence names it). A
+ * claim is by process (pid and start time), not by thread. */
+int rt_ring_claim(struct rt_ring *r, enum rt_ring_role role);
+/* Give the role back (only its holder can): 0 or -EPERM. */
+int rt_ring_unclaim(struct rt_ring *r, enum rt_ring_role role);
+/* Is the other side there? 1: the role is held by a live process (*pid
+ * set if pid is not NULL); 0: nobody holds it, or its holder died. */
+int rt_ring_peer_alive(const struct rt_ring *r, enum rt_ring_role role, pid_t *pid);
+
+/* ---- io_uring fixed buffers ------------------------------------------------ */
+
+struct io_uring;                /* liburing's */
+
+struct rt_uring_opts {
+	size_t sz;
+	unsigned entries;           /* submission queue entries; 0 = 64 */
+	unsigned flags;             /* reserved, must be 0 */
+};
+
+struct rt_uring;
+
+/* An io_uring instance (liburing) whose fixed-buffer table rtmem manages.
+ * NULL + errno when io_uring is unavailable, with a sentence saying why:
+ * ENOSYS (kernel without io_uring, or a build without liburing), EPERM
+ * (sysctl kernel.io_uring_disabled, or a seccomp filter such as a
+ * container's), ENOMEM (kernels before 5.12 charge the rings themselves to
+ * RLIMIT_MEMLOCK). */
+struct rt_uring *rt_uring_create(const struct rt_uring_opts *opts);
+/* liburing's ring, to prepare and submit requests with. */
+struct io_uring *rt_uring_ring(struct rt_uring *u);
+/* Register [addr, addr+len) (locked memory: a region, an arena, a pool's
+ * memory) as fixed buffers, split into pieces of at most 1 GiB. Returns the
+ * index of its first buffer, or a negative errno: ENOMEM when the kernel's
+ * charge against RLIMIT_MEMLOCK (registered buffers are charged per user,
+ * on top of mlock's charge, without CAP_IPC_LOCK) would exceed it, EINVAL,
+ * EBUSY (overlaps a registered range). */
+int rt_uring_register(struct rt_uring *u, void *addr, size_t len);
+int rt_uring_register_region(struct rt_uring *u, struct rt_region *r);
+/* Every region the arena has now (regions it adds later are not). */
+int rt_uring_register_arena(struct rt_uring *u, struct rt_arena *a);
+/* Which fixed buffer holds [ptr, ptr+len): 0 and *index (for
+ * io_uring_prep_write_fixed / read_fixed), -ENOENT when ptr is in none,
+ * -ERANGE when the range runs past its buffer's end. No syscall. */
+int rt_uring_buf(const struct rt_uring *u, const void *ptr, size_t len, unsigned *index);
+/* Unregister the buffers and close the ring. */
+int rt_uring_destroy(struct rt_uring *u);
+
+/* ---- rt_log: real-time-safe logging ---------------------------------------- */
+
+enum {
+	/* Write with plain write(2) even where io_uring works. */
+	RT_LOG_NO_URING = 1u << 0,
+};
+
+enum rt_log_backend {
+	RT_LOG_WRITE = 0,           /* plain write(2) */
+	RT_LOG_URING = 1,           /* io_uring writes, buffers not registered */
+	RT_LOG_URING_FIXED = 2,     /* io_uring writes from fixed buffers */
+};
+
+struct rt_log_opts {
+	size_t sz;
+	size_t record_size;         /* largest record in bytes; 0 = 256 */
+	size_t records;             /* ring capacity, a power of two; 0 = 4096 */
+	unsigned flush_us;          /* writer's polling period; 0 = 1000 */
+	unsigned flags;             /* RT_LOG_* */
+};
+
+struct rt_log_stats {
+	size_t sz;
+	uint64_t records;           /* records accepted */
+	uint64_t dropped;           /* refused because the ring was full */
+	uint64_t written;           /* records written to the fd */
+	uint64_t bytes;             /* bytes written */
+	uint64_t writes;            /* write requests the writer made */
+	uint64_t errors;            /* write requests that failed */
+	enum rt_log_backend backend;
+};
+
+struct rt_log;
+
+/* A log writing to `fd` (not closed by rtmem): a ring in locked memory that
+ * one real-time thread fills, and a writer thread (not real-time) that
+ * drains it every flush_us into fixed-buffer io_uring writes, or plain
+ * writes where io_uring is unavailable (rt_last_error() then says why).
+ * NULL + errno: EINVAL, and the locking errors of rt_region_create. */
+struct rt_log *rt_log_create(int fd, const struct rt_log_opts *opts);
+/* Copy one record into the ring: no syscall, no allocation, no lock, no
+ * page fault. One producer thread per log. 0, -EAGAIN (ring full: counted
+ * in dropped), -EMSGSIZE, -EINVAL. */
+int rt_log_write(struct rt_log *l, const void *rec, size_t len);
+/* vsnprintf into the next slot (truncated at record_size); real-time safe
+ * as long as the format is (no %ls, no huge precision). */
+int rt_log_printf(struct rt_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Not real-time: wait until every record accepted so far is written. 0, or
+ * the first write error (negative errno). */
+int rt_log_flush(struct rt_log *l);
+int rt_log_stats(const struct rt_log *l, struct rt_log_stats *out);
+/* Flush, stop the writer, free everything. 0 or the first write error. */
+int rt_log_destroy(struct rt_log *l);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: MIT */
+#include "support.h"
+int main(void) { return 77; }
