@@ -457,7 +457,10 @@ static long tp_id(const char *name)
 	uint64_t id;
 
 	for (int i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), "%s/events/syscalls/sys_enter_%s/id", dirs[i], name);
+		if (name)
+			snprintf(path, sizeof(path), "%s/events/syscalls/sys_enter_%s/id", dirs[i], name);
+		else
+			snprintf(path, sizeof(path), "%s/events/raw_syscalls/sys_enter/id", dirs[i]);
 		if (rtk_read_u64(path, &id) == 0)
 			return (long)id;
 	}

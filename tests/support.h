@@ -117,7 +117,8 @@ size_t rtt_present_pages(const void *addr, size_t len);
 int rtt_drop_cap(int cap);
 
 /* A counter of entries into system call `name` ("mmap") by this thread and
- * threads it creates afterwards (syscalls:sys_enter_NAME through
+ * threads it creates afterwards (syscalls:sys_enter_NAME, or with name NULL
+ * every system call, raw_syscalls:sys_enter, through
  * perf_event_open, inherited; tracefs is mounted for it if missing, and
  * unmounted at exit). fd, or -ENOENT when the kernel has no such tracepoint
  * (CONFIG_FTRACE_SYSCALLS), or -errno. rtt_counter_read: the count so far

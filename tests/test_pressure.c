@@ -2,7 +2,8 @@
 /*
  * Description: nothing locked is lost under memory pressure. A process in a
  * memory cgroup (swap allowed) holds a locked region, an arena with blocks,
- * a pool with objects and an rt thread's stack, plus unlocked memory. It
+ * a pool with objects, an rt thread's stack, a memfd and a SysV segment
+ * (shared locked memory), plus unlocked memory. It
  * pages its unlocked memory out with MADV_PAGEOUT, and a hog in the same
  * cgroup allocates past the limit. Afterwards every locked page is present,
  * none is in swap, every checksum matches; and the unlocked memory really
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -116,10 +118,18 @@ static int child_pressure(void *arg)
 	pthread_t t;
 	pid_t h;
 
+	struct rt_shm *mfd = rt_shm_memfd("pressure", 4 << 20, NULL);
+	struct rt_shm *sysv = rt_shm_sysv(IPC_PRIVATE, 4 << 20, NULL);
+	uint64_t ms, ss;
+
 	(void)arg;
-	RTT_CHILD_CHECK(r && a && pool);
+	RTT_CHILD_CHECK(r && a && pool && mfd && sysv);
 	fill(rt_region_addr(r), rt_region_size(r), 1);
 	rs = sum(rt_region_addr(r), rt_region_size(r));
+	fill(rt_shm_addr(mfd), rt_shm_size(mfd), 3);
+	ms = sum(rt_shm_addr(mfd), rt_shm_size(mfd));
+	fill(rt_shm_addr(sysv), rt_shm_size(sysv), 4);
+	ss = sum(rt_shm_addr(sysv), rt_shm_size(sysv));
 	for (int i = 0; i < 64; i++) {
 		blocks[i] = rt_arena_alloc(a, 64 << 10);
 		objs[i] = rt_pool_get(pool);
@@ -167,6 +177,11 @@ static int child_pressure(void *arg)
 		RTT_CHILD_CHECK(sum(objs[i], 256) == os[i]);
 	}
 	RTT_CHILD_CHECK(resident("rt thread stack", ti.stack, ti.stack_size));
+	RTT_CHILD_CHECK(resident("memfd shm", rt_shm_addr(mfd), rt_shm_size(mfd)));
+	RTT_CHILD_CHECK(sum(rt_shm_addr(mfd), rt_shm_size(mfd)) == ms);
+	RTT_CHILD_CHECK(resident("SysV shm", rt_shm_addr(sysv), rt_shm_size(sysv)));
+	RTT_CHILD_CHECK(sum(rt_shm_addr(sysv), rt_shm_size(sysv)) == ss);
+	RTT_CHILD_CHECK(rt_shm_destroy(sysv) == 0 && rt_shm_destroy(mfd) == 0);
 	RTT_CHILD_CHECK(write(pfd[1], "x", 1) == 1);
 	RTT_CHILD_CHECK(rt_thread_join(t, NULL) == 0);
 	RTT_CHILD_CHECK(pk.buf_sum_ok);
