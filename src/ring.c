@@ -301,7 +301,7 @@ static inline struct slot *oldest(struct rt_ring *r, const char *fn, int *err)
 ssize_t rt_ring_pop(struct rt_ring *r, void *buf, size_t cap)
 {
 	struct slot *s;
-	int err;
+	int err = 0;
 	uint32_t len;
 
 	if (!ring_ok(r, "rt_ring_pop"))
@@ -325,7 +325,7 @@ ssize_t rt_ring_pop(struct rt_ring *r, void *buf, size_t cap)
 const void *rt_ring_peek(struct rt_ring *r, size_t *len)
 {
 	struct slot *s;
-	int err;
+	int err = 0;
 
 	if (!ring_ok(r, "rt_ring_peek")) {
 		errno = EINVAL;
@@ -343,7 +343,7 @@ const void *rt_ring_peek(struct rt_ring *r, size_t *len)
 
 int rt_ring_consume(struct rt_ring *r)
 {
-	int err;
+	int err = 0;
 
 	if (!ring_ok(r, "rt_ring_consume"))
 		return -EINVAL;
