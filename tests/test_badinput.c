@@ -258,6 +258,81 @@ static bool r_thread(void)
 	       rt_thread_pool_trim() >= 0;
 }
 
+static bool r_file(void)
+{
+	struct rt_file *f;
+	bool ok;
+
+	ok = NULLERR(rt_file_lock(NULL, NULL), EINVAL) && NULLERR(rt_file_lock("", NULL), EINVAL);
+	ok &= NULLERR(rt_file_lock("/", NULL), EINVAL);              /* a directory */
+	ok &= NULLERR(rt_file_lock("/nonexistent/rtmem", NULL), ENOENT);
+	ok &= NULLERR(rt_file_addr(NULL), EINVAL) && rt_file_size(NULL) == 0;
+	ok &= rt_file_check(NULL) == -EINVAL && rt_file_unlock(NULL) == -EINVAL;
+	f = rt_file_lock("/proc/self/exe", NULL);
+	ok &= f != NULL && rt_file_unlock(f) == 0;
+	ok &= f && rt_file_unlock(f) == -EINVAL && rt_file_check(f) == -EINVAL;   /* twice */
+	return ok;
+}
+
+static bool r_shm(void)
+{
+	RT_OPTS(rt_shm_opts, o, .flags = RT_SHM_CREATE);
+	RT_OPTS(rt_shm_info, info);
+	struct rt_shm *s;
+	bool ok;
+
+	ok = NULLERR(rt_shm_open(NULL, ps, &o), EINVAL) && NULLERR(rt_shm_open("x", ps, &o), EINVAL);
+	ok &= NULLERR(rt_shm_open("/rtmem-badinput", 0, &o), EINVAL);
+	ok &= NULLERR(rt_shm_open("/rtmem-badinput", SIZE_MAX, &o), EINVAL);
+	ok &= NULLERR(rt_shm_memfd(NULL, 0, NULL), EINVAL);
+	ok &= NULLERR(rt_shm_memfd("x", SIZE_MAX, NULL), EINVAL);
+	ok &= NULLERR(rt_shm_from_fd(-1, NULL), EBADF);
+	ok &= NULLERR(rt_shm_sysv(0, 0, &o), EINVAL);
+	ok &= NULLERR(rt_shm_addr(NULL), EINVAL) && rt_shm_size(NULL) == 0;
+	ok &= rt_shm_info(NULL, &info) == -EINVAL && rt_shm_close(NULL) == -EINVAL;
+	ok &= rt_shm_destroy(NULL) == -EINVAL && rt_shm_unlink(NULL) == -EINVAL;
+	s = rt_shm_memfd("badinput", ps, NULL);
+	ok &= s && rt_shm_info(s, NULL) == -EINVAL && rt_shm_destroy(s) == 0;
+	ok &= s && rt_shm_destroy(s) == -EINVAL && rt_shm_close(s) == -EINVAL;   /* twice */
+	return ok;
+}
+
+static bool r_ring(void)
+{
+	RT_OPTS(rt_ring_stats, st);
+	struct rt_ring *r;
+	char buf[8];
+	bool ok;
+
+	ok = rt_ring_bytes(0, 2) == 0 && rt_ring_bytes(8, 3) == 0 && rt_ring_bytes(SIZE_MAX, 2) == 0;
+	ok &= NULLERR(rt_ring_init(NULL, 4096, 8, 2), EINVAL);
+	ok &= NULLERR(rt_ring_init(stack_buf + 1, sizeof(stack_buf), 8, 2), EINVAL);
+	ok &= NULLERR(rt_ring_init(stack_buf, 16, 8, 2), EINVAL);
+	ok &= NULLERR(rt_ring_attach(NULL, 4096), EINVAL);
+	memset(stack_buf, 0, sizeof(stack_buf));
+	ok &= NULLERR(rt_ring_attach(stack_buf, sizeof(stack_buf)), EAGAIN);
+	ok &= rt_ring_push(NULL, buf, 1) == -EINVAL && rt_ring_pop(NULL, buf, 1) == -EINVAL;
+	ok &= NULLERR(rt_ring_reserve(NULL), EINVAL) && rt_ring_commit(NULL, 0) == -EINVAL;
+	ok &= NULLERR(rt_ring_peek(NULL, NULL), EINVAL) && rt_ring_consume(NULL) == -EINVAL;
+	ok &= rt_ring_stats(NULL, &st) == -EINVAL;
+	ok &= rt_ring_claim(NULL, RT_RING_PRODUCER) == -EINVAL;
+	ok &= rt_ring_unclaim(NULL, RT_RING_PRODUCER) == -EINVAL;
+	ok &= rt_ring_peer_alive(NULL, RT_RING_PRODUCER, NULL) == -EINVAL;
+	r = rt_ring_init(stack_buf, sizeof(stack_buf), 8, 2);
+	ok &= r != NULL;
+	if (!r)
+		return false;
+	ok &= rt_ring_push(r, NULL, 1) == -EINVAL && rt_ring_push(r, buf, SIZE_MAX) == -EMSGSIZE;
+	ok &= rt_ring_commit(r, 1) == -EINVAL && rt_ring_stats(r, NULL) == -EINVAL;
+	ok &= rt_ring_claim(r, (enum rt_ring_role)-1) == -EINVAL;
+	ok &= rt_ring_unclaim(r, RT_RING_CONSUMER) == -EPERM;
+	ok &= rt_ring_push(r, buf, 8) == 0 && rt_ring_pop(r, NULL, 8) == -EINVAL;
+	ok &= rt_ring_pop(r, buf, 0) == -EMSGSIZE && rt_ring_pop(r, buf, 8) == 8;
+	memset(stack_buf, 0, sizeof(stack_buf));               /* the ring is gone */
+	ok &= rt_ring_push(r, buf, 1) == -EINVAL && rt_ring_pop(r, buf, 8) == -EINVAL;
+	return ok;
+}
+
 static const struct row rows[] = {
 	{ "rt_strerror, rt_last_error", r_strerror },
 	{ "rt_region_create", r_region_create },
@@ -272,6 +347,9 @@ static const struct row rows[] = {
 	{ "rt_arena_*", r_arena },
 	{ "rt_malloc family", r_malloc },
 	{ "rt_thread_*, rt_stack_prefault", r_thread },
+	{ "rt_file_*", r_file },
+	{ "rt_shm_*", r_shm },
+	{ "rt_ring_*", r_ring },
 };
 
 static void test_table(void)
