@@ -170,6 +170,17 @@ size_t rt__doctor(struct rt__doc_finding *out, size_t cap)
 			    rt__size(cg.room, c));
 	}
 
+	/* rt_log and rt_uring use io_uring; 6.6+ can switch it off */
+	if (read_int("/proc/sys/kernel/io_uring_disabled", &v) == 0)
+		add(out, cap, &n, "io_uring", v ? RT__SEV_INFO : RT__SEV_OK,
+		    v ? "sysctl -w kernel.io_uring_disabled=0 (or 1 with kernel.io_uring_group)"
+		      : NULL,
+		    "kernel.io_uring_disabled=%ld%s.", v,
+		    v == 2 ? ": io_uring is off for everyone; rt_log falls back to write(2) and "
+			     "rt_uring_create fails"
+		    : v == 1 ? ": io_uring only for CAP_SYS_ADMIN and kernel.io_uring_group; others "
+			       "get write(2) from rt_log"
+			     : "");
 	if (read_int("/proc/sys/vm/overcommit_memory", &v) == 0)
 		add(out, cap, &n, "overcommit", RT__SEV_INFO, NULL,
 		    "vm.overcommit_memory=%ld (%s).", v,

@@ -366,6 +366,16 @@ static void test_doctor(void)
 		CU_ASSERT(strstr(out, want) != NULL);
 	}
 	CU_ASSERT(strstr(out, p->release) != NULL);
+	{
+		uint64_t d;
+
+		/* the io_uring sysctl, where the kernel has it (6.6+) */
+		if (rtk_read_u64("/proc/sys/kernel/io_uring_disabled", &d) == 0) {
+			snprintf(want, sizeof(want), "kernel.io_uring_disabled=%llu",
+				 (unsigned long long)d);
+			CU_ASSERT(strstr(out, want) != NULL);
+		}
+	}
 	/* every warning or severe finding says how to fix it */
 	for (q = out; (q = strstr(q, "\"severity\":\"")) != NULL; q++) {
 		const char *sev = q + 12, *fix = strstr(q, "\"fix\":\"");
