@@ -32,7 +32,8 @@ ver = load("verify.json")
 lck = load("lockall.json")
 
 res = {"machine": machine, "populate": pop, "populate_big": big, "verify": ver,
-       "lockall": lck, "check": [], "pool": {}, "alloc": [], "thread": {}}
+       "lockall": lck, "check": [], "pool": {}, "alloc": [], "thread": {},
+       "ipc": {}}
 
 # ---- text outputs ----
 for m in re.finditer(r"^(\S+)\s+(\d+) MiB locked: .*median ([\d.]+) ms", text("check.txt"), re.M):
@@ -49,6 +50,9 @@ for m in re.finditer(r"^(rt_arena \(mutex\)|glibc \(RT-tuned\)|mimalloc 2|jemall
                          "p99_ns": int(m.group(3)), "p9999_ns": int(m.group(4)),
                          "max_ns": int(m.group(5)), "faults": int(m.group(6)),
                          "syscalls": int(m.group(7))})
+for m in re.finditer(r"^(rt_ring|pipe|mqueue) round trip\s+median\s+(\d+) ns\s+p99\s+(\d+) ns",
+                     text("ipc.txt"), re.M):
+    res["ipc"][m.group(1)] = {"median_ns": int(m.group(2)), "p99_ns": int(m.group(3))}
 t = text("thread.txt")
 for key, pat in [("pthread_ns", r"pthread_create\+pthread_join\s+(\d+) ns"),
                  ("rt_ns", r"rt_thread_create\+rt_thread_join\s+(\d+) ns")]:
@@ -135,6 +139,18 @@ if "rt_ns" in th and "pthread_ns" in th:
 for k, v in th.get("first_ms_faults", {}).items():
     if k.startswith("rt_thread_create"):
         row(f"faults in first ms, {k}", v["max"], "faults (max)", "-", None, "0", v["max"] == 0)
+
+ipc = res["ipc"]
+if "rt_ring" in ipc and "pipe" in ipc:
+    r_, p_ = ipc["rt_ring"], ipc["pipe"]
+    row("rt_ring round trip, 2 processes, median", r_["median_ns"], "ns", "pipe (blocking)",
+        r_["median_ns"] / p_["median_ns"], "<= 0.5x", r_["median_ns"] <= 0.5 * p_["median_ns"])
+    row("rt_ring round trip, 2 processes, p99", r_["p99_ns"], "ns", "pipe (blocking)",
+        r_["p99_ns"] / p_["p99_ns"], "<= 0.5x", r_["p99_ns"] <= 0.5 * p_["p99_ns"])
+    if "mqueue" in ipc:
+        q_ = ipc["mqueue"]
+        row("rt_ring round trip, 2 processes, p99", r_["p99_ns"], "ns", "POSIX mqueue",
+            r_["p99_ns"] / q_["p99_ns"], "<= 0.5x", r_["p99_ns"] <= 0.5 * q_["p99_ns"])
 
 res["comparisons"] = rows
 json.dump(res, open(os.path.join(d, "results.json"), "w"), indent=1)
