@@ -510,7 +510,8 @@ int rt_faults_since(const struct rt_fault_mark *mark, struct rt_faults *out);
 enum {
 	/* Without permission for policy/priority (RLIMIT_RTPRIO, CAP_SYS_NICE),
 	 * start the thread as SCHED_OTHER instead of failing with -EPERM;
-	 * rt_thread_info() then reports sched_fallback = 1. */
+	 * rt_thread_info() then reports sched_fallback = 1, and rt_last_error()
+	 * says why (the call still returns 0). */
 	RT_THREAD_SCHED_FALLBACK = 1u << 0,
 };
 

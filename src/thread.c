@@ -403,6 +403,11 @@ int rt_thread_create(pthread_t *thread, const struct rt_thread_opts *uopts,
 			s->policy = SCHED_OTHER;
 			s->priority = 0;
 			s->fallback = 1;
+			/* success follows, but say why it is not real-time */
+			rt__fail(EPERM, "%s: %s priority %d was refused (EPERM), so the thread runs "
+				 "as SCHED_OTHER (RT_THREAD_SCHED_FALLBACK): %s.", fn_name,
+				 o.policy == SCHED_FIFO ? "SCHED_FIFO" : "SCHED_RR", o.priority,
+				 sched_remedy);
 			continue;
 		}
 		break;

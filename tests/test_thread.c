@@ -345,7 +345,10 @@ static int child_sched_denied(void *arg)
 	RTT_CHILD_CHECK(strstr(rt_last_error(), "SCHED_FIFO priority 10") != NULL);
 	RTT_CHILD_CHECK(strstr(rt_last_error(), "LimitRTPRIO") != NULL);
 	o.flags = RT_THREAD_SCHED_FALLBACK;
+	rt__fail(EINVAL, "unrelated earlier failure");
 	RTT_CHILD_CHECK(rt_thread_create(&t, &o, probe_fn, &p) == 0);
+	/* the fallback says why the thread is not real-time */
+	RTT_CHILD_CHECK(strstr(rt_last_error(), "runs as SCHED_OTHER") != NULL);
 	RTT_CHILD_CHECK(rt_thread_join(t, NULL) == 0);
 	RTT_CHILD_CHECK(p.info.sched_fallback == 1);
 	RTT_CHILD_CHECK(p.info.policy == SCHED_OTHER);
