@@ -755,8 +755,10 @@ struct rt_uring;
  * NULL + errno when io_uring is unavailable, with a sentence saying why:
  * ENOSYS (kernel without io_uring, or a build without liburing), EPERM
  * (sysctl kernel.io_uring_disabled, or a seccomp filter such as a
- * container's), ENOMEM (kernels before 5.12 charge the rings themselves to
- * RLIMIT_MEMLOCK). */
+ * container's), ENOMEM (without CAP_IPC_LOCK, some kernels charge the rings
+ * themselves to RLIMIT_MEMLOCK: 5.10 and 5.11 as released, and recent kernels
+ * again (seen on 6.18; not on 6.1 or 6.12); the
+ * sentence gives the limit). */
 struct rt_uring *rt_uring_create(const struct rt_uring_opts *opts);
 /* liburing's ring, to prepare and submit requests with. */
 struct io_uring *rt_uring_ring(struct rt_uring *u);

@@ -188,11 +188,11 @@ int rt_uring_register_arena(struct rt_uring *u, struct rt_arena *a);
 int rt_uring_buf(const struct rt_uring *u, const void *ptr, size_t len, unsigned *index);
 int rt_uring_destroy(struct rt_uring *u);""",
   desc=["rt_uring_create() sets up an io_uring (liburing) whose fixed-buffer table rtmem manages; rt_uring_ring() gives liburing's ring to prepare requests with. rt_uring_register() registers a range of locked memory (a region, an arena's regions, a pool's memory) as fixed buffers, in pieces of at most 1 GiB, and returns the index of its first buffer. rt_uring_buf() finds the buffer index for a pointer without a system call, for io_uring_prep_write_fixed(3) and io_uring_prep_read_fixed(3).",
-        "Without CAP_IPC_LOCK the kernel charges registered buffers to the user's RLIMIT_MEMLOCK, separately from mlock's charge of the same pages; kernels before 5.12 also charge the rings themselves."],
+        "Without CAP_IPC_LOCK (when the ring is created) the kernel charges registered buffers to the user's locked memory (shared by all the user's processes) against RLIMIT_MEMLOCK, separately from mlock's per-process charge of the same pages, and to the process's VmPin."],
   ret="rt_uring_create() returns NULL and sets errno; rt_uring_register*() return the first buffer index or a negative errno; the others 0 or a negative errno.",
   err=[("ENOSYS", "no io_uring in the kernel, a build without liburing, or RTMEM_DISABLE=io_uring"),
        ("EPERM", "kernel.io_uring_disabled, or a seccomp filter (a container's)"),
-       ("ENOMEM", "the RLIMIT_MEMLOCK charge of the rings or of registered buffers"),
+       ("ENOMEM", "the RLIMIT_MEMLOCK charge of registered buffers (per user, on top of mlock's), or of the rings themselves on kernels that charge them (5.10 and 5.11 as released, and recent kernels again: seen on 6.18, not on 6.1 or 6.12)"),
        ("EBUSY", "the range overlaps a registered one"), ("ENOENT", "rt_uring_buf: the pointer is in no buffer"),
        ("ERANGE", "rt_uring_buf: the range runs past its buffer"), ("EINVAL", "NULL, zero or overflowing ranges, a destroyed handle")]),
  "rt_log_create": dict(

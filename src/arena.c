@@ -777,3 +777,23 @@ void rt__arena_fork_unlock(struct rt_arena *a)
 {
 	unlock(a);
 }
+
+/* ---- for rt_uring_register_arena (uring.c) ---- */
+
+int rt__arena_regions(const struct rt_arena *a, int (*fn)(void *addr, size_t len, void *arg),
+		      void *arg)
+{
+	unsigned n;
+
+	if (!arena_ok(a))
+		return -EINVAL;
+	/* regions are only added (bounds published with release) until destroy */
+	n = __atomic_load_n(&a->nregions, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; i < n; i++) {
+		int r = fn(rt_region_addr(a->regions[i]), rt_region_size(a->regions[i]), arg);
+
+		if (r)
+			return r;
+	}
+	return 0;
+}

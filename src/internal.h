@@ -51,6 +51,21 @@ int rt__arena_owns(const struct rt_arena *a, const void *p);
 /* Hold / release a's lock across fork() (pthread_atfork handlers). */
 void rt__arena_fork_lock(struct rt_arena *a);
 void rt__arena_fork_unlock(struct rt_arena *a);
+/* Call fn(addr, len, arg) for each region the arena has now, in order; stops
+ * at the first non-zero return and returns it. -EINVAL for a dead arena. */
+int rt__arena_regions(const struct rt_arena *a, int (*fn)(void *addr, size_t len, void *arg),
+		      void *arg);
+
+/* ---- io_uring (uring.c) ---- */
+/* Largest piece one fixed buffer may cover: the kernel's limit is 1 GiB
+ * (io_validate_user_buf_range); tests lower it to split small ranges. */
+extern size_t rt__uring_piece;
+/* Whether kernel major*100+minor charges the rings themselves to
+ * RLIMIT_MEMLOCK without CAP_IPC_LOCK: 1 (6.14 on), 0 (5.12 to 6.13), -1
+ * (before 5.12: yes, unless a 5.10 stable with 5.15's io_uring). */
+int rt__uring_rings_charged(int kver);
+/* The ring's IORING_FEAT_* bits (0 when u is not live). */
+unsigned rt__uring_features(const struct rt_uring *u);
 
 /* ---- NUMA (region.c; raw syscalls) ---- */
 bool rt__numa_node_online(int node);

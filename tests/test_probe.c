@@ -32,7 +32,7 @@
 
 static const char *const names[] = {
 	"populate_write", "pagemap_scan", "mlock_onfault", "mcl_onfault", "thp",
-	"mthp", "kpageflags", "memcg", "pagemap",
+	"mthp", "kpageflags", "memcg", "pagemap", "io_uring",
 };
 #define N_NAMES (sizeof(names) / sizeof(names[0]))
 
@@ -871,7 +871,7 @@ static void test_print_keys(void)
 		"page_size", "pmd_size", "thp", "thp_defrag", "mthp", "mlock_onfault",
 		"mcl_onfault", "populate_write", "pagemap_scan", "pagemap", "kpageflags",
 		"memlock_soft", "memlock_hard", "cap_ipc_lock", "preempt_rt",
-		"swap_total", "compact_unevictable", "numa_balancing", "ksm_run",
+		"swap_total", "compact_unevictable", "numa_balancing", "ksm_run", "io_uring_disabled",
 		"memcg_version", "memcg_path", "memcg_limit", "memcg_usage",
 		"memcg_inactive_file", "memcg_room", "release", "kver", "disabled",
 	};

@@ -37,6 +37,7 @@ enum rtk_feature {
 	RTK_F_KPAGEFLAGS     = 1u << 6,  /* "kpageflags" */
 	RTK_F_MEMCG          = 1u << 7,  /* "memcg" */
 	RTK_F_PAGEMAP        = 1u << 8,  /* "pagemap" (forces mincore) */
+	RTK_F_IO_URING       = 1u << 9,  /* "io_uring" (rt_uring_create: ENOSYS) */
 };
 
 #define RTK_MAX_MTHP 16
@@ -77,6 +78,11 @@ struct rtk_probe {
 	int compact_unevictable;    /* -1 unknown */
 	int numa_balancing;         /* -1 unknown */
 	int ksm_run;                /* -1 unknown */
+	/* sysctl kernel.io_uring_disabled (6.6+): 0 allowed, 1 only for
+	 * kernel.io_uring_group and CAP_SYS_ADMIN, 2 refused for all; -1 when
+	 * the kernel has no such sysctl (older, or no io_uring). Whether a
+	 * ring really works is found by rt_uring_create, not here. */
+	int io_uring_disabled;
 	struct rtk_memcg memcg;     /* at probe time */
 
 	char release[65];

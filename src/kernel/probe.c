@@ -52,6 +52,7 @@ static const struct {
 	{ RTK_F_KPAGEFLAGS, "kpageflags" },
 	{ RTK_F_MEMCG, "memcg" },
 	{ RTK_F_PAGEMAP, "pagemap" },
+	{ RTK_F_IO_URING, "io_uring" },
 };
 #define N_FEATURES (sizeof(feature_names) / sizeof(feature_names[0]))
 
@@ -830,6 +831,7 @@ static void probe_fill(struct rtk_probe *p)
 	p->compact_unevictable = read_int_or("/proc/sys/vm/compact_unevictable_allowed", -1);
 	p->numa_balancing = read_int_or("/proc/sys/kernel/numa_balancing", -1);
 	p->ksm_run = read_int_or("/sys/kernel/mm/ksm/run", -1);
+	p->io_uring_disabled = read_int_or("/proc/sys/kernel/io_uring_disabled", -1);
 
 	if (uname(&u) == 0) {
 		snprintf(p->release, sizeof(p->release), "%s", u.release);
@@ -973,6 +975,8 @@ void rtk_probe_print(const struct rtk_probe *p, void *FILE_stream)
 	fprintf(f, "compact_unevictable: %d\n", p->compact_unevictable);
 	fprintf(f, "numa_balancing: %d\n", p->numa_balancing);
 	fprintf(f, "ksm_run: %d\n", p->ksm_run);
+	fprintf(f, "io_uring_disabled: %d%s\n", p->io_uring_disabled,
+		(p->disabled & RTK_F_IO_URING) ? " (io_uring disabled by RTMEM_DISABLE)" : "");
 	fprintf(f, "memcg_version: %d%s\n", p->memcg.version,
 		(p->disabled & RTK_F_MEMCG) ? " (disabled)" : "");
 	fprintf(f, "memcg_path: %s\n", p->memcg.path[0] ? p->memcg.path : "none");

@@ -54,11 +54,11 @@ log "machine: $(tr -d '\n' <"$out/machine.json")"
 big_only=touch_mlock,touch,mlock,popw_mlock,threads2_popw_mlock,threadsN_popw_mlock,memset,rt_region_never
 if ((quick)); then
 	pop=(--quick) big=(--size 128M --repeat 3 --config 4k --only "$big_only")
-	ver=(--quick) chk=(64 3) lck=(--quick) pool=(--quick) alloc=(--quick) thr=(--quick) ipc=(--quick)
+	ver=(--quick) chk=(64 3) lck=(--quick) pool=(--quick) alloc=(--quick) thr=(--quick) ipc=(--quick) lg=(--quick)
 else
 	pop=(--size 1G --repeat 7) big=(--size 4G --repeat 5 --config 4k --only "$big_only")
 	ver=(--sizes 1G,4G --repeat 11) chk=(4096 7)
-	lck=(--repeat 11) pool=(--repeat 11) alloc=() thr=() ipc=(--repeat 11)
+	lck=(--repeat 11) pool=(--repeat 11) alloc=() thr=() ipc=(--repeat 11) lg=(--repeat 7)
 fi
 log "bench_populate ${pop[*]}"
 "$b/bench_populate" "${pop[@]}" --json "$out/populate.json" >"$out/populate.txt"
@@ -78,6 +78,8 @@ log "bench_thread ${thr[*]}"
 "$b/bench_thread" "${thr[@]}" >"$out/thread.txt"
 log "bench_ipc ${ipc[*]}"
 "$b/bench_ipc" "${ipc[@]}" >"$out/ipc.txt"
+log "bench_log ${lg[*]}"
+"$b/bench_log" "${lg[@]}" >"$out/log.txt"
 
 # ---- the table, results.json, the charts ----
 log "summary"

@@ -33,7 +33,7 @@ lck = load("lockall.json")
 
 res = {"machine": machine, "populate": pop, "populate_big": big, "verify": ver,
        "lockall": lck, "check": [], "pool": {}, "alloc": [], "thread": {},
-       "ipc": {}}
+       "ipc": {}, "log": {}}
 
 # ---- text outputs ----
 for m in re.finditer(r"^(\S+)\s+(\d+) MiB locked: .*median ([\d.]+) ms", text("check.txt"), re.M):
@@ -53,6 +53,10 @@ for m in re.finditer(r"^(rt_arena \(mutex\)|glibc \(RT-tuned\)|mimalloc 2|jemall
 for m in re.finditer(r"^(rt_ring|pipe|mqueue) round trip\s+median\s+(\d+) ns\s+p99\s+(\d+) ns",
                      text("ipc.txt"), re.M):
     res["ipc"][m.group(1)] = {"median_ns": int(m.group(2)), "p99_ns": int(m.group(3))}
+for m in re.finditer(r"^(rt_log_write|write\(2\)|fprintf \(stdio\))\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)",
+                     text("log.txt"), re.M):
+    res["log"][m.group(1)] = {"median_ns": int(m.group(2)), "p99_ns": int(m.group(3)),
+                              "p9999_ns": int(m.group(4)), "max_ns": int(m.group(5))}
 t = text("thread.txt")
 for key, pat in [("pthread_ns", r"pthread_create\+pthread_join\s+(\d+) ns"),
                  ("rt_ns", r"rt_thread_create\+rt_thread_join\s+(\d+) ns")]:
@@ -151,6 +155,14 @@ if "rt_ring" in ipc and "pipe" in ipc:
         q_ = ipc["mqueue"]
         row("rt_ring round trip, 2 processes, p99", r_["p99_ns"], "ns", "POSIX mqueue",
             r_["p99_ns"] / q_["p99_ns"], "<= 0.5x", r_["p99_ns"] <= 0.5 * q_["p99_ns"])
+
+lg = res["log"]
+if "rt_log_write" in lg and "write(2)" in lg:
+    a_, w_ = lg["rt_log_write"], lg["write(2)"]
+    row("rt_log_write per record, median", a_["median_ns"], "ns", "write(2) per record",
+        a_["median_ns"] / w_["median_ns"], "<= 0.2x", a_["median_ns"] <= 0.2 * w_["median_ns"])
+    row("rt_log_write per record, p99.99", a_["p9999_ns"], "ns", "write(2) per record",
+        a_["p9999_ns"] / w_["p9999_ns"], "(reported)", None)
 
 res["comparisons"] = rows
 json.dump(res, open(os.path.join(d, "results.json"), "w"), indent=1)
