@@ -686,7 +686,9 @@ int rt_shm_unlink(const char *name);
  * is never seen, a record half read is read again by the next consumer, and
  * nothing committed is lost. push/pop/reserve/commit/peek/consume: no
  * syscall, no allocation, no lock, wait-free. At most one producer and one
- * consumer at a time (rt_ring_claim enforces that across processes). */
+ * consumer at a time: rt_ring_claim arbitrates that between processes that
+ * use it (the data calls do not check claims), and a holder that was
+ * presumed dead but wakes up gets -EOWNERDEAD instead of moving a counter. */
 
 struct rt_ring;
 
@@ -701,18 +703,22 @@ struct rt_ring *rt_ring_init(void *mem, size_t bytes, size_t slot_size, size_t s
  * EINVAL (not a ring, or does not fit in bytes), EPROTO (other version). */
 struct rt_ring *rt_ring_attach(void *mem, size_t bytes);
 /* Copy one record in. 0, -EAGAIN (full), -EMSGSIZE (len > slot_size),
- * -EINVAL (NULL). */
+ * -EBUSY (a reserved slot is not committed yet), -EOWNERDEAD (another
+ * process took the producer role), -EINVAL (NULL). */
 int rt_ring_push(struct rt_ring *r, const void *rec, size_t len);
 /* Copy the oldest record out and free its slot. Its length, or -EAGAIN
  * (empty), -EMSGSIZE (cap too small: the record stays), -EBADMSG (the
  * shared memory was corrupted), -EINVAL. */
 ssize_t rt_ring_pop(struct rt_ring *r, void *buf, size_t cap);
 /* Zero-copy: the next free slot (slot_size bytes), or NULL + EAGAIN when
- * full; then rt_ring_commit(len) publishes it. */
+ * full (EBUSY when one is reserved already); then rt_ring_commit(len)
+ * publishes exactly that slot (-EINVAL without a reserve, -EOWNERDEAD as
+ * for push). */
 void *rt_ring_reserve(struct rt_ring *r);
 int rt_ring_commit(struct rt_ring *r, size_t len);
 /* Zero-copy: the oldest record (NULL + EAGAIN when empty), then
- * rt_ring_consume() frees it. */
+ * rt_ring_consume() frees exactly that record (or, without a peek, the
+ * oldest); -EOWNERDEAD when another process took the consumer role. */
 const void *rt_ring_peek(struct rt_ring *r, size_t *len);
 int rt_ring_consume(struct rt_ring *r);
 

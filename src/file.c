@@ -39,7 +39,6 @@ struct rt_file {
 	dev_t dev;
 	ino_t ino;
 	unsigned flags;
-	struct rt_file *dead_next;  /* on the list of unlocked handles */
 	char path[PATH_MAX];
 };
 
@@ -48,32 +47,30 @@ static bool live(const struct rt_file *f)
 	return f && f->magic == FILE_LIVE;
 }
 
-/* Unlocked handles are kept and reused, so a late call on one is refused
- * (magic 0) rather than reading freed memory. */
+/* Unlocked handles are not reused: the last 64 stay allocated (magic 0), so
+ * a late call on one is refused rather than reading freed memory or acting on
+ * another file; older ones are freed. */
+#define DEAD_KEEP 64
 static pthread_mutex_t dead_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct rt_file *dead;
+static struct rt_file *dead[DEAD_KEEP];
+static unsigned dead_next;
 
 static struct rt_file *handle_new(void)
 {
-	struct rt_file *f;
-
-	pthread_mutex_lock(&dead_mu);
-	f = dead;
-	if (f)
-		dead = f->dead_next;
-	pthread_mutex_unlock(&dead_mu);
-	if (f)
-		memset(f, 0, sizeof(*f));
-	return f ? f : calloc(1, sizeof(*f));
+	return calloc(1, sizeof(struct rt_file));
 }
 
 static void handle_drop(struct rt_file *f)
 {
+	struct rt_file *old;
+
 	f->magic = 0;
 	pthread_mutex_lock(&dead_mu);
-	f->dead_next = dead;
-	dead = f;
+	old = dead[dead_next];
+	dead[dead_next] = f;
+	dead_next = (dead_next + 1) % DEAD_KEEP;
 	pthread_mutex_unlock(&dead_mu);
+	free(old);
 }
 
 struct rt_file *rt_file_lock(const char *path, const struct rt_file_opts *uopts)

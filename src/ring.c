@@ -7,15 +7,18 @@
  * Layout (all offsets fixed by rt_ring_init, checked by rt_ring_attach):
  *   line 0  geometry, written once before `magic` is published
  *   line 1  producer-owned: head (records committed), a cached tail, the
- *           full counter, the producer's claim word, a reserve-pending flag
+ *           full counter, the producer's claim word, the reserved index
  *   line 2  consumer-owned: tail (records consumed), a cached head, the
- *           consumer's claim word
+ *           consumer's claim word, the index peeked at
  *   slots   `slots` slots of `stride` bytes: a 32-bit length, its
  *           complement, then slot_size bytes of record
  *
  * Why death cannot break it: a record is written into a slot that the
- * consumer cannot see, and published by one release store of head; a slot
- * is freed by one release store of tail after the record is read. A
+ * consumer cannot see, and published by one release compare-and-swap of
+ * head; a slot is freed by one release compare-and-swap of tail after the
+ * record is read. (Compare-and-swap rather than a store: a holder that was
+ * presumed dead but was only stuck fails with EOWNERDEAD when it wakes up,
+ * instead of moving a counter under the process that took over.) A
  * producer killed before its store leaves head where it was (the partial
  * record is never seen); a consumer killed before its store leaves tail
  * where it was (the record is read again by the next consumer). head and
@@ -23,8 +26,10 @@
  *
  * Claims: a 64-bit word per role holding (pid << 32 | low 32 bits of the
  * process start time in clock ticks), taken with compare-and-swap. A holder
- * is dead when kill(pid, 0) says so, when /proc/PID/stat shows a zombie or
- * dead task, or when the start time differs (the pid was reused). Pids are
+ * is dead only on proof: kill(pid, 0) says ESRCH, /proc/PID/stat shows a
+ * dead task (a zombie with no thread left; a zombie leader whose other
+ * threads run is alive), or the start time differs (the pid was reused).
+ * Whatever cannot be read (no /proc, hidepid) counts as alive. Pids are
  * those of the caller's pid namespace: processes sharing a ring must share
  * one.
  */
@@ -61,13 +66,14 @@ struct rt_ring {
 	uint64_t tail_cache;
 	_Atomic uint64_t full;
 	_Atomic uint64_t producer;
-	_Atomic uint32_t pending;   /* a reserve not yet committed */
-	uint8_t pad1[LINE - 4 * 8 - 4];
+	_Atomic uint64_t resv;      /* reserved index + 1; 0: no reserve pending */
+	uint8_t pad1[LINE - 5 * 8];
 	/* line 2: consumer */
 	_Atomic uint64_t tail;
 	uint64_t head_cache;
 	_Atomic uint64_t consumer;
-	uint8_t pad2[LINE - 3 * 8];
+	uint64_t peeked;            /* index peeked + 1, for consume; 0: none */
+	uint8_t pad2[LINE - 4 * 8];
 };
 
 _Static_assert(sizeof(struct rt_ring) == 3 * LINE, "ring header is three cache lines");
@@ -197,11 +203,20 @@ static inline bool has_room(struct rt_ring *r, uint64_t h)
 	return h - r->tail_cache < r->slots;
 }
 
-static inline void publish(struct rt_ring *r, struct slot *s, uint64_t h, size_t len)
+/* Publish slot h: one release CAS of head from h, so a producer that lost
+ * its role (taken over as dead while it was only stuck) can never move head
+ * backwards or over the new producer's records. */
+static inline int publish(struct rt_ring *r, struct slot *s, uint64_t h, size_t len,
+			  const char *fn)
 {
 	s->len = (uint32_t)len;
 	s->check = ~(uint32_t)len;
-	atomic_store_explicit(&r->head, h + 1, memory_order_release);
+	if (atomic_compare_exchange_strong_explicit(&r->head, &h, h + 1, memory_order_release,
+						    memory_order_relaxed))
+		return 0;
+	return rt__fail(EOWNERDEAD, "%s: the producer's counter moved under this producer: "
+			"another process took the producer role (this one was presumed dead).",
+			fn);
 }
 
 int rt_ring_push(struct rt_ring *r, const void *rec, size_t len)
@@ -216,6 +231,10 @@ int rt_ring_push(struct rt_ring *r, const void *rec, size_t len)
 				"slot.", len, (unsigned long long)r->slot_size);
 	if (len && !rec)
 		return rt__fail(EINVAL, "rt_ring_push: no record given for %zu bytes.", len);
+	if (atomic_load_explicit(&r->resv, memory_order_relaxed))
+		return rt__fail(EBUSY, "rt_ring_push: a slot is reserved and not committed yet "
+				"(rt_ring_reserve, then rt_ring_commit; a push in between, from a "
+				"signal handler say, would overwrite it).");
 	h = atomic_load_explicit(&r->head, memory_order_relaxed);
 	if (!has_room(r, h)) {
 		atomic_fetch_add_explicit(&r->full, 1, memory_order_relaxed);
@@ -224,8 +243,7 @@ int rt_ring_push(struct rt_ring *r, const void *rec, size_t len)
 	s = slot_at(r, h);
 	if (len)
 		memcpy(s->data, rec, len);
-	publish(r, s, h, len);
-	return 0;
+	return publish(r, s, h, len, "rt_ring_push");
 }
 
 void *rt_ring_reserve(struct rt_ring *r)
@@ -236,13 +254,19 @@ void *rt_ring_reserve(struct rt_ring *r)
 		errno = EINVAL;
 		return NULL;
 	}
+	if (atomic_load_explicit(&r->resv, memory_order_relaxed)) {
+		rt__fail(EBUSY, "rt_ring_reserve: a slot is reserved already (one reserve, then "
+			 "its commit).");
+		errno = EBUSY;
+		return NULL;
+	}
 	h = atomic_load_explicit(&r->head, memory_order_relaxed);
 	if (!has_room(r, h)) {
 		atomic_fetch_add_explicit(&r->full, 1, memory_order_relaxed);
 		errno = EAGAIN;
 		return NULL;
 	}
-	atomic_store_explicit(&r->pending, 1, memory_order_relaxed);
+	atomic_store_explicit(&r->resv, h + 1, memory_order_relaxed);
 	return slot_at(r, h)->data;
 }
 
@@ -252,26 +276,28 @@ int rt_ring_commit(struct rt_ring *r, size_t len)
 
 	if (!ring_ok(r, "rt_ring_commit"))
 		return -EINVAL;
-	if (!atomic_load_explicit(&r->pending, memory_order_relaxed))
+	h = atomic_load_explicit(&r->resv, memory_order_relaxed);
+	if (!h)
 		return rt__fail(EINVAL, "rt_ring_commit: no slot reserved (rt_ring_reserve first; "
 				"one commit per reserve).");
 	if (len > r->slot_size)
 		return rt__fail(EMSGSIZE, "rt_ring_commit: %zu bytes committed to a %llu-byte slot.",
 				len, (unsigned long long)r->slot_size);
-	atomic_store_explicit(&r->pending, 0, memory_order_relaxed);
-	h = atomic_load_explicit(&r->head, memory_order_relaxed);
-	publish(r, slot_at(r, h), h, len);
-	return 0;
+	h--;                        /* the index reserved, whatever head says now */
+	atomic_store_explicit(&r->resv, 0, memory_order_relaxed);
+	return publish(r, slot_at(r, h), h, len, "rt_ring_commit");
 }
 
 /* ---- consumer ---- */
 
 /* The oldest record's slot, NULL with *err set when there is none or the
  * ring is corrupt. */
-static inline struct slot *oldest(struct rt_ring *r, const char *fn, int *err)
+static inline struct slot *oldest(struct rt_ring *r, const char *fn, int *err, uint64_t *tail,
+				  uint32_t *len)
 {
 	uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
 	struct slot *s;
+	uint32_t n;
 
 	if (t == r->head_cache) {
 		r->head_cache = atomic_load_explicit(&r->head, memory_order_acquire);
@@ -288,28 +314,43 @@ static inline struct slot *oldest(struct rt_ring *r, const char *fn, int *err)
 		return NULL;
 	}
 	s = slot_at(r, t);
-	if (s->len > r->slot_size || s->check != ~s->len) {
+	/* read once: what is checked is what is used */
+	n = *(volatile uint32_t *)&s->len;
+	if (n > r->slot_size || *(volatile uint32_t *)&s->check != ~n) {
 		*err = rt__fail(EBADMSG, "%s: record %llu has a bad length (%u, check %#x) in a "
 				"%llu-byte slot: the shared memory was overwritten.", fn,
-				(unsigned long long)t, s->len, s->check,
+				(unsigned long long)t, n, s->check,
 				(unsigned long long)r->slot_size);
 		return NULL;
 	}
+	*tail = t;
+	*len = n;
 	return s;
+}
+
+/* Free slot t: one release CAS of tail from t (see publish). */
+static inline int release(struct rt_ring *r, uint64_t t, const char *fn)
+{
+	if (atomic_compare_exchange_strong_explicit(&r->tail, &t, t + 1, memory_order_release,
+						    memory_order_relaxed))
+		return 0;
+	return rt__fail(EOWNERDEAD, "%s: the consumer's counter moved under this consumer: "
+			"another process took the consumer role (this one was presumed dead); "
+			"the record read is not this consumer's.", fn);
 }
 
 ssize_t rt_ring_pop(struct rt_ring *r, void *buf, size_t cap)
 {
 	struct slot *s;
 	int err = 0;
-	uint32_t len;
+	uint32_t len = 0;
+	uint64_t t = 0;
 
 	if (!ring_ok(r, "rt_ring_pop"))
 		return -EINVAL;
-	s = oldest(r, "rt_ring_pop", &err);
+	s = oldest(r, "rt_ring_pop", &err, &t, &len);
 	if (!s)
 		return err;
-	len = s->len;
 	if (len > cap)
 		return rt__fail(EMSGSIZE, "rt_ring_pop: the next record is %u bytes; the buffer "
 				"holds %zu. The record stays in the ring.", len, cap);
@@ -317,41 +358,50 @@ ssize_t rt_ring_pop(struct rt_ring *r, void *buf, size_t cap)
 		return rt__fail(EINVAL, "rt_ring_pop: no buffer given.");
 	if (len)
 		memcpy(buf, s->data, len);
-	atomic_store_explicit(&r->tail, atomic_load_explicit(&r->tail, memory_order_relaxed) + 1,
-			      memory_order_release);
-	return (ssize_t)len;
+	r->peeked = 0;
+	err = release(r, t, "rt_ring_pop");
+	return err ? err : (ssize_t)len;
 }
 
 const void *rt_ring_peek(struct rt_ring *r, size_t *len)
 {
 	struct slot *s;
 	int err = 0;
+	uint32_t n = 0;
+	uint64_t t = 0;
 
 	if (!ring_ok(r, "rt_ring_peek")) {
 		errno = EINVAL;
 		return NULL;
 	}
-	s = oldest(r, "rt_ring_peek", &err);
+	s = oldest(r, "rt_ring_peek", &err, &t, &n);
 	if (!s) {
 		errno = -err;
 		return NULL;
 	}
 	if (len)
-		*len = s->len;
+		*len = n;
+	r->peeked = t + 1;
 	return s->data;
 }
 
 int rt_ring_consume(struct rt_ring *r)
 {
 	int err = 0;
+	uint32_t n = 0;
+	uint64_t t = 0;
 
 	if (!ring_ok(r, "rt_ring_consume"))
 		return -EINVAL;
-	if (!oldest(r, "rt_ring_consume", &err))
+	if (r->peeked) {
+		/* free exactly the record peeked at */
+		t = r->peeked - 1;
+		r->peeked = 0;
+		return release(r, t, "rt_ring_consume");
+	}
+	if (!oldest(r, "rt_ring_consume", &err, &t, &n))
 		return err;
-	atomic_store_explicit(&r->tail, atomic_load_explicit(&r->tail, memory_order_relaxed) + 1,
-			      memory_order_release);
-	return 0;
+	return release(r, t, "rt_ring_consume");
 }
 
 int rt_ring_stats(const struct rt_ring *r, struct rt_ring_stats *out)
@@ -384,67 +434,79 @@ int rt_ring_stats(const struct rt_ring *r, struct rt_ring_stats *out)
 
 /* ---- claims ---- */
 
-/* Field 22 (starttime) of /proc/PID/stat, and whether the task is a zombie
- * or dead. -1 when unreadable. */
-static long long proc_start(pid_t pid, bool *gone)
+/* /proc/PID/stat: the start time (field 22) into *start. 1: the process
+ * exists; 0: it is dead (a zombie, or exiting, with no thread left: a
+ * zombie thread-group leader whose other threads still run is alive);
+ * -1 with errno: unreadable (no /proc, or hidepid hides it from us). */
+static int proc_state(pid_t pid, unsigned long long *start)
 {
 	char path[48], buf[1024], *p;
-	unsigned long long start;
+	long threads;
 	ssize_t n;
 	int fd;
 	char state;
 
-	*gone = false;
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		*gone = errno == ENOENT;
+	if (fd < 0)
 		return -1;
-	}
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
-	if (n <= 0)
+	if (n <= 0) {
+		errno = EIO;
 		return -1;
+	}
 	buf[n] = 0;
 	p = strrchr(buf, ')');          /* comm may hold spaces and parentheses */
 	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
-			 "%*d %*d %*d %*d %llu", &state, &start) != 2)
+			 "%*d %*d %ld %*d %llu", &state, &threads, start) != 3) {
+		errno = EIO;
 		return -1;
-	*gone = state == 'Z' || state == 'X' || state == 'x';
-	return (long long)start;
+	}
+	if ((state == 'Z' || state == 'X' || state == 'x') && threads <= 1)
+		return 0;
+	return 1;
 }
 
+/* (pid << 32 | low 32 bits of the start time). The start time is 0 when it
+ * could not be read, which holders treat as unknown (no reuse check); a
+ * failed read is not cached. */
 static uint64_t my_claim(void)
 {
 	static pid_t cached_pid;
 	static uint64_t cached;
+	unsigned long long st = 0;
 	pid_t pid = getpid();
-	bool gone;
-	long long st;
+	uint64_t w;
 
 	if (pid == __atomic_load_n(&cached_pid, __ATOMIC_ACQUIRE))
 		return __atomic_load_n(&cached, __ATOMIC_RELAXED);
-	st = proc_start(pid, &gone);
-	uint64_t w = (uint64_t)(uint32_t)pid << 32 | (uint32_t)(st < 0 ? 0 : st);
+	if (proc_state(pid, &st) != 1)
+		return (uint64_t)(uint32_t)pid << 32;
+	w = (uint64_t)(uint32_t)pid << 32 | (uint32_t)st;
 	__atomic_store_n(&cached, w, __ATOMIC_RELAXED);
 	__atomic_store_n(&cached_pid, pid, __ATOMIC_RELEASE);
 	return w;
 }
 
+/* Dead only on proof: no such pid, a dead task, or another start time
+ * (the pid was reused). Anything unreadable counts as alive. */
 static bool holder_alive(uint64_t w)
 {
 	pid_t pid = (pid_t)(w >> 32);
-	bool gone;
-	long long st;
+	unsigned long long st = 0;
+	int r;
 
 	if (pid <= 0)
 		return false;
 	if (kill(pid, 0) && errno == ESRCH)
 		return false;
-	st = proc_start(pid, &gone);
-	if (gone)
+	r = proc_state(pid, &st);
+	if (r == 0)
 		return false;
-	if (st < 0)                 /* /proc hidden from us: trust kill() */
+	if (r < 0)                  /* gone meanwhile, or /proc hidden or absent */
+		return !(errno == ENOENT && kill(pid, 0) && errno == ESRCH);
+	if ((uint32_t)w == 0)       /* its start time was unknown when it claimed */
 		return true;
 	return (uint32_t)st == (uint32_t)w;
 }
@@ -457,6 +519,19 @@ static _Atomic uint64_t *role_word(struct rt_ring *r, enum rt_ring_role role)
 static const char *role_name(enum rt_ring_role role)
 {
 	return role == RT_RING_PRODUCER ? "producer" : "consumer";
+}
+
+/* A new holder starts clean: a previous producer's reserve is void (its
+ * committed records stay), and the cached counters are re-read. */
+static void fresh(struct rt_ring *r, enum rt_ring_role role)
+{
+	if (role == RT_RING_PRODUCER) {
+		atomic_store_explicit(&r->resv, 0, memory_order_relaxed);
+		r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
+	} else {
+		r->peeked = 0;
+		r->head_cache = atomic_load_explicit(&r->head, memory_order_acquire);
+	}
 }
 
 int rt_ring_claim(struct rt_ring *r, enum rt_ring_role role)
@@ -484,21 +559,11 @@ int rt_ring_claim(struct rt_ring *r, enum rt_ring_role role)
 					"which is alive; one %s at a time.", role_name(role),
 					(int)(cur >> 32), role_name(role));
 		if (atomic_compare_exchange_strong(w, &cur, me)) {
-			if (role == RT_RING_PRODUCER) {
-				/* the dead producer's reserve is void; its
-				 * committed records stay */
-				atomic_store_explicit(&r->pending, 0, memory_order_relaxed);
-				r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
-			} else {
-				r->head_cache = atomic_load_explicit(&r->head, memory_order_acquire);
-			}
+			fresh(r, role);
 			return 1;
 		}
 	}
-	if (role == RT_RING_PRODUCER)
-		r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
-	else
-		r->head_cache = atomic_load_explicit(&r->head, memory_order_acquire);
+	fresh(r, role);
 	return 0;
 }
 
@@ -514,6 +579,8 @@ int rt_ring_unclaim(struct rt_ring *r, enum rt_ring_role role)
 	if (!atomic_compare_exchange_strong(role_word(r, role), &me, 0))
 		return rt__fail(EPERM, "rt_ring_unclaim: this process (%d) does not hold the %s "
 				"role%s.", (int)getpid(), role_name(role), me ? "" : " (nobody does)");
+	if (role == RT_RING_PRODUCER)
+		atomic_store_explicit(&r->resv, 0, memory_order_relaxed);
 	return 0;
 }
 

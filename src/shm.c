@@ -59,28 +59,22 @@ struct rt_shm {
 	void *addr;
 	size_t size;                /* mapped bytes, whole pages */
 	bool created, locked, sysv_locked;
-	struct rt_shm *dead_next;
+	bool sysv_locked_here;      /* this call set SHM_LOCK: undo it on failure */
 	char name[NAME_MAX + 2];
 };
 
-/* Closed handles are kept and reused, so a late call on one is refused
- * (magic 0) rather than reading freed memory. */
+/* Closed handles are not reused: the last 64 stay allocated (magic 0), so a
+ * late call on one is refused rather than reading freed memory or acting on
+ * another object; older ones are freed. */
+#define DEAD_KEEP 64
 static pthread_mutex_t dead_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct rt_shm *dead;
+static struct rt_shm *dead[DEAD_KEEP];
+static unsigned dead_next;
 
 static struct rt_shm *handle_new(void)
 {
-	struct rt_shm *s;
+	struct rt_shm *s = calloc(1, sizeof(*s));
 
-	pthread_mutex_lock(&dead_mu);
-	s = dead;
-	if (s)
-		dead = s->dead_next;
-	pthread_mutex_unlock(&dead_mu);
-	if (s)
-		memset(s, 0, sizeof(*s));
-	else
-		s = calloc(1, sizeof(*s));
 	if (s)
 		s->handle = -1;
 	return s;
@@ -88,11 +82,15 @@ static struct rt_shm *handle_new(void)
 
 static void handle_drop(struct rt_shm *s)
 {
+	struct rt_shm *old;
+
 	s->magic = 0;
 	pthread_mutex_lock(&dead_mu);
-	s->dead_next = dead;
-	dead = s;
+	old = dead[dead_next];
+	dead[dead_next] = s;
+	dead_next = (dead_next + 1) % DEAD_KEEP;
 	pthread_mutex_unlock(&dead_mu);
+	free(old);
 }
 
 static bool live(const struct rt_shm *s)
@@ -197,9 +195,12 @@ static int map_fd(struct rt_shm *s, size_t bytes, bool created, const char *fn)
 		if (!rt__roundup((size_t)st.st_size, ps, &s->size))
 			return rt__fail(EINVAL, "%s: %s is too large to map.", fn, s->name);
 	}
-	/* every page allocated now: a full tmpfs is ENOSPC here, not SIGBUS later */
-	err = posix_fallocate(s->handle, 0, (off_t)(created ? s->size : (size_t)st.st_size));
-	if (err && err != EOPNOTSUPP && err != EINVAL)
+	/* every page allocated now: a full tmpfs is ENOSPC here, not SIGBUS
+	 * later. fallocate(2) itself, not posix_fallocate, whose emulation
+	 * writes into the object; KEEP_SIZE for an object someone else sized */
+	err = fallocate(s->handle, created ? 0 : FALLOC_FL_KEEP_SIZE, 0,
+			(off_t)(created ? s->size : (size_t)st.st_size)) ? errno : 0;
+	if (err && err != EOPNOTSUPP && err != ENOSYS)
 		return rt__fail(err, "%s: allocating %s for %s: %s%s.", fn, rt__size(s->size, a),
 				s->name, rt_strerror(err), err == ENOSPC ?
 				" (the tmpfs behind it, /dev/shm for POSIX objects, is full or "
@@ -221,10 +222,10 @@ static struct rt_shm *finish(struct rt_shm *s, int err, const char *fn)
 	}
 	unmap_unlock(s);
 	if (s->kind == RT_SHM_SYSV) {
-		if (s->created) {
+		if (s->created || s->sysv_locked_here)
 			shmctl(s->handle, SHM_UNLOCK, NULL);
+		if (s->created)
 			shmctl(s->handle, IPC_RMID, NULL);
-		}
 	} else {
 		if (s->created && s->kind == RT_SHM_POSIX)
 			shm_unlink(s->name);
@@ -269,11 +270,15 @@ struct rt_shm *rt_shm_open(const char *name, size_t bytes, const struct rt_shm_o
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	if (o.flags & RT_SHM_CREATE) {
 		/* create exclusively first, to know whether we created it */
-		s->handle = shm_open(name, oflag | O_CREAT | O_EXCL, (mode_t)o.mode);
-		if (s->handle >= 0)
-			s->created = true;
-		else if (errno == EEXIST && !(o.flags & RT_SHM_EXCL))
-			s->handle = shm_open(name, oflag, 0);
+		for (int tries = 0; tries < 3 && s->handle < 0; tries++) {
+			s->handle = shm_open(name, oflag | O_CREAT | O_EXCL, (mode_t)o.mode);
+			if (s->handle >= 0)
+				s->created = true;
+			else if (errno == EEXIST && !(o.flags & RT_SHM_EXCL))
+				s->handle = shm_open(name, oflag, 0);   /* ENOENT: removed meanwhile */
+			else
+				break;
+		}
 	} else {
 		s->handle = shm_open(name, oflag, 0);
 	}
@@ -353,6 +358,15 @@ struct rt_shm *rt_shm_from_fd(int fd, const struct rt_shm_opts *uopts)
 		handle_drop(s);
 		return rt__fail_null(err, "%s: fd %d: %s.", fn, fd, rt_strerror(err));
 	}
+	/* a memfd's link reads "/memfd:NAME (deleted)"; anything else is
+	 * treated as a POSIX object (truncatable unless sealed) */
+	{
+		char link[32], target[16] = "";
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", s->handle);
+		if (readlink(link, target, sizeof(target) - 1) < 7 || strncmp(target, "/memfd:", 7))
+			s->kind = RT_SHM_POSIX;
+	}
 	err = map_fd(s, 0, false, fn);
 	return finish(s, err, fn);
 }
@@ -420,8 +434,15 @@ struct rt_shm *rt_shm_sysv(key_t key, size_t bytes, const struct rt_shm_opts *uo
 	/* SHM_LOCK first, so pages faulted in next land on the unevictable list */
 	s->sysv_locked = (ds.shm_perm.mode & SHM_LOCKED) != 0;
 	if (!s->sysv_locked) {
+		uid_t me = geteuid();
+		bool owner = me == ds.shm_perm.uid || me == ds.shm_perm.cuid;
+
 		if (shmctl(s->handle, SHM_LOCK, NULL)) {
 			err = errno;
+			/* only the owner or creator may SHM_LOCK without
+			 * CAP_IPC_LOCK: others lock their attachment only */
+			if (err == EPERM && !owner)
+				goto attach_lock;
 			rt__fail(err, "%s: shmctl(SHM_LOCK) of %s: %s. ", fn, rt__size(s->size, a),
 				 rt_strerror(err));
 			if (err == ENOMEM || err == EPERM)
@@ -431,7 +452,9 @@ struct rt_shm *rt_shm_sysv(key_t key, size_t bytes, const struct rt_shm_opts *uo
 			return finish(s, -err, fn);
 		}
 		s->sysv_locked = true;
+		s->sysv_locked_here = true;
 	}
+attach_lock:
 	err = populate_lock_verify(s, fn, s->name);
 	return finish(s, err, fn);
 }
@@ -474,6 +497,24 @@ int rt_shm_info(const struct rt_shm *s, struct rt_shm_info *out)
 	return 0;
 }
 
+/* shm_unlink our object's name, unless the name now refers to another
+ * object (removed and created again by someone else meanwhile). */
+static int posix_remove(struct rt_shm *s, const char *fn)
+{
+	char path[sizeof(s->name) + 16];
+	struct stat mine, now;
+
+	snprintf(path, sizeof(path), "/dev/shm%s", s->name);
+	if (fstat(s->handle, &mine) == 0 && stat(path, &now) == 0 &&
+	    (mine.st_dev != now.st_dev || mine.st_ino != now.st_ino))
+		return rt__fail(ESTALE, "%s: %s now names another object (removed and created "
+				"again since this one was opened); it was not unlinked.", fn,
+				s->name);
+	if (shm_unlink(s->name))
+		return rt__fail(errno, "%s: shm_unlink(%s): %s.", fn, s->name, rt_strerror(errno));
+	return 0;
+}
+
 static int shm_end(struct rt_shm *s, bool destroy, const char *fn)
 {
 	int err = 0;
@@ -484,14 +525,22 @@ static int shm_end(struct rt_shm *s, bool destroy, const char *fn)
 	s->magic = 0;
 	unmap_unlock(s);
 	if (s->kind == RT_SHM_SYSV) {
-		if (destroy && (shmctl(s->handle, SHM_UNLOCK, NULL) ||
-				shmctl(s->handle, IPC_RMID, NULL)))
-			err = rt__fail(errno, "%s: removing SysV segment %d: %s.", fn, s->handle,
-				       rt_strerror(errno));
+		if (destroy) {
+			/* both, even if the unlock is refused */
+			int e1 = shmctl(s->handle, SHM_UNLOCK, NULL) ? errno : 0;
+			int e2 = shmctl(s->handle, IPC_RMID, NULL) ? errno : 0;
+
+			if (e2)
+				err = rt__fail(e2, "%s: removing SysV segment %d: %s.", fn,
+					       s->handle, rt_strerror(e2));
+			else if (e1)
+				err = rt__fail(e1, "%s: SysV segment %d removed, but SHM_UNLOCK was "
+					       "refused: %s (it is freed when the last process "
+					       "detaches).", fn, s->handle, rt_strerror(e1));
+		}
 	} else {
-		if (destroy && s->kind == RT_SHM_POSIX && shm_unlink(s->name))
-			err = rt__fail(errno, "%s: shm_unlink(%s): %s.", fn, s->name,
-				       rt_strerror(errno));
+		if (destroy && s->kind == RT_SHM_POSIX)
+			err = posix_remove(s, fn);
 		close(s->handle);
 	}
 	handle_drop(s);

@@ -167,6 +167,12 @@ static void test_zero_copy(void)
 	CU_ASSERT_EQUAL(rt_ring_commit(r, 1), -EINVAL);       /* nothing reserved */
 	char *s = rt_ring_reserve(r);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	/* while a slot is reserved, a push (a signal handler's, say) or a second
+	 * reserve would overwrite it: refused */
+	CU_ASSERT_EQUAL(rt_ring_push(r, "x", 1), -EBUSY);
+	errno = 0;
+	CU_ASSERT_PTR_NULL(rt_ring_reserve(r));
+	CU_ASSERT_EQUAL(errno, EBUSY);
 	memset(s, 'z', 64);
 	CU_ASSERT_EQUAL(rt_ring_commit(r, 65), -EMSGSIZE);
 	CU_ASSERT_EQUAL(rt_ring_commit(r, 64), 0);
@@ -215,6 +221,32 @@ static void test_corruption(void)
 	uint64_t *head = (uint64_t *)(m + 64);
 	*head = 100;
 	CU_ASSERT_EQUAL(rt_ring_pop(r, buf, sizeof(buf)), -EBADMSG);
+	munmap(m, b);
+}
+
+/* A holder presumed dead that was only stuck: when it wakes, its publish
+ * or release fails (EOWNERDEAD) instead of moving a counter under the
+ * process that took over. */
+static void test_stale_holder(void)
+{
+	size_t b = rt_ring_bytes(16, 4);
+	uint8_t *m = shared_mem(b);
+	struct rt_ring *r = rt_ring_init(m, b, 16, 4);
+	_Atomic uint64_t *head = (_Atomic uint64_t *)(m + 64);
+	_Atomic uint64_t *tail = (_Atomic uint64_t *)(m + 128);
+	char buf[16];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rt_ring_reserve(r));
+	atomic_fetch_add(head, 1);            /* the new producer published meanwhile */
+	CU_ASSERT_EQUAL(rt_ring_commit(r, 4), -EOWNERDEAD);
+	CU_ASSERT(strstr(rt_last_error(), "producer role") != NULL);
+	CU_ASSERT_EQUAL(atomic_load(head), 1);
+	/* the consumer side */
+	CU_ASSERT_PTR_NOT_NULL(rt_ring_peek(r, NULL));
+	atomic_fetch_add(tail, 1);            /* the new consumer took it meanwhile */
+	CU_ASSERT_EQUAL(rt_ring_consume(r), -EOWNERDEAD);
+	CU_ASSERT_EQUAL(atomic_load(tail), 1);
+	CU_ASSERT_EQUAL(rt_ring_pop(r, buf, sizeof(buf)), -EAGAIN);
 	munmap(m, b);
 }
 
@@ -365,6 +397,48 @@ static void test_claims(void)
 	*prod = (uint64_t)(uint32_t)getppid() << 32 | 0xfffffffeu;
 	CU_ASSERT_EQUAL(rt_ring_claim(r, RT_RING_PRODUCER), 1);
 	close(pfd[0]); close(pfd[1]); close(gfd[0]); close(gfd[1]);
+	munmap(m, b);
+}
+
+/* A process whose main thread has exited while another thread still runs
+ * shows as a zombie in /proc/PID/stat: it is alive, and keeps its role. */
+static void *sleeper(void *arg)
+{
+	int fd = *(int *)arg;
+	char c;
+
+	(void)!read(fd, &c, 1);               /* until the parent says */
+	return NULL;
+}
+
+static void test_zombie_leader_alive(void)
+{
+	size_t b = rt_ring_bytes(8, 4);
+	void *m = shared_mem(b);
+	struct rt_ring *r = rt_ring_init(m, b, 8, 4);
+	int go[2], ready[2], status;
+	char c;
+	pid_t pid;
+
+	CU_ASSERT_FATAL(pipe(go) == 0 && pipe(ready) == 0);
+	pid = fork();
+	if (pid == 0) {
+		pthread_t t;
+
+		if (rt_ring_claim(r, RT_RING_PRODUCER) != 0 ||
+		    pthread_create(&t, NULL, sleeper, &go[0]))
+			_exit(2);
+		(void)!write(ready[1], "r", 1);
+		pthread_exit(NULL);                 /* the leader leaves, the sleeper stays */
+	}
+	CU_ASSERT_EQUAL(read(ready[0], &c, 1), 1);
+	usleep(50000);                              /* the leader is a zombie by now */
+	CU_ASSERT_EQUAL(rt_ring_peer_alive(r, RT_RING_PRODUCER, NULL), 1);
+	CU_ASSERT_EQUAL(rt_ring_claim(r, RT_RING_PRODUCER), -EBUSY);
+	CU_ASSERT_EQUAL(write(go[1], "g", 1), 1);   /* the last thread ends */
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT_EQUAL(rt_ring_claim(r, RT_RING_PRODUCER), 1);
+	close(go[0]); close(go[1]); close(ready[0]); close(ready[1]);
 	munmap(m, b);
 }
 
@@ -531,6 +605,8 @@ int main(void)
 		{ "a producer and a consumer thread", test_threads },
 		{ "no syscall, no fault on the hot path", test_hot_path_quiet },
 		{ "claims: live holder, dead holder, reused pid", test_claims },
+		{ "a zombie leader with live threads is alive", test_zombie_leader_alive },
+		{ "a stale holder cannot move a counter", test_stale_holder },
 		{ "death mid-operation loses nothing", test_death_mid_operation },
 		{ "a stream through SIGKILLed producers", test_kill_stream },
 		RTT_END,

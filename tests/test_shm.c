@@ -110,13 +110,49 @@ static void test_posix(void)
 	CU_ASSERT_PTR_NULL(rt_shm_open(name, 5 * ps, NULL));
 	CU_ASSERT_EQUAL(errno, EINVAL);
 
+	/* a POSIX fd passed on is mapped as such (no seals to rely on) */
+	struct rt_shm *byfd = rt_shm_from_fd(info.handle, NULL);
+	RT_OPTS(rt_shm_info, fi);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(byfd);
+	CU_ASSERT_EQUAL(rt_shm_info(byfd, &fi), 0);
+	CU_ASSERT_EQUAL(fi.kind, RT_SHM_POSIX);
+	CU_ASSERT_EQUAL(((uint8_t *)rt_shm_addr(byfd))[2 * ps], 0x22);
+	CU_ASSERT_EQUAL(rt_shm_close(byfd), 0);
+
 	CU_ASSERT_EQUAL(rt_shm_destroy(s), 0);
 	CU_ASSERT(!object_exists(name));
 	CU_ASSERT_EQUAL(rtt_vmlck(), lck0);
-	/* a closed handle is refused, not followed */
+	/* a closed handle is refused, not followed, even after later opens */
+	for (int i = 0; i < 10; i++) {
+		struct rt_shm *t = rt_shm_memfd("later", ps, NULL);
+
+		CU_ASSERT_PTR_NOT_NULL(t);
+		CU_ASSERT_EQUAL(rt_shm_destroy(t), 0);
+	}
 	CU_ASSERT_EQUAL(rt_shm_close(s), -EINVAL);
 	CU_ASSERT_PTR_NULL(rt_shm_addr(s));
 	CU_ASSERT_EQUAL(rt_shm_size(s), 0);
+}
+
+/* The name was removed and created again by someone else: destroying the
+ * old handle must not unlink the new object. */
+static void test_posix_name_reused(void)
+{
+	RT_OPTS(rt_shm_opts, o, .flags = RT_SHM_CREATE | RT_SHM_EXCL);
+	struct rt_shm *s;
+	int fd;
+
+	fresh_name();
+	s = rt_shm_open(name, ps, &o);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL(shm_unlink(name), 0);
+	fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(rt_shm_destroy(s), -ESTALE);
+	CU_ASSERT(strstr(rt_last_error(), "another object") != NULL);
+	CU_ASSERT(object_exists(name));
+	close(fd);
+	CU_ASSERT_EQUAL(rt_shm_unlink(name), 0);
 }
 
 static void test_posix_errors(void)
@@ -333,6 +369,42 @@ static void test_sysv(void)
 	CU_ASSERT_EQUAL(errno, EINVAL);
 }
 
+/* Another user attaches to a segment that is not SHM_LOCKed: without
+ * CAP_IPC_LOCK only the owner may SHM_LOCK, so the attachment alone is
+ * locked (resident while attached), and nothing is left set on failure. */
+static int child_sysv_other_user(void *arg)
+{
+	key_t key = *(key_t *)arg;
+	RT_OPTS(rt_shm_info, info);
+	struct rt_shm *s;
+
+	RTT_CHILD_CHECK(setgid(65534) == 0 && setuid(65534) == 0);   /* nobody */
+	s = rt_shm_sysv(key, 0, NULL);
+	if (!s)
+		fprintf(stderr, "%s\n", rt_last_error());
+	RTT_CHILD_CHECK(s != NULL);
+	RTT_CHILD_CHECK(rt_shm_info(s, &info) == 0 && info.sysv_locked == 0);
+	RTT_CHILD_CHECK(all_resident(rt_shm_addr(s), rt_shm_size(s)));
+	RTT_CHILD_CHECK(rt_shm_close(s) == 0);
+	return 0;
+}
+
+static void test_sysv_other_user(void)
+{
+	key_t key = (key_t)(0x52550000 | (getpid() & 0xffff));
+	struct rt_residency res;
+	bool exists;
+	int id;
+
+	shmctl(shmget(key, 0, 0), IPC_RMID, NULL);
+	id = shmget(key, 4 * ps, IPC_CREAT | IPC_EXCL | 0666);
+	CU_ASSERT_FATAL(id >= 0);
+	CU_ASSERT_EQUAL(rtt_in_child(NULL, child_sysv_other_user, &key), 0);
+	CU_ASSERT(!segment_locked(id, &exists) && exists);
+	(void)res;
+	shmctl(id, IPC_RMID, NULL);
+}
+
 /* A ring in a POSIX object between this process and a child that attaches
  * by name: 10000 records in order, the consumer in the other process. */
 static void test_shared_ring(void)
@@ -386,9 +458,11 @@ int main(void)
 	static const struct rtt_test tests[] = {
 		{ "POSIX object: two processes, locked in each", test_posix },
 		{ "POSIX object: bad input, nothing left behind", test_posix_errors },
+		{ "POSIX object: a reused name is not unlinked", test_posix_name_reused },
 		{ "low RLIMIT_MEMLOCK without CAP_IPC_LOCK", test_low_limit },
 		{ "memfd: sealed, passed by fd", test_memfd },
 		{ "SysV: SHM_LOCK made resident, outlives close", test_sysv },
+		{ "SysV: another user's attachment", test_sysv_other_user },
 		{ "a ring shared between two processes", test_shared_ring },
 		RTT_END,
 	};

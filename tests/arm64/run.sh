@@ -263,7 +263,8 @@ cross_build() {
 	fi
 	log "cross-compiling (log: $out/build.log)"
 	# Relink every program: after a failed build no stale binary may run.
-	find "$b/tests" "$b/examples" -maxdepth 2 -type f \( -name 'test_*' -o -name quickstart \) \
+	find "$b/tests" "$b/examples" -maxdepth 2 -type f \( -name 'test_*' -o -name quickstart \
+		-o -name robotics -o -name audio -o -name trading \) \
 		-perm -u+x -delete 2>/dev/null || true
 	if ! cmake --build "$b" -j"$(nproc)" -- -k >"$out/build.log" 2>&1; then
 		grep -E 'error|Error' "$out/build.log" | head -n 20 >&2 || true
@@ -373,10 +374,14 @@ make_base_cpio() {
 	install -m 755 "$here/init" "$r/init"
 	if ((EUID == 0)); then mknod -m 600 "$r/dev/console" c 5 1; fi
 	BINARIES=()
-	for t in "$b"/tests/test_* "$b/examples/quickstart" "$b/capture"; do
+	# the examples run in their short mode, as example_NAME (init passes --short)
+	for t in "$b"/tests/test_* "$b/examples/quickstart" "$b"/examples/{robotics,audio,trading} \
+		"$b/capture"; do
 		[[ -f $t && -x $t ]] || continue
-		aarch64-linux-gnu-strip -o "$r/rtmem/bin/${t##*/}" "$t"
-		[[ ${t##*/} == capture ]] || BINARIES+=("${t##*/}")
+		name=${t##*/}
+		case $name in robotics | audio | trading) name=example_$name ;; esac
+		aarch64-linux-gnu-strip -o "$r/rtmem/bin/$name" "$t"
+		[[ $name == capture ]] || BINARIES+=("$name")
 	done
 	((${#BINARIES[@]})) || die "no test binary was built (see $out/build.log)"
 	# the rtmem command, next to the suites (test_cli finds it there)
