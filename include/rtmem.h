@@ -827,7 +827,8 @@ struct rt_log;
 struct rt_log *rt_log_create(int fd, const struct rt_log_opts *opts);
 /* Copy one record into the ring: no syscall, no allocation, no lock, no
  * page fault. One producer thread per log. 0, -EAGAIN (ring full: counted
- * in dropped), -EMSGSIZE, -EINVAL. */
+ * in dropped), -EMSGSIZE, -EBUSY (called from a signal handler that
+ * interrupted rt_log_printf on the same log), -EINVAL. */
 int rt_log_write(struct rt_log *l, const void *rec, size_t len);
 /* vsnprintf into the next slot (truncated at record_size); real-time safe
  * as long as the format is (no %ls, no huge precision). */
