@@ -592,3 +592,36 @@ void rtt_rmtree(const char *dir)
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
 }
+
+/* ---- kernel.io_uring_disabled ------------------------------------------------ */
+
+int rtt_uring_sysctl_saved = -1;
+
+int rtt_uring_sysctl_get(void)
+{
+	char line[16];
+
+	if (rtk_read_line("/proc/sys/kernel/io_uring_disabled", line, sizeof(line)))
+		return -1;
+	return atoi(line);
+}
+
+int rtt_uring_sysctl_set(int v)
+{
+	int fd = open("/proc/sys/kernel/io_uring_disabled", O_WRONLY | O_CLOEXEC);
+	char c = (char)('0' + v);
+	int ok;
+
+	if (fd < 0)
+		return -errno;
+	ok = write(fd, &c, 1) == 1;
+	close(fd);
+	return ok ? 0 : -EIO;
+}
+
+void rtt_uring_sysctl_restore(void)
+{
+	if (rtt_uring_sysctl_saved >= 0)
+		rtt_uring_sysctl_set(rtt_uring_sysctl_saved);
+	rtt_uring_sysctl_saved = -1;
+}

@@ -126,6 +126,16 @@ int rtt_drop_cap(int cap);
 int rtt_syscall_counter(const char *name);
 long rtt_counter_read(int fd);
 
+/* ---- kernel.io_uring_disabled (6.6+) ---- */
+/* Its value, or -1 where the kernel has none. set: 0 or -errno. Whoever
+ * changes it stores the old value in rtt_uring_sysctl_saved first;
+ * rtt_uring_sysctl_restore puts that back (call it before asserting, and
+ * register it with atexit). */
+extern int rtt_uring_sysctl_saved;
+int rtt_uring_sysctl_get(void);
+int rtt_uring_sysctl_set(int v);
+void rtt_uring_sysctl_restore(void);
+
 /* ---- files and programs ---- */
 /* A program the tests run: $ENV if set (env may be NULL), else NAME next
  * to the test binary (as in the arm64 guests), else `fallback` (the path

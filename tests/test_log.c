@@ -444,37 +444,6 @@ static void test_write_error(void)
 
 /* ---- fallbacks ---- */
 
-static int sysctl_saved = -1;
-
-static int sysctl_get(void)
-{
-	char line[16];
-
-	if (rtk_read_line("/proc/sys/kernel/io_uring_disabled", line, sizeof(line)))
-		return -1;
-	return atoi(line);
-}
-
-static int sysctl_set(int v)
-{
-	int fd = open("/proc/sys/kernel/io_uring_disabled", O_WRONLY | O_CLOEXEC);
-	char c = (char)('0' + v);
-	int ok;
-
-	if (fd < 0)
-		return -errno;
-	ok = write(fd, &c, 1) == 1;
-	close(fd);
-	return ok ? 0 : -EIO;
-}
-
-static void sysctl_restore(void)
-{
-	if (sysctl_saved >= 0)
-		sysctl_set(sysctl_saved);
-	sysctl_saved = -1;
-}
-
 /* A log made now writes with `want`, rt_last_error() naming `why`; 300
  * records reach the file in order. */
 static void fallback_run(enum rt_log_backend want, const char *why)
@@ -518,14 +487,14 @@ static void test_fallback_sysctl(void)
 		rtt_skip("%s", absent);
 		return;
 	}
-	orig = sysctl_saved = sysctl_get();
-	if (sysctl_saved < 0) {
+	orig = rtt_uring_sysctl_saved = rtt_uring_sysctl_get();
+	if (rtt_uring_sysctl_saved < 0) {
 		rtt_skip("no sysctl kernel.io_uring_disabled on %s (added in 6.6)",
 			 rtk_probe()->release);
 		return;
 	}
-	if (sysctl_set(2)) {
-		sysctl_saved = -1;
+	if (rtt_uring_sysctl_set(2)) {
+		rtt_uring_sysctl_saved = -1;
 		rtt_skip("cannot write kernel.io_uring_disabled (not root?)");
 		return;
 	}
@@ -536,7 +505,7 @@ static void test_fallback_sysctl(void)
 		char sentence[1100];
 
 		snprintf(sentence, sizeof(sentence), "%s", rt_last_error());
-		sysctl_restore();       /* before any assertion */
+		rtt_uring_sysctl_restore();       /* before any assertion */
 		CU_ASSERT_PTR_NOT_NULL_FATAL(l);
 		expect_backend(l, RT_LOG_WRITE);
 		CU_ASSERT(strstr(sentence, "written with write(2)") != NULL);
@@ -555,7 +524,7 @@ static void test_fallback_sysctl(void)
 		}
 		close(fd);
 	}
-	CU_ASSERT_EQUAL(sysctl_get(), orig);
+	CU_ASSERT_EQUAL(rtt_uring_sysctl_get(), orig);
 }
 
 #define LIMIT ((size_t)1 << 20)
@@ -635,7 +604,7 @@ static int setup(void)
 
 	ps = rtk_page_size();
 	rtt_env_clear();
-	atexit(sysctl_restore);
+	atexit(rtt_uring_sysctl_restore);
 	if (rtt_tmpdir("rtmem-log", dir, sizeof(dir)))
 		return -1;
 	snprintf(path, sizeof(path), "%s/log.txt", dir);
@@ -676,7 +645,7 @@ int main(void)
 	if (setup())
 		return 1;
 	r = rtt_main("log", tests);
-	sysctl_restore();
+	rtt_uring_sysctl_restore();
 	rtt_env_restore();
 	rtt_rmtree(dir);
 	return r;

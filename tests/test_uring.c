@@ -427,37 +427,6 @@ static void test_disable(void)
 	}
 }
 
-static int sysctl_saved = -1;
-
-static int sysctl_get(void)
-{
-	char line[16];
-
-	if (rtk_read_line("/proc/sys/kernel/io_uring_disabled", line, sizeof(line)))
-		return -1;
-	return atoi(line);
-}
-
-static int sysctl_set(int v)
-{
-	int fd = open("/proc/sys/kernel/io_uring_disabled", O_WRONLY | O_CLOEXEC);
-	char c = (char)('0' + v);
-	int ok;
-
-	if (fd < 0)
-		return -errno;
-	ok = write(fd, &c, 1) == 1;
-	close(fd);
-	return ok ? 0 : -EIO;
-}
-
-static void sysctl_restore(void)
-{
-	if (sysctl_saved >= 0)
-		sysctl_set(sysctl_saved);
-	sysctl_saved = -1;
-}
-
 static int child_no_sys_admin(void *arg)
 {
 	struct rt_uring *u;
@@ -481,36 +450,36 @@ static void test_sysctl_disabled(void)
 		return;
 	}
 	SKIP_NO_URING();
-	orig = sysctl_saved = sysctl_get();
-	if (sysctl_saved < 0) {
+	orig = rtt_uring_sysctl_saved = rtt_uring_sysctl_get();
+	if (rtt_uring_sysctl_saved < 0) {
 		rtt_skip("no sysctl kernel.io_uring_disabled on %s (added in 6.6)",
 			 rtk_probe()->release);
 		return;
 	}
-	if (sysctl_set(2)) {
-		sysctl_saved = -1;
+	if (rtt_uring_sysctl_set(2)) {
+		rtt_uring_sysctl_saved = -1;
 		rtt_skip("cannot write kernel.io_uring_disabled (not root?)");
 		return;
 	}
 	u = rt_uring_create(NULL);
 	rc = errno;
-	sysctl_restore();
+	rtt_uring_sysctl_restore();
 	CU_ASSERT(u == NULL && rc == EPERM);
 	CU_ASSERT(strstr(rt_last_error(), "kernel.io_uring_disabled = 2") != NULL);
 	CU_ASSERT(strstr(rt_last_error(), "sysctl kernel.io_uring_disabled=0") != NULL);
 	if (u)
 		rt_uring_destroy(u);
 	/* 1: CAP_SYS_ADMIN may, a process without it may not */
-	sysctl_saved = sysctl_get();
-	CU_ASSERT_EQUAL_FATAL(sysctl_set(1), 0);
+	rtt_uring_sysctl_saved = rtt_uring_sysctl_get();
+	CU_ASSERT_EQUAL_FATAL(rtt_uring_sysctl_set(1), 0);
 	u = rt_uring_create(NULL);
 	rc = rtt_in_child(NULL, child_no_sys_admin, NULL);
-	sysctl_restore();
+	rtt_uring_sysctl_restore();
 	CU_ASSERT_PTR_NOT_NULL(u);
 	CU_ASSERT_EQUAL(rc, 0);
 	if (u)
 		rt_uring_destroy(u);
-	CU_ASSERT_EQUAL(sysctl_get(), orig);          /* put back */
+	CU_ASSERT_EQUAL(rtt_uring_sysctl_get(), orig);          /* put back */
 }
 
 /* ---- RLIMIT_MEMLOCK: registered buffers are charged per user ---- */
@@ -642,7 +611,7 @@ static int setup(void)
 
 	ps = rtk_page_size();
 	rtt_env_clear();
-	atexit(sysctl_restore);
+	atexit(rtt_uring_sysctl_restore);
 	if (rtt_tmpdir("rtmem-uring", dir, sizeof(dir)))
 		return -1;
 	snprintf(path, sizeof(path), "%s/data.bin", dir);
@@ -682,7 +651,7 @@ int main(void)
 	if (setup())
 		return 1;
 	r = rtt_main("uring", tests);
-	sysctl_restore();
+	rtt_uring_sysctl_restore();
 	rtt_env_restore();
 	rtt_rmtree(dir);
 	return r;

@@ -17,6 +17,7 @@
  *   bench_log [--records 100000] [--repeat 7] [--gap-ns 10000] [--quick]
  */
 #include "rtmem.h"
+#include "bench_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,27 +29,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 enum { MED, P99, P9999, MAX, NSTAT };
 enum { W_RTLOG, W_WRITE, W_STDIO, NWAY };
