@@ -184,6 +184,14 @@ enum rt_thp_policy {
  * no fault on what it had). Without it the child runs unlocked and
  * rt_lock_all_active() is 0 there. */
 #define RT_LOCK_ALL_FORK_RELOCK  (1u << 4)
+/* Leave the memory policy alone. By default rt_lock_all sets MPOL_LOCAL
+ * (set_mempolicy) when the calling thread still has the default policy:
+ * it allocates the same way, but NUMA balancing (kernel.numa_balancing,
+ * on by default with two nodes or more) then leaves the process's mappings
+ * alone instead of unmapping locked pages to sample them, which costs a
+ * hinting fault (and often a migration) in the steady state. Threads
+ * created afterwards inherit it; threads that exist already do not. */
+#define RT_LOCK_ALL_KEEP_NUMA_BALANCING (1u << 5)
 
 struct rt_range {
 	uintptr_t start, end;
@@ -209,6 +217,8 @@ struct rt_lock_report {
 	/* more may follow */
 	size_t reserve_skipped;     /* best effort: heap reserve + stack prefault
 	                             * bytes left out because they did not fit */
+	int numa_balancing_off;     /* 1 if MPOL_LOCAL was set (see
+	                             * RT_LOCK_ALL_KEEP_NUMA_BALANCING) */
 };
 
 struct rt_lock_opts {

@@ -141,7 +141,8 @@ size_t rt__doctor(struct rt__doc_finding *out, size_t cap)
 		add(out, cap, &n, "numa_balancing", p->numa_balancing ? RT__SEV_WARN : RT__SEV_OK,
 		    p->numa_balancing ? "sysctl -w kernel.numa_balancing=0" : NULL,
 		    "kernel.numa_balancing=%d%s.", p->numa_balancing,
-		    p->numa_balancing ? ": NUMA hinting faults hit locked memory too" : "");
+		    p->numa_balancing ? ": NUMA hinting faults hit locked memory too (rt_lock_all "
+					"opts its own process out)" : "");
 	if (p->ksm_run >= 0)
 		add(out, cap, &n, "ksm", p->ksm_run == 1 ? RT__SEV_WARN : RT__SEV_OK,
 		    p->ksm_run == 1 ? "echo 0 > /sys/kernel/mm/ksm/run" : NULL,

@@ -68,6 +68,8 @@ int rt__uring_rings_charged(int kver);
 unsigned rt__uring_features(const struct rt_uring *u);
 
 /* ---- NUMA (region.c; raw syscalls) ---- */
+#define RT__MPOL_DEFAULT 0
+#define RT__MPOL_LOCAL 4            /* 3.8+ */
 bool rt__numa_node_online(int node);
 /* mbind(MPOL_BIND) of [addr, addr+len) to node: 0 or -errno. */
 int rt__numa_bind(void *addr, size_t len, int node);

@@ -23,6 +23,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define DEF_HEAP_RESERVE   (16u << 20)
@@ -48,6 +49,7 @@ static struct {
 	bool stack_attr_set;
 	size_t saved_stacksize;
 	int fork_mcl;               /* RT_LOCK_ALL_FORK_RELOCK: mlockall flags, else 0 */
+	bool mpol_set;              /* MPOL_LOCAL set by us (NUMA balancing off) */
 	struct keep *pre;           /* ranges locked before rt_lock_all */
 	size_t npre;
 } st;
@@ -249,6 +251,32 @@ static void undo_settings(void)
 		setrlimit(RLIMIT_MEMLOCK, &st.saved_rl);
 		st.rlimit_raised = false;
 	}
+	if (st.mpol_set) {
+		syscall(SYS_set_mempolicy, RT__MPOL_DEFAULT, NULL, 0UL);
+		st.mpol_set = false;
+	}
+}
+
+/* NUMA balancing (kernel.numa_balancing, on by default with two nodes or
+ * more) unmaps pages of a task's mappings periodically to sample where they
+ * are used, and migrates them: a hinting fault on locked memory, in the
+ * steady state. task_numa_work scans only the mappings whose policy carries
+ * MPOL_F_MOF, which the default (preferred-local) policy does and a policy
+ * set with set_mempolicy does not (mm/mempolicy.c vma_policy_mof). MPOL_LOCAL
+ * allocates exactly as the default does (the local node, falling back to
+ * others), so setting it changes nothing but that. Threads inherit it from
+ * the thread that creates them. Only a process still on the default policy
+ * is changed; 1 if set, 0 if left alone. */
+static int numa_balancing_off(void)
+{
+	int mode = -1;
+
+	if (syscall(SYS_get_mempolicy, &mode, NULL, 0UL, NULL, 0UL) || mode != RT__MPOL_DEFAULT)
+		return 0;
+	if (syscall(SYS_set_mempolicy, RT__MPOL_LOCAL, NULL, 0UL))
+		return 0;
+	st.mpol_set = true;
+	return 1;
 }
 
 static int keep_cmp(const void *a, const void *b)
@@ -433,7 +461,8 @@ int rt_lock_all(const struct rt_lock_opts *uopts)
 				"unknown to this rtmem are set); fill it with RT_OPTS().", fn, uopts->sz);
 	rt__opts_copy(&o, sizeof(o), uopts);
 	if (o.flags & ~(RT_LOCK_ALL_ONFAULT | RT_LOCK_ALL_BEST_EFFORT | RT_LOCK_ALL_NO_MALLOC |
-			RT_LOCK_ALL_KEEP_RLIMIT | RT_LOCK_ALL_FORK_RELOCK))
+			RT_LOCK_ALL_KEEP_RLIMIT | RT_LOCK_ALL_FORK_RELOCK |
+			RT_LOCK_ALL_KEEP_NUMA_BALANCING))
 		return rt__fail(EINVAL, "%s: unknown flags %#x.", fn, o.flags);
 	if (o.thp != RT_THP_LEAVE && o.thp != RT_THP_DISABLE && o.thp != RT_THP_PREFER)
 		return rt__fail(EINVAL, "%s: invalid THP policy %d.", fn, (int)o.thp);
@@ -737,6 +766,8 @@ int rt_lock_all(const struct rt_lock_opts *uopts)
 
 locked:
 	vlist_free(&l);
+	if (!(o.flags & RT_LOCK_ALL_KEEP_NUMA_BALANCING))
+		numa_balancing_off();
 	__atomic_store_n(&st.active, true, __ATOMIC_RELEASE);
 	rt__reg_set_lockall(true);
 	if (rep) {
@@ -750,6 +781,8 @@ locked:
 		rep->best_effort = st.best_effort;
 		if (!rtk_self_status(&ps_st))
 			rep->locked_bytes = ps_st.vm_lck;
+		if (rep->sz >= offsetof(struct rt_lock_report, numa_balancing_off) + sizeof(int))
+			rep->numa_balancing_off = st.mpol_set;
 	}
 	pthread_mutex_unlock(&proc_mu);
 	return 0;

@@ -19,7 +19,9 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -577,6 +579,123 @@ static int grandchild_check(bool want_locked)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 100;
 }
 
+/* ---- NUMA balancing ---- */
+
+static int write_str(const char *path, const char *v)
+{
+	FILE *f = fopen(path, "w");
+	int ok;
+
+	if (!f)
+		return -errno;
+	ok = fputs(v, f) >= 0;
+	return fclose(f) == 0 && ok ? 0 : -EIO;
+}
+
+static int mpol_mode(void)
+{
+	int mode = -1;
+
+	return syscall(SYS_get_mempolicy, &mode, NULL, 0UL, NULL, 0UL) ? -1 : mode;
+}
+
+static void *mode_of_thread(void *arg)
+{
+	*(int *)arg = mpol_mode();
+	return NULL;
+}
+
+static int child_mpol(void *arg)
+{
+	RT_OPTS(rt_lock_report, rep);
+	RT_OPTS(rt_lock_opts, o, .report = &rep);
+	pthread_t t;
+	int tm = -1;
+
+	(void)arg;
+	RTT_CHILD_CHECK(mpol_mode() == RT__MPOL_DEFAULT);
+	RTT_CHILD_CHECK(rt_lock_all(&o) == 0);
+	RTT_CHILD_CHECK(rep.numa_balancing_off == 1);
+	RTT_CHILD_CHECK(mpol_mode() == RT__MPOL_LOCAL);
+	/* threads created afterwards inherit it */
+	RTT_CHILD_CHECK(pthread_create(&t, NULL, mode_of_thread, &tm) == 0);
+	RTT_CHILD_CHECK(pthread_join(t, NULL) == 0 && tm == RT__MPOL_LOCAL);
+	RTT_CHILD_CHECK(rt_unlock_all() == 0);
+	RTT_CHILD_CHECK(mpol_mode() == RT__MPOL_DEFAULT);
+	/* the flag leaves it alone */
+	o.flags = RT_LOCK_ALL_KEEP_NUMA_BALANCING;
+	RTT_CHILD_CHECK(rt_lock_all(&o) == 0);
+	RTT_CHILD_CHECK(rep.numa_balancing_off == 0 && mpol_mode() == RT__MPOL_DEFAULT);
+	RTT_CHILD_CHECK(rt_unlock_all() == 0);
+	/* a policy of the program's own is never replaced */
+	unsigned long node0 = 1;
+	RTT_CHILD_CHECK(syscall(SYS_set_mempolicy, 1 /* MPOL_PREFERRED */, &node0, 64UL) == 0);
+	o.flags = 0;
+	RTT_CHILD_CHECK(rt_lock_all(&o) == 0);
+	RTT_CHILD_CHECK(rep.numa_balancing_off == 0 && mpol_mode() == 1);
+	RTT_CHILD_CHECK(rt_unlock_all() == 0 && mpol_mode() == 1);
+	return 0;
+}
+
+/* With NUMA balancing on (two nodes or more), a loop over locked memory
+ * takes no hinting fault for 3 s after rt_lock_all; the same loop with
+ * RT_LOCK_ALL_KEEP_NUMA_BALANCING is printed for comparison. */
+static int child_numa_loop(void *arg)
+{
+	RT_OPTS(rt_lock_opts, o, .flags = *(unsigned *)arg);
+	const size_t len = (size_t)16 << 20;
+	struct rt_fault_mark m;
+	struct rt_faults f;
+	struct timespec t0, t;
+	volatile uint8_t *p;
+
+	RTT_CHILD_CHECK(rt_lock_all(&o) == 0);
+	p = malloc(len);
+	RTT_CHILD_CHECK(p != NULL);
+	for (size_t i = 0; i < len; i += 64)
+		p[i] = 1;
+	rt_faults_mark(&m, RT_FAULTS_THREAD);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		for (size_t i = 0; i < len; i += 4096)
+			p[i]++;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec - t0.tv_sec < 3);
+	rt_faults_since(&m, &f);
+	printf("\n  note: %s: %ld minor faults in 3 s over 16 MiB of locked heap\n", o.flags ?
+	       "RT_LOCK_ALL_KEEP_NUMA_BALANCING" : "rt_lock_all", f.minor);
+	return o.flags ? 0 : f.minor == 0 && f.major == 0 ? 0 : 1;
+}
+
+static void test_numa_balancing(void)
+{
+	char saved[8] = "";
+	unsigned keep = RT_LOCK_ALL_KEEP_NUMA_BALANCING, none = 0;
+	int nodes = 0;
+
+	if (mpol_mode() < 0) {
+		rtt_skip("no NUMA system calls in this kernel (CONFIG_NUMA off): %s",
+			 strerror(errno));
+		return;
+	}
+	CU_ASSERT_EQUAL(rtt_in_child(NULL, child_mpol, NULL), 0);
+	for (int n = 0; n < 64; n++)
+		nodes += rt__numa_node_online(n);
+	if (nodes < 2 || rtk_read_line("/proc/sys/kernel/numa_balancing", saved,
+					 sizeof(saved))) {
+		printf("\n  note: %s: NUMA balancing cannot run here, the loop is not tried\n",
+		       nodes < 2 ? "one NUMA node" : "no kernel.numa_balancing");
+		return;
+	}
+	if (write_str("/proc/sys/kernel/numa_balancing", "1")) {
+		printf("\n  note: cannot turn kernel.numa_balancing on: the loop is not tried\n");
+		return;
+	}
+	CU_ASSERT_EQUAL(rtt_in_child(NULL, child_numa_loop, &none), 0);
+	CU_ASSERT_EQUAL(rtt_in_child(NULL, child_numa_loop, &keep), 0);
+	write_str("/proc/sys/kernel/numa_balancing", saved);
+}
+
 static int child_fork_relock(void *arg)
 {
 	RT_OPTS(rt_lock_opts, o, .flags = RT_LOCK_ALL_FORK_RELOCK);
@@ -614,6 +733,7 @@ static const struct rtt_test tests[] = {
 	{ "refusals by RLIMIT_MEMLOCK; raise; best effort", test_refusals },
 	{ "refusal by the memory cgroup, not an OOM kill", test_cgroup_refusal },
 	{ "bad input gets documented errors", test_bad_input },
+	{ "NUMA balancing kept off locked memory (MPOL_LOCAL)", test_numa_balancing },
 	RTT_END
 };
 
