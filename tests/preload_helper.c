@@ -316,14 +316,25 @@ static int do_fork(void)
 			memset(q, 2, 4096 * (size_t)(i % 16 + 1));
 			free(q);
 		}
-		f0 = minflt(RUSAGE_SELF);
-		for (int i = 0; i < 1000; i++) {
-			q = malloc(4096 * (size_t)(i % 16 + 1));
-			memset(q, 2, 4096 * (size_t)(i % 16 + 1));
-			free(q);
+		/* the fewest of three rounds: a single round took 1 fault in
+		 * about 1 run in 25 on the CI machine, with this session's code
+		 * and with the code before it alike (cause not pinned down; a
+		 * locked page migrated by compaction would do it), and it never
+		 * repeated within a run; a fault the program causes repeats */
+		long best = -1;
+
+		for (int round = 0; round < 3; round++) {
+			f0 = minflt(RUSAGE_SELF);
+			for (int i = 0; i < 1000; i++) {
+				q = malloc(4096 * (size_t)(i % 16 + 1));
+				memset(q, 2, 4096 * (size_t)(i % 16 + 1));
+				free(q);
+			}
+			f1 = minflt(RUSAGE_SELF);
+			if (best < 0 || f1 - f0 < best)
+				best = f1 - f0;
 		}
-		f1 = minflt(RUSAGE_SELF);
-		printf("child-faults: %ld\n", f1 - f0);
+		printf("child-faults: %ld\n", best);
 		fflush(stdout);
 		_exit(0);
 	}
