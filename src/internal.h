@@ -61,8 +61,9 @@ int rt__arena_regions(const struct rt_arena *a, int (*fn)(void *addr, size_t len
  * (io_validate_user_buf_range); tests lower it to split small ranges. */
 extern size_t rt__uring_piece;
 /* Whether kernel major*100+minor charges the rings themselves to
- * RLIMIT_MEMLOCK without CAP_IPC_LOCK: 1 (6.14 on), 0 (5.12 to 6.13), -1
- * (before 5.12: yes, unless a 5.10 stable with 5.15's io_uring). */
+ * RLIMIT_MEMLOCK without CAP_IPC_LOCK: 1 (6.18 on), 0 (5.12 to 6.12), -1
+ * (cannot tell: before 5.12, charged unless a 5.10 stable with a newer
+ * io_uring; 6.13 to 6.17, not checked). */
 int rt__uring_rings_charged(int kver);
 /* The ring's IORING_FEAT_* bits (0 when u is not live). */
 unsigned rt__uring_features(const struct rt_uring *u);

@@ -21,9 +21,9 @@
  * __io_account_mem), and to the process's pinned_vm (VmPin), separately
  * from the per-process VmLck that mlock charges. The SQ/CQ rings
  * themselves are charged to the user's locked_vm too before 5.12 (5.10's
- * fs/io_uring.c io_uring_create, which also adds them to VmLck; not 5.10
- * stable from 5.10.162, which has 5.15's io_uring) and again from 6.14
- * (io_create_region), not in between.
+ * fs/io_uring.c io_uring_create, which also adds them to VmLck; Debian's
+ * 5.10.0-32 does not, its stable io_uring being newer) and again on recent
+ * kernels (io_create_region: seen on 6.18, not on 6.1 or 6.12).
  */
 #include "internal.h"
 #include "kernel/kernel.h"
@@ -51,14 +51,17 @@ size_t rt__uring_piece = (size_t)1 << 30;
  * (without CAP_IPC_LOCK)? 1 yes, 0 no, -1 cannot tell from the version.
  * 5.10 and 5.11: io_uring_create's __io_account_mem of ring_pages(), removed
  * in 5.12 ("io_uring: place ring SQ/CQ arrays under memcg memory limits");
- * but 5.10 stable took 5.15's io_uring (5.10.162), so a 5.10 may not, and
+ * but 5.10 stable later took a newer io_uring (Debian's 5.10.0-32 does not
+ * charge them; the exact stable release was not checked), so a 5.10 may not, and
  * Debian's release string hides its patch level. Charged again once the
- * rings became io_uring regions (io_uring/memmap.c io_create_region), 6.14. */
+ * rings became io_uring regions (io_uring/memmap.c io_create_region):
+ * seen on 6.18, not on 6.12; the release in between that changed it was
+ * not confirmed, so 6.13 to 6.17 answer "cannot tell". */
 int rt__uring_rings_charged(int kver)
 {
-	if (kver >= 614)
+	if (kver >= 618)
 		return 1;
-	return kver >= 512 ? 0 : -1;
+	return kver >= 512 && kver <= 612 ? 0 : -1;
 }
 
 /* The options, checked and defaulted: 0 or -errno (sentence recorded). */
@@ -227,8 +230,8 @@ static void *create_fail(int err, unsigned entries)
 					     "this kernel (%s) charges the rings themselves, about %s "
 					     "here, to this user's RLIMIT_MEMLOCK (soft %s, hard %s, "
 					     "shared with the user's other rings and registered buffers) "
-					     "without CAP_IPC_LOCK, as 5.10 before 5.10.162, 5.11 and "
-					     "6.14 on do; raise RLIMIT_MEMLOCK (ulimit -l, "
+					     "without CAP_IPC_LOCK, as 5.10 and 5.11 as released and "
+					     "recent kernels (6.18) do; raise RLIMIT_MEMLOCK (ulimit -l, "
 					     "LimitMEMLOCK=), grant CAP_IPC_LOCK, or ask for fewer "
 					     "entries.", fn, entries, p->release, rt__size(ring, a),
 					     rt__size(soft, b), rt__size(hard, c));
