@@ -18,6 +18,24 @@
  * caller's sizeof (catches garbage), not a page size. */
 #define RT__STRUCT_SZ_MAX 4096
 
+/* ---- mutexes (mutex.c) ---- */
+#include <pthread.h>
+/* Initialise (or, in a fork child, re-initialise) m as a
+ * PTHREAD_PRIO_INHERIT mutex; a plain one where the kernel lacks PI
+ * futexes. Every library mutex a real-time thread can wait on is made so. */
+void rt__mutex_init(pthread_mutex_t *m);
+/* True when m is priority-inheriting (tests): locked, its word holds the
+ * owner's tid. m must be unlocked. */
+bool rt__mutex_is_pi(pthread_mutex_t *m);
+/* A file-scope PI mutex, initialised before main() and before any other
+ * constructor of the library runs. */
+#define RT__MUTEX(name)                                                          \
+	static pthread_mutex_t name = PTHREAD_MUTEX_INITIALIZER;                 \
+	__attribute__((constructor(101))) static void name##_pi_init(void)      \
+	{                                                                        \
+		rt__mutex_init(&name);                                           \
+	}
+
 /* ---- errors (error.c) ---- */
 /* Record a sentence for this thread and return -err (err > 0). */
 int rt__fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -43,6 +43,43 @@ void rtt_skip(const char *fmt, ...)
 	cur_skipped = true;
 }
 
+unsigned rtt_slowdown(void)
+{
+	static unsigned v;
+	const char *e;
+	char *end;
+
+	if (v)
+		return v;
+#if defined(__SANITIZE_THREAD__)
+	v = 20;
+#elif defined(__SANITIZE_ADDRESS__)
+	v = 5;
+#else
+	v = 1;
+#endif
+	e = getenv("RTMEM_TEST_SLOWDOWN");
+	if (e && *e) {
+		unsigned long x = strtoul(e, &end, 10);
+
+		if (!*end && x >= 1 && x <= 1000)
+			v = (unsigned)x > v ? (unsigned)x : v;
+	}
+	return v;
+}
+
+unsigned long rtt_iters(unsigned long n, unsigned long lo)
+{
+	unsigned long k = n / rtt_slowdown();
+
+	return k > lo ? k : lo;
+}
+
+unsigned long rtt_budget_ms(unsigned long ms)
+{
+	return ms * rtt_slowdown();
+}
+
 static const struct rtt_test *all_tests;
 
 static void run_one(const struct rtt_test *t)

@@ -31,6 +31,19 @@ int rtt_main(const char *suite, const struct rtt_test *tests);
  * test function must return right after. */
 void rtt_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* ---- sizing for where the test runs ---- */
+/* How many times slower than a native build this binary runs:
+ * RTMEM_TEST_SLOWDOWN=N when set (the arm64 guests set it: TCG), else 20
+ * under TSan, 5 under ASan, else 1. A loop that runs a fixed count takes
+ * its count from rtt_iters; a wait for progress takes its budget from
+ * rtt_budget_ms. No test asserts on a wall-clock figure. */
+unsigned rtt_slowdown(void);
+/* n / rtt_slowdown(), and at least lo: for a loop whose point holds at any
+ * count down to lo. */
+unsigned long rtt_iters(unsigned long n, unsigned long lo);
+/* A time budget of ms on a native build, multiplied by rtt_slowdown(). */
+unsigned long rtt_budget_ms(unsigned long ms);
+
 /* ---- children ---- */
 struct rtt_child {
 	bool drop_cap_ipc_lock;     /* remove CAP_IPC_LOCK from effective+permitted */
