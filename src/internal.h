@@ -27,13 +27,33 @@ void rt__mutex_init(pthread_mutex_t *m);
 /* True when m is priority-inheriting (tests): locked, its word holds the
  * owner's tid. m must be unlocked. */
 bool rt__mutex_is_pi(pthread_mutex_t *m);
-/* A file-scope PI mutex, initialised before main() and before any other
- * constructor of the library runs. */
-#define RT__MUTEX(name)                                                          \
+/* The library's lock order: a thread may take a lock while it holds only
+ * locks of lower rank; locks of one rank are never held together. fork()
+ * takes them all in this order (fork.c). */
+enum rt__lock_rank {
+	RT__RANK_PROCESS = 10,      /* process.c: rt_lock_all / rt_unlock_all */
+	RT__RANK_MALLOC_INIT = 20,  /* malloc.c: making the process-wide arena */
+	RT__RANK_SELFCHECK = 30,    /* selfcheck.c */
+	RT__RANK_THREAD = 40,       /* thread.c: the stack pool */
+	RT__RANK_LOG = 50,          /* log.c, per log */
+	RT__RANK_URING = 55,        /* uring.c, per ring */
+	RT__RANK_ARENA = 60,        /* arena.c, per arena (registered as a hook) */
+	RT__RANK_REGISTRY = 70,     /* registry.c: the lock registry */
+	RT__RANK_LIVE = 80,         /* region.c: the live-region list */
+	RT__RANK_DEAD = 90,         /* dead-handle lists: leaves */
+};
+/* Register a mutex / a per-module hook with the fork handler (fork.c).
+ * Called from constructors only (before main, one thread). */
+void rt__fork_mutex(pthread_mutex_t *m, int rank);
+void rt__fork_hook(int rank, void (*prepare)(void), void (*parent)(void), void (*child)(void));
+/* A file-scope PI mutex of a given rank, initialised before main() and
+ * before any other constructor of the library, and taken across fork(). */
+#define RT__MUTEX(name, rank)                                                    \
 	static pthread_mutex_t name = PTHREAD_MUTEX_INITIALIZER;                 \
 	__attribute__((constructor(101))) static void name##_pi_init(void)      \
 	{                                                                        \
 		rt__mutex_init(&name);                                           \
+		rt__fork_mutex(&name, rank);                                     \
 	}
 
 /* ---- errors (error.c) ---- */
