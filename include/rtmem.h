@@ -381,6 +381,13 @@ int rt_selfcheck_last(struct rt_audit_report *out, unsigned long *audits);
 enum {
 	RT_ARENA_SINGLE_THREAD = 1u << 0,  /* no lock: one thread only */
 	RT_ARENA_GROW_IN_ALLOC = 1u << 1,  /* alloc may add a region (a syscall, faults) */
+	/* Per-thread caches: blocks up to 8 KiB come from the calling
+	 * thread's own spans of the arena, with no lock and no atomic
+	 * read-modify-write; a block freed by another thread goes back to
+	 * its owner by one compare-and-swap. Larger blocks come from the
+	 * shared TLSF under a priority-inheriting mutex. At least 64 KiB;
+	 * not with RT_ARENA_SINGLE_THREAD. See docs/design.md. */
+	RT_ARENA_THREAD_CACHE = 1u << 2,
 };
 
 struct rt_arena_opts {
@@ -402,6 +409,29 @@ struct rt_arena_stats {
 	size_t failed;              /* allocations refused for lack of room */
 	size_t bad_frees;           /* frees refused: foreign pointer or double free */
 	unsigned regions;
+	/* more may follow */
+	/* With RT_ARENA_THREAD_CACHE (else 0, and allocations = large).
+	 * Figures of other threads' caches are read without stopping them:
+	 * exact when they are idle, approximate while they run. */
+	size_t large_allocations;   /* blocks out of the shared TLSF */
+	size_t small_allocations;   /* blocks out of thread caches */
+	size_t thread_caches;       /* threads with a cache now */
+	size_t cache_bytes;         /* bytes in spans: caches', and exited threads' */
+	size_t cache_free_bytes;    /* of which not handed out */
+	size_t spans;               /* spans carved from the TLSF now */
+	size_t abandoned_spans;     /* spans of exited threads, still holding blocks */
+	uint64_t remote_frees;      /* frees of a block another thread's cache owned */
+};
+
+/* One thread's cache of a thread-cached arena (rt_arena_caches). */
+struct rt_arena_cache_info {
+	size_t sz;
+	pid_t tid;                  /* the thread (its tid at the cache's creation) */
+	size_t spans, bytes;        /* spans it holds, their bytes */
+	size_t bytes_out;           /* handed out and not freed back yet */
+	uint64_t allocs, frees;     /* by this thread, from / to its own cache */
+	uint64_t remote_frees;      /* frees by this thread of other caches' blocks */
+	int signal_cache;           /* 1: the thread's cache for signal handlers */
 };
 
 struct rt_arena;
@@ -429,15 +459,43 @@ int rt_arena_free_checked(struct rt_arena *a, void *ptr);
 /* Add a locked region of `bytes` (up to max_bytes): the off-RT-path growth. */
 int rt_arena_reserve(struct rt_arena *a, size_t bytes);
 int rt_arena_stats(struct rt_arena *a, struct rt_arena_stats *out);
-/* Unmaps every region; NULL or a destroyed arena changes nothing (sentence). */
+/* Unmaps every region; NULL or a destroyed arena changes nothing (sentence).
+ * No other thread may be using the arena then. */
 void rt_arena_destroy(struct rt_arena *a);
+
+/* Thread caches (RT_ARENA_THREAD_CACHE). A thread's first allocation from
+ * the arena makes its cache (under the arena's lock: a few microseconds, no
+ * system call), and its first block of each size class takes a span from
+ * the shared part (under the lock again, once per span). Warm the calling
+ * thread now instead, off its real-time path: its cache, and a span for
+ * every size class up to max_size bytes (0 = every class, up to 8 KiB; at
+ * most 32 spans, about 1.1 MiB of the arena). Afterwards blocks up to
+ * max_size take no lock until a class runs out of its span's room. Returns
+ * the bytes of spans the cache holds, or -EINVAL (not a live thread-cached
+ * arena), -ENOMEM (the arena cannot hold them; what fit is kept). */
+int rt_arena_thread_warm(struct rt_arena *a, size_t max_size);
+/* Give the calling thread's cache back now (done at thread exit anyway):
+ * empty spans return to the shared part, spans still holding blocks are
+ * left for other threads to adopt. 0, -EINVAL, -ENOENT (no cache). */
+int rt_arena_thread_release(struct rt_arena *a);
+/* Per-thread figures: fills up to cap entries (each with .sz set by the
+ * caller, RT_OPTS or sizeof) and returns how many caches there are (may
+ * exceed cap), or -EINVAL. Not real-time: takes the arena's lock. */
+int rt_arena_caches(struct rt_arena *a, struct rt_arena_cache_info *out, size_t cap);
 
 /* ---- the malloc family on one process-wide locked arena -------------------- */
 
 /* Make the process-wide arena now (bytes 0: RTMEM_ARENA_SIZE, else 32 MiB),
  * before the real-time path. -EBUSY if it exists. Without this, the first
- * rt_malloc makes it with the defaults (a syscall and page faults, once). */
+ * rt_malloc makes it with the defaults (a syscall and page faults, once).
+ * It has thread caches (RT_ARENA_THREAD_CACHE is added to opts->flags)
+ * unless opts asks for RT_ARENA_SINGLE_THREAD or bytes < 64 KiB. */
 int rt_malloc_init(size_t bytes, const struct rt_arena_opts *opts);
+/* rt_arena_thread_warm on the process-wide arena (made now if need be):
+ * call it at the start of each thread that will rt_malloc on a real-time
+ * path. rt_thread_create threads are warmed before their function runs
+ * when the process-wide arena exists. */
+int rt_malloc_thread_warm(size_t max_size);
 /* The arena itself (for rt_arena_stats, rt_arena_reserve); made on demand;
  * NULL + errno if it cannot be. */
 struct rt_arena *rt_malloc_arena(void);

@@ -67,8 +67,9 @@ int rt_selfcheck_last(struct rt_audit_report *out, unsigned long *audits);""",
   names=["rt_arena_create", "rt_arena_alloc", "rt_arena_calloc", "rt_arena_realloc", "rt_arena_aligned_alloc",
          "rt_arena_usable_size", "rt_arena_free", "rt_arena_free_checked", "rt_arena_reserve", "rt_arena_stats",
          "rt_arena_destroy", "rt_malloc_init", "rt_malloc_arena", "rt_malloc", "rt_calloc", "rt_realloc",
-         "rt_aligned_alloc", "rt_posix_memalign", "rt_free", "rt_malloc_usable_size"],
-  brief="TLSF arenas on locked memory, and the malloc family on one",
+         "rt_aligned_alloc", "rt_posix_memalign", "rt_free", "rt_malloc_usable_size",
+         "rt_arena_thread_warm", "rt_arena_thread_release", "rt_arena_caches", "rt_malloc_thread_warm"],
+  brief="TLSF arenas on locked memory, per-thread caches, and the malloc family on one",
   syn="""struct rt_arena *rt_arena_create(size_t bytes, const struct rt_arena_opts *opts);
 void *rt_arena_alloc(struct rt_arena *a, size_t size);
 void *rt_arena_calloc(struct rt_arena *a, size_t n, size_t size);
@@ -80,11 +81,16 @@ int rt_arena_free_checked(struct rt_arena *a, void *ptr);
 int rt_arena_reserve(struct rt_arena *a, size_t bytes);
 int rt_arena_stats(struct rt_arena *a, struct rt_arena_stats *out);
 void rt_arena_destroy(struct rt_arena *a);
+int rt_arena_thread_warm(struct rt_arena *a, size_t max_size);
+int rt_arena_thread_release(struct rt_arena *a);
+int rt_arena_caches(struct rt_arena *a, struct rt_arena_cache_info *out, size_t cap);
 int rt_malloc_init(size_t bytes, const struct rt_arena_opts *opts);
+int rt_malloc_thread_warm(size_t max_size);
 void *rt_malloc(size_t size);   /* and rt_calloc, rt_realloc, rt_aligned_alloc,
                                    rt_posix_memalign, rt_free, rt_malloc_usable_size */""",
   desc=["An arena is a TLSF allocator (O(1) alloc and free, 16 bytes of header per block) on locked, populated regions. It grows only through rt_arena_reserve() (off the real-time path), or inside alloc with RT_ARENA_GROW_IN_ALLOC, up to opts->max_bytes; the new region is made with the arena's lock dropped. RT_ARENA_SINGLE_THREAD drops the mutex for an arena owned by one thread. A foreign pointer or a double free changes nothing: it is counted in bad_frees, and rt_arena_free_checked() returns -EINVAL.",
-        "rt_malloc() and friends are the C calls on one process-wide arena, made by rt_malloc_init() or by the first call (RTMEM_ARENA_SIZE, default 32 MiB). rtmem run(1) serves an unmodified program's malloc from the same arena."],
+        "RT_ARENA_THREAD_CACHE gives each thread its own cache: blocks up to 8 KiB come from spans (16 or 64 KiB runs of one size class) that the thread owns, allocated and freed with no lock and no atomic read-modify-write; a block freed by another thread goes back to its owner by one compare-and-swap. Only getting a span (once per span's worth of blocks), large blocks and growth take the arena's mutex, which is priority-inheriting. A free never waits for it. rt_arena_thread_warm() makes the calling thread's cache and a span for every class up to max_size, so its later allocations take no lock; rt_arena_thread_release() gives the cache back (done at thread exit); rt_arena_caches() lists each thread's figures. A signal handler that interrupted the allocator in its own thread may free any block, and allocate blocks up to 8 KiB, without deadlock or damage.",
+        "rt_malloc() and friends are the C calls on one process-wide arena with thread caches, made by rt_malloc_init() or by the first call (RTMEM_ARENA_SIZE, default 32 MiB). rt_malloc_thread_warm() warms the calling thread on it. rtmem run(1) serves an unmodified program's malloc from the same arena."],
   ret="Pointer functions return NULL and set errno; int functions return 0 or a negative errno (rt_posix_memalign returns an errno value, as posix_memalign does).",
   err=[("ENOMEM", "nothing fits (the sentence gives the arena's size and use), or a size beyond any arena"),
        ("EINVAL", "a NULL or destroyed arena, a bad alignment, a foreign pointer or a double free")]),

@@ -1,16 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Description: rt_arena, a TLSF allocator (two-level segregated fit: O(1)
- * malloc and free, good fit, low fragmentation) on locked regions.
+ * malloc and free, good fit, low fragmentation) on locked regions, behind
+ * one priority-inheriting mutex. With RT_ARENA_THREAD_CACHE, blocks up to
+ * 8 KiB come from per-thread caches instead (tcache.c), which carve their
+ * spans out of this TLSF; the TLSF then serves only large blocks, spans and
+ * the caches' own records.
  *
- * Every block starts with a 16-byte header: the size of the physically
+ * Every TLSF block starts with a 16-byte header: the size of the physically
  * previous block, and this block's size with flags and a 16-bit tag derived
  * from the block's address. A free block also holds its free-list links in
  * its payload. Free checks the tag, the alignment, the region, the used flag
  * and the next block's back-link, so a foreign pointer or a double free is
  * refused (and counted) instead of corrupting the arena.
+ *
+ * A free never waits for the lock: when the lock is busy, the block is
+ * checked, marked pending (a compare-and-swap of its header, so a second
+ * free of it is refused) and pushed on a lock-free list that the lock's
+ * next holder frees. Headers are read and written with relaxed atomics for
+ * that reason (the same instructions as plain loads and stores).
  */
-#include "internal.h"
+#include "arena.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"
 
@@ -20,86 +30,87 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HDR 16u
+#define HDR ARENA_HDR
 #define ALIGN 16u
 #define MIN_BLOCK 32u               /* header + two free-list links */
-#define SL_BITS 4
-#define SL_COUNT (1u << SL_BITS)
+#define SL_BITS ARENA_SL_BITS
+#define SL_COUNT ARENA_SL_COUNT
 #define FL_SHIFT (SL_BITS + 4)      /* log2(SMALL) */
 #define SMALL (1u << FL_SHIFT)      /* 256: below it, classes are linear */
-#define FL_COUNT 42
-#define MAX_REGIONS 64
+#define FL_COUNT ARENA_FL_COUNT
+#define MAX_REGIONS ARENA_MAX_REGIONS
 #define SIZE_BITS 48
 #define SIZE_MASK (((uint64_t)1 << SIZE_BITS) - 1 - (ALIGN - 1))
 #define F_FREE 1u
 #define F_SENTINEL 2u
-#define ARENA_LIVE 0x72746d656d61726eull   /* "rtmemarn" */
+#define F_PENDING 4u                /* freed, waiting on the deferred list */
 
-struct blk {
+struct arena_blk {
 	uint64_t prev_size;         /* 0: first block of its region */
 	uint64_t sf;                /* size | flags | tag << 48 */
-	struct blk *next_free, *prev_free;   /* free blocks only */
-};
-
-struct rt_arena {
-	uint64_t magic;
-	struct rt_arena *dead_next;
-	bool single;
-	bool grow_in_alloc;
-	size_t max_bytes, grow_bytes;
-	struct rt_region_opts ropts;
-	pthread_mutex_t mu;
-	unsigned nregions;
-	struct rt_region *regions[MAX_REGIONS];
-	uintptr_t rstart[MAX_REGIONS], rend[MAX_REGIONS];
-	uint64_t fl_map;
-	uint16_t sl_map[FL_COUNT];
-	struct blk *heads[FL_COUNT][SL_COUNT];
-	size_t total, used, high_water, failed, bad_frees, blocks_used;
+	struct arena_blk *next_free, *prev_free;   /* free blocks only */
 };
 
 /* ---- block helpers ---- */
 
-static uint64_t tag_of(const struct blk *b)
+static uint64_t tag_of(const struct arena_blk *b)
 {
 	uint64_t x = (uint64_t)(uintptr_t)b * 0x9e3779b97f4a7c15ull;
 
 	return (x >> 48) | 1;       /* never 0 */
 }
 
-static size_t bsize(const struct blk *b)
+static uint64_t sf_of(const struct arena_blk *b)
 {
-	return (size_t)(b->sf & SIZE_MASK);
+	return __atomic_load_n(&b->sf, __ATOMIC_RELAXED);
 }
 
-static void bset(struct blk *b, size_t size, unsigned flags)
+static uint64_t prev_of(const struct arena_blk *b)
 {
-	b->sf = (uint64_t)size | flags | tag_of(b) << SIZE_BITS;
+	return __atomic_load_n(&b->prev_size, __ATOMIC_RELAXED);
 }
 
-static bool bfree(const struct blk *b)
+static void set_prev(struct arena_blk *b, uint64_t v)
 {
-	return b->sf & F_FREE;
+	__atomic_store_n(&b->prev_size, v, __ATOMIC_RELAXED);
 }
 
-static struct blk *bnext(struct blk *b)
+static size_t bsize(const struct arena_blk *b)
 {
-	return (struct blk *)((uint8_t *)b + bsize(b));
+	return (size_t)(sf_of(b) & SIZE_MASK);
 }
 
-static struct blk *bprev(struct blk *b)
+static void bset(struct arena_blk *b, size_t size, unsigned flags)
 {
-	return b->prev_size ? (struct blk *)((uint8_t *)b - b->prev_size) : NULL;
+	__atomic_store_n(&b->sf, (uint64_t)size | flags | tag_of(b) << SIZE_BITS,
+			 __ATOMIC_RELAXED);
 }
 
-static void *payload(struct blk *b)
+static bool bfree(const struct arena_blk *b)
+{
+	return sf_of(b) & F_FREE;
+}
+
+static struct arena_blk *bnext(struct arena_blk *b)
+{
+	return (struct arena_blk *)((uint8_t *)b + bsize(b));
+}
+
+static struct arena_blk *bprev(struct arena_blk *b)
+{
+	uint64_t p = prev_of(b);
+
+	return p ? (struct arena_blk *)((uint8_t *)b - p) : NULL;
+}
+
+static void *payload(struct arena_blk *b)
 {
 	return (uint8_t *)b + HDR;
 }
 
-static struct blk *of_payload(void *p)
+static struct arena_blk *of_payload(void *p)
 {
-	return (struct blk *)((uint8_t *)p - HDR);
+	return (struct arena_blk *)((uint8_t *)p - HDR);
 }
 
 /* ---- TLSF mapping ---- */
@@ -130,7 +141,7 @@ static void mapping_search(size_t size, unsigned *fl, unsigned *sl)
 	mapping(size, fl, sl);
 }
 
-static void list_insert(struct rt_arena *a, struct blk *b)
+static void list_insert(struct rt_arena *a, struct arena_blk *b)
 {
 	unsigned fl, sl;
 
@@ -144,7 +155,7 @@ static void list_insert(struct rt_arena *a, struct blk *b)
 	a->sl_map[fl] |= (uint16_t)(1u << sl);
 }
 
-static void list_remove(struct rt_arena *a, struct blk *b)
+static void list_remove(struct rt_arena *a, struct arena_blk *b)
 {
 	unsigned fl, sl;
 
@@ -162,7 +173,7 @@ static void list_remove(struct rt_arena *a, struct blk *b)
 	}
 }
 
-static struct blk *find_free(struct rt_arena *a, size_t size)
+static struct arena_blk *find_free(struct rt_arena *a, size_t size)
 {
 	unsigned fl, sl;
 	uint32_t slm;
@@ -179,7 +190,7 @@ static struct blk *find_free(struct rt_arena *a, size_t size)
 			 * size's own class may still hold one that does (TLSF
 			 * rounds the request up a class): look at its first few
 			 * entries, a bounded number, so this stays O(1). */
-			struct blk *b;
+			struct arena_blk *b;
 			int k = 0;
 
 			mapping(size, &fl, &sl);
@@ -196,62 +207,176 @@ static struct blk *find_free(struct rt_arena *a, size_t size)
 }
 
 /* Split b (used, not in a list) to `size`; the rest becomes a free block. */
-static void split(struct rt_arena *a, struct blk *b, size_t size)
+static void split(struct rt_arena *a, struct arena_blk *b, size_t size)
 {
 	size_t rest = bsize(b) - size;
-	struct blk *r, *n;
+	struct arena_blk *r, *n;
 
 	if (rest < MIN_BLOCK)
 		return;
 	bset(b, size, 0);
 	r = bnext(b);
-	r->prev_size = size;
+	set_prev(r, size);
 	bset(r, rest, F_FREE);
 	n = bnext(r);
-	n->prev_size = rest;
+	set_prev(n, rest);
 	/* merge the remainder with a free successor */
-	if (bfree(n) && !(n->sf & F_SENTINEL)) {
+	if (bfree(n) && !(sf_of(n) & F_SENTINEL)) {
 		list_remove(a, n);
 		bset(r, rest + bsize(n), F_FREE);
-		bnext(r)->prev_size = bsize(r);
+		set_prev(bnext(r), bsize(r));
 	}
 	list_insert(a, r);
 }
 
-/* ---- regions ---- */
+/* ---- the lock ---- */
 
+/* The arena whose lock this thread holds (the library never holds two), and
+ * how deep it is in growth or cache set-up: a signal handler that
+ * interrupted it must neither wait for that lock nor grow. */
+static __thread struct rt_arena *tl_held;
+static __thread unsigned tl_slow;
+
+bool rt__arena_in_slow(void)
+{
+	return __atomic_load_n(&tl_slow, __ATOMIC_RELAXED) != 0 ||
+	       __atomic_load_n(&tl_held, __ATOMIC_RELAXED) != NULL;
+}
+
+bool rt__arena_lock_held(const struct rt_arena *a)
+{
+	return __atomic_load_n(&tl_held, __ATOMIC_RELAXED) == a;
+}
+
+void rt__arena_slow_enter(void)
+{
+	tl_slow++;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+void rt__arena_slow_leave(void)
+{
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	tl_slow--;
+}
+
+static int free_locked(struct rt_arena *a, void *p, const char *fn);
+
+/* Free what was freed while the lock was busy. */
+static void drain_deferred(struct rt_arena *a)
+{
+	struct arena_blk *b = atomic_exchange_explicit(&a->deferred, NULL, memory_order_acquire);
+
+	while (b) {
+		struct arena_blk *next = *(struct arena_blk **)payload(b);
+
+		bset(b, bsize(b), 0);          /* pending -> used */
+		free_locked(a, payload(b), "rt_arena_free");
+		b = next;
+	}
+}
+
+/* Just acquired: free what others gave back meanwhile. */
+static void acquired(struct rt_arena *a)
+{
+	if (atomic_load_explicit(&a->deferred, memory_order_relaxed))
+		drain_deferred(a);
+	if (a->tcache && atomic_load_explicit(&a->tc.returned, memory_order_relaxed))
+		rt__tc_drain(a);
+}
+
+/* tl_held is set before the mutex is asked for and cleared after it is
+ * released: a signal handler that interrupts anywhere in between (even
+ * inside pthread_mutex_lock, after its compare-and-swap won) sees the lock
+ * as its thread's and does not ask for it again, which would hang it. */
 static void lock(struct rt_arena *a)
 {
-	if (!a->single)
-		pthread_mutex_lock(&a->mu);
+	if (a->single)
+		return;
+	tl_held = a;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&a->mu);
+	acquired(a);
+}
+
+static bool trylock(struct rt_arena *a)
+{
+	if (a->single)
+		return true;
+	tl_held = a;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (pthread_mutex_trylock(&a->mu)) {
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		tl_held = NULL;
+		return false;
+	}
+	acquired(a);
+	return true;
 }
 
 static void unlock(struct rt_arena *a)
 {
-	if (!a->single)
-		pthread_mutex_unlock(&a->mu);
+	if (a->single)
+		return;
+	pthread_mutex_unlock(&a->mu);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	tl_held = NULL;
 }
 
-/* Put a made region into the arena (under its lock). */
+void rt__arena_lock(struct rt_arena *a)
+{
+	lock(a);
+}
+
+void rt__arena_unlock(struct rt_arena *a)
+{
+	unlock(a);
+}
+
+/* ---- regions ---- */
+
+/* Put a made region into the arena (under its lock). A thread-cached arena
+ * keeps its span map at the region's start: one pointer a 16 KiB chunk. */
 static void insert_region(struct rt_arena *a, struct rt_region *r)
 {
-	struct blk *b, *s;
+	struct arena_blk *b, *s;
+	uintptr_t start = (uintptr_t)rt_region_addr(r), end = start + rt_region_size(r);
+	unsigned i = a->nregions;
 	size_t size;
 
-	size = rt_region_size(r) / ALIGN * ALIGN;
-	b = rt_region_addr(r);
-	b->prev_size = 0;
+	if (a->tcache) {
+		uintptr_t mbase = start & ~(uintptr_t)(TC_CHUNK - 1);
+		size_t n = (end - mbase + TC_CHUNK - 1) >> TC_CHUNK_SHIFT;
+
+		a->map[i] = (void *)start;
+		a->mbase[i] = mbase;
+		memset((void *)start, 0, n * sizeof(void *));
+		start += (n * sizeof(void *) + ALIGN - 1) & ~(uintptr_t)(ALIGN - 1);
+	}
+	size = (end - start) / ALIGN * ALIGN;
+	b = (struct arena_blk *)start;
+	set_prev(b, 0);
 	bset(b, size - HDR, F_FREE);
 	s = bnext(b);
-	s->prev_size = size - HDR;
+	set_prev(s, size - HDR);
 	bset(s, 0, F_SENTINEL);   /* used, size 0: stops every walk */
-	a->regions[a->nregions] = r;
-	a->rstart[a->nregions] = (uintptr_t)b;
-	a->rend[a->nregions] = (uintptr_t)s;
-	/* rt__arena_owns reads the bounds without the lock */
-	__atomic_store_n(&a->nregions, a->nregions + 1, __ATOMIC_RELEASE);
+	a->regions[i] = r;
+	a->rstart[i] = (uintptr_t)b;
+	a->rend[i] = (uintptr_t)s;
+	/* rt__arena_owns and the free paths read the bounds without the lock */
+	__atomic_store_n(&a->nregions, i + 1, __ATOMIC_RELEASE);
 	a->total += size - HDR;
 	list_insert(a, b);
+}
+
+/* The fixed cost of a region: its span map and end mark. */
+static size_t region_overhead(const struct rt_arena *a, size_t bytes)
+{
+	size_t o = HDR + ALIGN;
+
+	if (a->tcache)
+		o += ((bytes >> TC_CHUNK_SHIFT) + 2) * sizeof(void *);
+	return o;
 }
 
 /* Make a region of `bytes` and add it. Called WITHOUT the arena's lock:
@@ -268,7 +393,9 @@ static int add_region(struct rt_arena *a, size_t bytes, size_t max_total)
 
 	if (__atomic_load_n(&a->nregions, __ATOMIC_ACQUIRE) == MAX_REGIONS)
 		return -ENOSPC;
+	rt__arena_slow_enter();
 	r = rt_region_create(bytes, &a->ropts);
+	rt__arena_slow_leave();
 	if (!r)
 		return -errno;
 	lock(a);
@@ -284,21 +411,79 @@ static int add_region(struct rt_arena *a, size_t bytes, size_t max_total)
 	return err;
 }
 
+int rt__arena_region_of(const struct rt_arena *a, uintptr_t u)
+{
+	unsigned n = __atomic_load_n(&a->nregions, __ATOMIC_ACQUIRE);
+
+	for (unsigned i = 0; i < n; i++)
+		if (u >= a->rstart[i] && u < a->rend[i])
+			return (int)i;
+	return -1;
+}
+
+/* ---- handles ---- */
+
 /* Destroyed handles are kept and reused, so a late call on one is refused
- * (magic 0) rather than reading freed memory. */
-static pthread_mutex_t dead_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct rt_arena *dead_list;
+ * (magic 0) rather than reading freed memory. Live arenas are listed for
+ * fork() and for thread exit. */
+RT__MUTEX(dead_mu, RT__RANK_DEAD)
+RT__MUTEX(live_mu, RT__RANK_ARENA_LIST)
+static struct rt_arena *dead_list, *live_list;
 
 static bool arena_ok(const struct rt_arena *a)
 {
 	return a && a->magic == ARENA_LIVE;
 }
 
+/* fork(): every arena's lock is held across it, taken after the list's
+ * (fork.c runs this at RT__RANK_ARENA, after the list lock's own rank);
+ * the child re-initialises them and forgets other threads' caches. */
+static void fork_prepare(void)
+{
+	for (struct rt_arena *a = live_list; a; a = a->live_next)
+		if (!a->single)
+			pthread_mutex_lock(&a->mu);
+}
+
+static void fork_parent(void)
+{
+	for (struct rt_arena *a = live_list; a; a = a->live_next)
+		if (!a->single)
+			pthread_mutex_unlock(&a->mu);
+}
+
+static void fork_child(void)
+{
+	for (struct rt_arena *a = live_list; a; a = a->live_next) {
+		if (!a->single)
+			rt__mutex_init(&a->mu);
+		if (a->tcache)
+			rt__tc_fork_child(a);
+	}
+}
+
+__attribute__((constructor(103))) static void arena_fork_install(void)
+{
+	rt__fork_hook(RT__RANK_ARENA, fork_prepare, fork_parent, fork_child);
+}
+
+/* Call fn(a, arg) for every live arena, holding the list's lock. */
+void rt__arena_foreach_live(void (*fn)(struct rt_arena *a, void *arg), void *arg)
+{
+	pthread_mutex_lock(&live_mu);
+	for (struct rt_arena *a = live_list; a; a = a->live_next)
+		fn(a, arg);
+	pthread_mutex_unlock(&live_mu);
+}
+
 struct rt_arena *rt_arena_create(size_t bytes, const struct rt_arena_opts *uopts)
 {
 	static const char fn[] = "rt_arena_create";
+	const unsigned known = RT_ARENA_SINGLE_THREAD | RT_ARENA_GROW_IN_ALLOC |
+			       RT_ARENA_THREAD_CACHE;
 	struct rt_arena_opts o = { .sz = sizeof(o) };
 	struct rt_arena *a;
+	uint64_t gen = 0;
 	int err;
 
 	if (uopts && !rt__opts_ok(uopts, uopts->sz, sizeof(o)))
@@ -311,24 +496,37 @@ struct rt_arena *rt_arena_create(size_t bytes, const struct rt_arena_opts *uopts
 	if (o.max_bytes && o.max_bytes < bytes)
 		return rt__fail_null(EINVAL, "%s: max_bytes %zu is below the size %zu.", fn,
 				     o.max_bytes, bytes);
-	if (o.flags & ~(unsigned)(RT_ARENA_SINGLE_THREAD | RT_ARENA_GROW_IN_ALLOC))
-		return rt__fail_null(EINVAL, "%s: unknown flags %#x.", fn, o.flags);
+	if (o.flags & ~known)
+		return rt__fail_null(EINVAL, "%s: unknown flags %#x.", fn, o.flags & ~known);
+	if ((o.flags & RT_ARENA_SINGLE_THREAD) && (o.flags & RT_ARENA_THREAD_CACHE))
+		return rt__fail_null(EINVAL, "%s: RT_ARENA_SINGLE_THREAD and "
+				     "RT_ARENA_THREAD_CACHE exclude each other.", fn);
+	if ((o.flags & RT_ARENA_THREAD_CACHE) && bytes < RT__TC_MIN_ARENA)
+		return rt__fail_null(EINVAL, "%s: a thread-cached arena needs at least 64 KiB "
+				     "(it carves 16 and 64 KiB spans); %zu bytes asked.", fn,
+				     bytes);
 	pthread_mutex_lock(&dead_mu);
 	a = dead_list;
 	if (a)
 		dead_list = a->dead_next;
 	pthread_mutex_unlock(&dead_mu);
-	if (a)
+	if (a) {
+		gen = a->gen;
 		memset(a, 0, sizeof(*a));
-	else if (!(a = calloc(1, sizeof(*a))))
+	} else if (!(a = calloc(1, sizeof(*a)))) {
 		return rt__fail_null(ENOMEM, "%s: out of memory for the arena's handle.", fn);
+	}
+	a->gen = gen + 1;
 	a->single = o.flags & RT_ARENA_SINGLE_THREAD;
 	a->grow_in_alloc = o.flags & RT_ARENA_GROW_IN_ALLOC;
+	a->tcache = o.flags & RT_ARENA_THREAD_CACHE;
 	a->max_bytes = o.max_bytes ? o.max_bytes : bytes;
 	a->grow_bytes = o.grow_bytes ? o.grow_bytes : bytes;
 	a->ropts = (struct rt_region_opts){ .sz = sizeof(a->ropts), .huge = o.huge,
 					    .numa_node = o.numa_node };
-	pthread_mutex_init(&a->mu, NULL);
+	rt__mutex_init(&a->mu);
+	if (a->tcache)
+		rt__tc_init(a);
 	err = add_region(a, bytes, SIZE_MAX);
 	if (err) {
 		pthread_mutex_destroy(&a->mu);
@@ -340,14 +538,20 @@ struct rt_arena *rt_arena_create(size_t bytes, const struct rt_arena_opts *uopts
 		errno = -err;
 		return NULL;
 	}
-	a->magic = ARENA_LIVE;
+	__atomic_store_n(&a->magic, ARENA_LIVE, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&live_mu);
+	a->live_next = live_list;
+	if (live_list)
+		live_list->live_prev = a;
+	live_list = a;
+	pthread_mutex_unlock(&live_mu);
 	return a;
 }
 
 int rt_arena_reserve(struct rt_arena *a, size_t bytes)
 {
 	static const char fn[] = "rt_arena_reserve";
-	char x[32], y[32];
+	char x[32], y[32], z[32];
 	int err;
 
 	if (!arena_ok(a) || !bytes)
@@ -355,10 +559,12 @@ int rt_arena_reserve(struct rt_arena *a, size_t bytes)
 								   : "0 bytes");
 	lock(a);
 	if (a->total + bytes > a->max_bytes) {
+		size_t total = a->total;
+
 		unlock(a);
 		return rt__fail(ENOMEM, "%s: adding %s would pass the arena's maximum of %s "
 				"(it has %s); raise max_bytes.", fn, rt__size(bytes, x),
-				rt__size(a->max_bytes, y), rt__size(a->total, x));
+				rt__size(a->max_bytes, y), rt__size(total, z));
 	}
 	unlock(a);
 	err = add_region(a, bytes, a->max_bytes);
@@ -396,10 +602,11 @@ static void *fail_full(struct rt_arena *a, const char *fn, size_t n)
 	return rt__fail_null(ENOMEM, "%s: %zu bytes do not fit: the arena has %s, %s in use "
 			     "(%zu blocks) and no free block that large; grow it with "
 			     "rt_arena_reserve() (up to max_bytes) or create it larger.", fn, n,
-			     rt__size(a->total, t), rt__size(a->used, u), a->blocks_used);
+			     rt__size(a->total, t), rt__size(a->used, u),
+			     a->blocks_used - a->internal_blocks);
 }
 
-static void took(struct rt_arena *a, struct blk *b)
+static void took(struct rt_arena *a, struct arena_blk *b)
 {
 	a->used += bsize(b);
 	a->blocks_used++;
@@ -408,9 +615,9 @@ static void took(struct rt_arena *a, struct blk *b)
 }
 
 /* Find and take a block of at least `size` (adjusted); NULL when none. */
-static struct blk *take(struct rt_arena *a, size_t size)
+static struct arena_blk *take(struct rt_arena *a, size_t size)
 {
-	struct blk *b = find_free(a, size);
+	struct arena_blk *b = find_free(a, size);
 
 	if (!b)
 		return NULL;
@@ -421,17 +628,23 @@ static struct blk *take(struct rt_arena *a, size_t size)
 	return b;
 }
 
-/* take(), and with RT_ARENA_GROW_IN_ALLOC, when nothing fits, add a region
- * (with the lock dropped meanwhile) and try again. Called and returns with
- * the lock held. */
-static struct blk *take_or_grow(struct rt_arena *a, size_t size)
+/* take(); when nothing fits, first the spans exited threads left free, then
+ * with RT_ARENA_GROW_IN_ALLOC a new region (with the lock dropped
+ * meanwhile, and never from a signal handler that interrupted a slow path
+ * of this thread). Called and returns with the lock held. */
+static struct arena_blk *take_or_grow(struct rt_arena *a, size_t size)
 {
-	struct blk *b = take(a, size);
-	/* room for the block plus the new region's end mark */
-	size_t need = size + rtk_page_size(), g;
+	struct arena_blk *b = take(a, size);
+	size_t need, g;
 
-	if (b || !a->grow_in_alloc || a->total + need > a->max_bytes)
+	if (b)
 		return b;
+	if (a->tcache && rt__tc_reclaim(a) && (b = take(a, size)))
+		return b;
+	/* room for the block plus the new region's map and end mark */
+	need = size + region_overhead(a, size) + rtk_page_size();
+	if (!a->grow_in_alloc || a->total + need > a->max_bytes || tl_slow)
+		return NULL;
 	g = a->grow_bytes > need ? a->grow_bytes : need;
 	if (a->total + g > a->max_bytes)
 		g = a->max_bytes - a->total;
@@ -441,30 +654,119 @@ static struct blk *take_or_grow(struct rt_arena *a, size_t size)
 	return take(a, size);
 }
 
-void *rt_arena_alloc(struct rt_arena *a, size_t n)
+int rt__arena_grow_for(struct rt_arena *a, size_t size)
 {
-	struct blk *b;
-	size_t size;
+	size_t need, g, total;
 
-	if (!arena_ok(a)) {
-		errno = EINVAL;
-		return rt__fail_null(EINVAL, "rt_arena_alloc: %s arena.", a ? "not a live" : "NULL");
+	if (!a->grow_in_alloc || tl_slow)
+		return -ENOMEM;
+	lock(a);
+	total = a->total;
+	unlock(a);
+	need = size + region_overhead(a, size) + rtk_page_size();
+	if (total + need > a->max_bytes)
+		return -ENOMEM;
+	g = a->grow_bytes > need ? a->grow_bytes : need;
+	if (total + g > a->max_bytes)
+		g = a->max_bytes - total;
+	return add_region(a, g, a->max_bytes);
+}
+
+/* A block with payload aligned to `align` (> ALIGN) and `size` (adjusted)
+ * long, under the lock. */
+static struct arena_blk *take_aligned(struct rt_arena *a, size_t align, size_t size,
+				      const char *fn)
+{
+	struct arena_blk *b;
+	uintptr_t pay;
+	size_t want;
+
+	if (__builtin_add_overflow(size, align + MIN_BLOCK, &want))
+		return NULL;
+	b = take_or_grow(a, want);
+	if (!b)
+		return NULL;
+	pay = (uintptr_t)payload(b);
+	if (pay % align) {
+		/* the front, at least MIN_BLOCK long, goes back as a free block */
+		uintptr_t at = (pay + MIN_BLOCK + align - 1) & ~(uintptr_t)(align - 1);
+		struct arena_blk *nb = of_payload((void *)at);
+		size_t front = (size_t)((uintptr_t)nb - (uintptr_t)b), total = bsize(b);
+
+		bset(b, front, 0);
+		set_prev(nb, front);
+		bset(nb, total - front, 0);
+		set_prev(bnext(nb), total - front);
+		a->blocks_used++;             /* nb; free_locked takes b's off */
+		free_locked(a, payload(b), fn);
+		b = nb;
 	}
-	size = adjust(n ? n : 1);
+	/* trim the tail */
+	a->used -= bsize(b);
+	split(a, b, size > bsize(b) ? bsize(b) : size);
+	a->used += bsize(b);
+	if (a->used > a->high_water)
+		a->high_water = a->used;
+	return b;
+}
+
+void *rt__arena_large_alloc(struct rt_arena *a, size_t n, size_t align, const char *fn)
+{
+	struct arena_blk *b;
+	size_t size = adjust(n ? n : 1);
+	void *r;
+
 	if (!size) {
 		errno = ENOMEM;
-		return rt__fail_null(ENOMEM, "rt_arena_alloc: %zu bytes is beyond any arena.", n);
+		return rt__fail_null(ENOMEM, "%s: %zu bytes is beyond any arena.", fn, n);
+	}
+	if (rt__arena_lock_held(a)) {
+		/* a signal handler that interrupted this thread inside the arena */
+		errno = ENOMEM;
+		return rt__fail_null(ENOMEM, "%s: %zu bytes asked from a signal handler that "
+				     "interrupted this thread inside the arena; there only blocks "
+				     "up to 8 KiB of a thread-cached arena can be served.", fn, n);
 	}
 	lock(a);
-	b = take_or_grow(a, size);
+	b = align > ALIGN ? take_aligned(a, align, size, fn) : take_or_grow(a, size);
 	if (!b) {
-		void *r = fail_full(a, "rt_arena_alloc", n);
-
+		r = fail_full(a, fn, n);
 		unlock(a);
 		return r;
 	}
 	unlock(a);
 	return payload(b);
+}
+
+void *rt__arena_internal_get(struct rt_arena *a, size_t bytes, size_t align)
+{
+	size_t size = adjust(bytes);
+	struct arena_blk *b;
+
+	b = align > ALIGN ? take_aligned(a, align, size, "rt_arena") : take_or_grow(a, size);
+	if (!b)
+		return NULL;
+	a->internal_blocks++;
+	return payload(b);
+}
+
+void rt__arena_internal_put(struct rt_arena *a, void *p)
+{
+	a->internal_blocks--;
+	free_locked(a, p, "rt_arena");
+}
+
+void *rt_arena_alloc(struct rt_arena *a, size_t n)
+{
+	void *p;
+
+	if (!arena_ok(a)) {
+		errno = EINVAL;
+		return rt__fail_null(EINVAL, "rt_arena_alloc: %s arena.", a ? "not a live" : "NULL");
+	}
+	if (a->tcache && rt__tc_alloc(a, n, 0, &p))
+		return p;
+	return rt__arena_large_alloc(a, n, 0, "rt_arena_alloc");
 }
 
 void *rt_arena_calloc(struct rt_arena *a, size_t n, size_t each)
@@ -482,17 +784,17 @@ void *rt_arena_calloc(struct rt_arena *a, size_t n, size_t each)
 	return p;
 }
 
-/* The block of p if p is a live allocation of a; else NULL with a reason. */
-static struct blk *check_ptr(struct rt_arena *a, void *p, const char **why)
+/* The block of p if p is a live allocation of a; else NULL with a reason.
+ * Reads only headers that stay put while p is allocated, so it also runs
+ * without the lock (the deferred free). */
+static struct arena_blk *check_ptr(struct rt_arena *a, void *p, const char **why)
 {
 	uintptr_t u = (uintptr_t)p;
-	struct blk *b;
-	unsigned i;
+	struct arena_blk *b;
+	uint64_t sf;
+	int i = rt__arena_region_of(a, u);
 
-	for (i = 0; i < a->nregions; i++)
-		if (u >= a->rstart[i] + HDR && u < a->rend[i])
-			break;
-	if (i == a->nregions) {
+	if (i < 0 || u < a->rstart[i] + HDR) {
 		*why = "is not inside the arena";
 		return NULL;
 	}
@@ -501,33 +803,39 @@ static struct blk *check_ptr(struct rt_arena *a, void *p, const char **why)
 		return NULL;
 	}
 	b = of_payload(p);
-	if ((b->sf >> SIZE_BITS) != tag_of(b) || bsize(b) < MIN_BLOCK ||
-	    (uintptr_t)b + bsize(b) > a->rend[i] ||
-	    (!(b->sf & F_FREE) && bnext(b)->prev_size != bsize(b))) {
+	sf = sf_of(b);
+	if ((sf >> SIZE_BITS) != tag_of(b) || (sf & SIZE_MASK) < MIN_BLOCK ||
+	    (uintptr_t)b + (sf & SIZE_MASK) > a->rend[i] ||
+	    (!(sf & (F_FREE | F_PENDING)) && prev_of(bnext(b)) != (sf & SIZE_MASK))) {
 		*why = "is not the start of an allocation of this arena";
 		return NULL;
 	}
-	if (bfree(b)) {
+	if (sf & (F_FREE | F_PENDING)) {
 		*why = "was freed already (a double free)";
 		return NULL;
 	}
 	return b;
 }
 
+static void bad_free(struct rt_arena *a)
+{
+	atomic_fetch_add_explicit(&a->bad_frees, 1, memory_order_relaxed);
+}
+
 static int free_locked(struct rt_arena *a, void *p, const char *fn)
 {
 	const char *why = NULL;
-	struct blk *b = check_ptr(a, p, &why), *n, *pv;
+	struct arena_blk *b = check_ptr(a, p, &why), *n, *pv;
 
 	if (!b) {
-		a->bad_frees++;
+		bad_free(a);
 		return rt__fail(EINVAL, "%s: %p %s; nothing changed.", fn, p, why);
 	}
 	a->used -= bsize(b);
 	a->blocks_used--;
 	bset(b, bsize(b), F_FREE);
 	n = bnext(b);
-	if (bfree(n) && !(n->sf & F_SENTINEL)) {
+	if (bfree(n) && !(sf_of(n) & F_SENTINEL)) {
 		list_remove(a, n);
 		bset(b, bsize(b) + bsize(n), F_FREE);
 	}
@@ -537,23 +845,62 @@ static int free_locked(struct rt_arena *a, void *p, const char *fn)
 		bset(pv, bsize(pv) + bsize(b), F_FREE);
 		b = pv;
 	}
-	bnext(b)->prev_size = bsize(b);
+	set_prev(bnext(b), bsize(b));
 	list_insert(a, b);
 	return 0;
 }
 
-int rt_arena_free_checked(struct rt_arena *a, void *p)
+/* A free that finds the lock busy: check the block, claim it (used ->
+ * pending, so a second free is refused), and leave it to the lock's next
+ * holder. */
+static int defer_free(struct rt_arena *a, void *p, const char *fn)
+{
+	const char *why = NULL;
+	struct arena_blk *b = check_ptr(a, p, &why), *head;
+	uint64_t sf;
+
+	if (!b) {
+		bad_free(a);
+		return rt__fail(EINVAL, "%s: %p %s; nothing changed.", fn, p, why);
+	}
+	sf = sf_of(b);
+	if ((sf & (F_FREE | F_PENDING)) ||
+	    !__atomic_compare_exchange_n(&b->sf, &sf, sf | F_PENDING, false, __ATOMIC_RELAXED,
+					 __ATOMIC_RELAXED)) {
+		bad_free(a);
+		return rt__fail(EINVAL, "%s: %p was freed already (a double free); nothing "
+				"changed.", fn, p);
+	}
+	head = atomic_load_explicit(&a->deferred, memory_order_relaxed);
+	do
+		*(struct arena_blk **)p = head;
+	while (!atomic_compare_exchange_weak_explicit(&a->deferred, &head, b,
+						       memory_order_release, memory_order_relaxed));
+	return 0;
+}
+
+int rt__arena_large_free(struct rt_arena *a, void *p, const char *fn)
 {
 	int r;
+
+	if (!trylock(a))
+		return defer_free(a, p, fn);
+	r = free_locked(a, p, fn);
+	unlock(a);
+	return r;
+}
+
+int rt_arena_free_checked(struct rt_arena *a, void *p)
+{
+	int rc;
 
 	if (!p)
 		return 0;
 	if (!arena_ok(a))
 		return rt__fail(EINVAL, "rt_arena_free: %s arena.", a ? "not a live" : "NULL");
-	lock(a);
-	r = free_locked(a, p, "rt_arena_free");
-	unlock(a);
-	return r;
+	if (a->tcache && rt__tc_free(a, p, &rc, "rt_arena_free"))
+		return rc;
+	return rt__arena_large_free(a, p, "rt_arena_free");
 }
 
 void rt_arena_free(struct rt_arena *a, void *p)
@@ -561,27 +908,35 @@ void rt_arena_free(struct rt_arena *a, void *p)
 	(void)rt_arena_free_checked(a, p);
 }
 
-size_t rt_arena_usable_size(struct rt_arena *a, void *p)
+size_t rt__arena_large_usable(struct rt_arena *a, void *p)
 {
 	const char *why;
-	struct blk *b;
+	struct arena_blk *b;
+
+	/* the header of an allocated block stays put: no lock needed */
+	b = check_ptr(a, p, &why);
+	return b ? bsize(b) - HDR : 0;
+}
+
+size_t rt_arena_usable_size(struct rt_arena *a, void *p)
+{
+	bool span = false;
 	size_t s;
 
 	if (!arena_ok(a) || !p)
 		return 0;
-	lock(a);
-	b = check_ptr(a, p, &why);
-	s = b ? bsize(b) - HDR : 0;
-	unlock(a);
-	return s;
+	if (a->tcache) {
+		s = rt__tc_usable(a, p, &span);
+		if (span)
+			return s;
+	}
+	return rt__arena_large_usable(a, p);
 }
 
 void *rt_arena_aligned_alloc(struct rt_arena *a, size_t align, size_t n)
 {
 	static const char fn[] = "rt_arena_aligned_alloc";
-	size_t size, want;
-	struct blk *b;
-	uintptr_t pay;
+	void *p;
 
 	if (!arena_ok(a)) {
 		errno = EINVAL;
@@ -592,52 +947,61 @@ void *rt_arena_aligned_alloc(struct rt_arena *a, size_t align, size_t n)
 		return rt__fail_null(EINVAL, "%s: alignment %zu is not a power of two up to 1 GiB.",
 				     fn, align);
 	}
-	if (align <= ALIGN)
-		return rt_arena_alloc(a, n);
-	size = adjust(n ? n : 1);
-	if (!size || __builtin_add_overflow(size, align + MIN_BLOCK, &want)) {
-		errno = ENOMEM;
-		return rt__fail_null(ENOMEM, "%s: %zu bytes is beyond any arena.", fn, n);
-	}
+	if (align < ALIGN)
+		align = ALIGN;
+	if (a->tcache && rt__tc_alloc(a, n, align, &p))
+		return p;
+	return rt__arena_large_alloc(a, n, align, fn);
+}
+
+/* realloc of a TLSF block in place, when it shrinks or its free successor
+ * has room: 0 (done), 1 (it must move; *have set), or -EINVAL (refused,
+ * sentence set). */
+static int large_realloc(struct rt_arena *a, void *p, size_t size, size_t *have)
+{
+	static const char fn[] = "rt_arena_realloc";
+	const char *why = NULL;
+	struct arena_blk *b, *nx;
+
 	lock(a);
-	b = take_or_grow(a, want);
+	b = check_ptr(a, p, &why);
 	if (!b) {
-		void *r = fail_full(a, fn, n);
-
+		bad_free(a);
 		unlock(a);
-		return r;
+		return rt__fail(EINVAL, "%s: %p %s; nothing changed.", fn, p, why);
 	}
-	pay = (uintptr_t)payload(b);
-	if (pay % align) {
-		/* the front, at least MIN_BLOCK long, goes back as a free block */
-		uintptr_t at = (pay + MIN_BLOCK + align - 1) & ~(uintptr_t)(align - 1);
-		struct blk *nb = of_payload((void *)at);
-		size_t front = (size_t)((uintptr_t)nb - (uintptr_t)b), total = bsize(b);
-
-		bset(b, front, 0);
-		nb->prev_size = front;
-		bset(nb, total - front, 0);
-		bnext(nb)->prev_size = total - front;
-		a->blocks_used++;             /* nb; free_locked takes b's off */
-		free_locked(a, payload(b), fn);
-		b = nb;
+	*have = bsize(b) - HDR;
+	if (size <= bsize(b)) {
+		/* shrink in place */
+		a->used -= bsize(b);
+		split(a, b, size);
+		a->used += bsize(b);
+		unlock(a);
+		return 0;
 	}
-	/* trim the tail */
-	a->used -= bsize(b);
-	split(a, b, size > bsize(b) ? bsize(b) : size);
-	a->used += bsize(b);
-	if (a->used > a->high_water)
-		a->high_water = a->used;
+	nx = bnext(b);
+	if (bfree(nx) && !(sf_of(nx) & F_SENTINEL) && bsize(b) + bsize(nx) >= size) {
+		/* grow into the free successor */
+		list_remove(a, nx);
+		a->used -= bsize(b);
+		bset(b, bsize(b) + bsize(nx), 0);
+		set_prev(bnext(b), bsize(b));
+		split(a, b, size);
+		a->used += bsize(b);
+		if (a->used > a->high_water)
+			a->high_water = a->used;
+		unlock(a);
+		return 0;
+	}
 	unlock(a);
-	return payload(b);
+	return 1;
 }
 
 void *rt_arena_realloc(struct rt_arena *a, void *p, size_t n)
 {
 	static const char fn[] = "rt_arena_realloc";
-	const char *why = NULL;
-	struct blk *b;
-	size_t size, have;
+	size_t size, have = 0;
+	bool span = false;
 	void *q;
 
 	if (!p)
@@ -655,45 +1019,35 @@ void *rt_arena_realloc(struct rt_arena *a, void *p, size_t n)
 		errno = ENOMEM;
 		return rt__fail_null(ENOMEM, "%s: %zu bytes is beyond any arena.", fn, n);
 	}
-	lock(a);
-	b = check_ptr(a, p, &why);
-	if (!b) {
-		a->bad_frees++;
-		unlock(a);
-		errno = EINVAL;
-		return rt__fail_null(EINVAL, "%s: %p %s; nothing changed.", fn, p, why);
-	}
-	have = bsize(b);
-	if (size <= have) {
-		/* shrink in place */
-		a->used -= have;
-		split(a, b, size);
-		a->used += bsize(b);
-		unlock(a);
-		return p;
-	}
-	{
-		struct blk *nx = bnext(b);
+	if (a->tcache) {
+		have = rt__tc_usable(a, p, &span);
+		if (span) {
+			if (!have) {
+				int rc;
 
-		if (bfree(nx) && !(nx->sf & F_SENTINEL) && have + bsize(nx) >= size) {
-			/* grow into the free successor */
-			list_remove(a, nx);
-			a->used -= have;
-			bset(b, have + bsize(nx), 0);
-			bnext(b)->prev_size = bsize(b);
-			split(a, b, size);
-			a->used += bsize(b);
-			if (a->used > a->high_water)
-				a->high_water = a->used;
-			unlock(a);
-			return p;
+				/* refused: free says why, and counts it */
+				(void)rt__tc_free(a, p, &rc, fn);
+				errno = EINVAL;
+				return NULL;
+			}
+			if (n <= have && n > have / 2)
+				return p;          /* its own size class, or near it */
 		}
 	}
-	unlock(a);
+	if (!span) {
+		int r = large_realloc(a, p, size, &have);
+
+		if (r == 0)
+			return p;
+		if (r < 0) {
+			errno = EINVAL;
+			return NULL;
+		}
+	}
 	q = rt_arena_alloc(a, n);
 	if (!q)
 		return NULL;          /* p stays valid, as realloc promises */
-	memcpy(q, p, have - HDR);
+	memcpy(q, p, have < n ? have : n);
 	rt_arena_free(a, p);
 	return q;
 }
@@ -708,26 +1062,31 @@ int rt_arena_stats(struct rt_arena *a, struct rt_arena_stats *out)
 				"RT_OPTS(rt_arena_stats, name).");
 	if (!arena_ok(a))
 		return rt__fail(EINVAL, "rt_arena_stats: %s arena.", a ? "not a live" : "NULL");
+	memset(&s, 0, sizeof(s));
 	lock(a);
+	if (a->tcache)
+		rt__tc_reclaim(a);   /* report what is really held */
 	if (a->fl_map) {
 		unsigned fl = (unsigned)fls64(a->fl_map);
 		unsigned sl = (unsigned)(31 - __builtin_clz(a->sl_map[fl]));
 
-		for (struct blk *b = a->heads[fl][sl]; b; b = b->next_free)
+		for (struct arena_blk *b = a->heads[fl][sl]; b; b = b->next_free)
 			if (bsize(b) > largest)
 				largest = bsize(b);
 	}
-	memset(&s, 0, sizeof(s));
 	s.sz = sizeof(s);
 	s.total = a->total;
 	s.used = a->used;
 	s.free = a->total - a->used;
 	s.largest_free = largest > HDR ? largest - HDR : 0;
 	s.high_water = a->high_water;
-	s.allocations = a->blocks_used;
+	s.allocations = a->blocks_used - a->internal_blocks;
+	s.large_allocations = s.allocations;
 	s.failed = a->failed;
-	s.bad_frees = a->bad_frees;
+	s.bad_frees = atomic_load_explicit(&a->bad_frees, memory_order_relaxed);
 	s.regions = a->nregions;
+	if (a->tcache)
+		rt__tc_stats(a, &s);
 	unlock(a);
 	keep = out->sz;
 	memcpy(out, &s, keep < sizeof(s) ? keep : sizeof(s));
@@ -742,8 +1101,19 @@ void rt_arena_destroy(struct rt_arena *a)
 			 a ? "not a live" : "NULL");
 		return;
 	}
+	pthread_mutex_lock(&live_mu);
+	if (a->live_prev)
+		a->live_prev->live_next = a->live_next;
+	else
+		live_list = a->live_next;
+	if (a->live_next)
+		a->live_next->live_prev = a->live_prev;
+	pthread_mutex_unlock(&live_mu);
 	lock(a);
-	a->magic = 0;
+	__atomic_store_n(&a->magic, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&a->gen, a->gen + 1, __ATOMIC_RELEASE);
+	if (a->tcache)
+		rt__tc_destroy(a);
 	for (unsigned i = 0; i < a->nregions; i++)
 		rt_region_destroy(a->regions[i]);
 	a->nregions = 0;
@@ -766,16 +1136,6 @@ int rt__arena_owns(const struct rt_arena *a, const void *p)
 		if (u >= a->rstart[i] && u <= a->rend[i])
 			return 1;
 	return 0;
-}
-
-void rt__arena_fork_lock(struct rt_arena *a)
-{
-	lock(a);
-}
-
-void rt__arena_fork_unlock(struct rt_arena *a)
-{
-	unlock(a);
 }
 
 /* ---- for rt_uring_register_arena (uring.c) ---- */

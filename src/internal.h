@@ -37,6 +37,7 @@ enum rt__lock_rank {
 	RT__RANK_THREAD = 40,       /* thread.c: the stack pool */
 	RT__RANK_LOG = 50,          /* log.c, per log */
 	RT__RANK_URING = 55,        /* uring.c, per ring */
+	RT__RANK_ARENA_LIST = 58,   /* arena.c: the list of live arenas */
 	RT__RANK_ARENA = 60,        /* arena.c, per arena (registered as a hook) */
 	RT__RANK_REGISTRY = 70,     /* registry.c: the lock registry */
 	RT__RANK_LIVE = 80,         /* region.c: the live-region list */
@@ -83,12 +84,11 @@ bool rt__opts_ok(const void *opts, size_t user_sz, size_t our_sz);
 void rt__opts_copy(void *ours, size_t our_sz, const void *theirs);
 
 /* ---- arena internals used by librtmem-preload (arena.c; RTMEM_PRIVATE) ---- */
+/* The smallest arena RT_ARENA_THREAD_CACHE accepts: four 16 KiB chunks. */
+#define RT__TC_MIN_ARENA ((size_t)64 << 10)
 /* 1 if p lies inside one of a's regions (no lock; never a false negative for
  * a pointer a handed out, whatever state the block is in). */
 int rt__arena_owns(const struct rt_arena *a, const void *p);
-/* Hold / release a's lock across fork() (pthread_atfork handlers). */
-void rt__arena_fork_lock(struct rt_arena *a);
-void rt__arena_fork_unlock(struct rt_arena *a);
 /* Call fn(addr, len, arg) for each region the arena has now, in order; stops
  * at the first non-zero return and returns it. -EINVAL for a dead arena. */
 int rt__arena_regions(const struct rt_arena *a, int (*fn)(void *addr, size_t len, void *arg),

@@ -3,7 +3,8 @@
  * Description: the malloc family on one process-wide locked arena
  * (rt_malloc, rt_free, ...). The arena is made by rt_malloc_init, or on the
  * first call with the defaults: RTMEM_ARENA_SIZE bytes (K/M/G suffixes;
- * 32 MiB when unset), no growth.
+ * 32 MiB when unset), no growth, and per-thread caches (tcache.c), so
+ * threads allocate and free blocks up to 8 KiB without a lock.
  */
 #include "internal.h"
 #include "rtmem.h"
@@ -17,7 +18,7 @@
 
 #define DEFAULT_SIZE ((size_t)32 << 20)
 
-static pthread_mutex_t init_mu = PTHREAD_MUTEX_INITIALIZER;
+RT__MUTEX(init_mu, RT__RANK_MALLOC_INIT)
 static _Atomic(struct rt_arena *) global;
 static int init_err;                  /* errno of a failed default init */
 static char init_msg[512];
@@ -29,9 +30,20 @@ static size_t env_size(void)
 	return rt__parse_size(getenv("RTMEM_ARENA_SIZE"), &v) ? v : DEFAULT_SIZE;
 }
 
-static int make(size_t bytes, const struct rt_arena_opts *opts)
+static int make(size_t bytes, const struct rt_arena_opts *uopts)
 {
-	struct rt_arena *a = rt_arena_create(bytes, opts);
+	struct rt_arena_opts o = { .sz = sizeof(o) };
+	struct rt_arena *a;
+
+	if (uopts && !rt__opts_ok(uopts, uopts->sz, sizeof(o)))
+		return rt__fail(EINVAL, "rt_malloc_init: bad options (sz %zu, or fields this "
+				"build does not know are set).", uopts->sz);
+	rt__opts_copy(&o, sizeof(o), uopts);
+	o.sz = sizeof(o);
+	/* thread caches unless asked for one thread, or too small for spans */
+	if (!(o.flags & RT_ARENA_SINGLE_THREAD) && bytes >= RT__TC_MIN_ARENA)
+		o.flags |= RT_ARENA_THREAD_CACHE;
+	a = rt_arena_create(bytes, &o);
 
 	if (!a) {
 		init_err = errno;
@@ -162,4 +174,11 @@ size_t rt_malloc_usable_size(void *p)
 	struct rt_arena *a = atomic_load_explicit(&global, memory_order_acquire);
 
 	return a && p ? rt_arena_usable_size(a, p) : 0;
+}
+
+int rt_malloc_thread_warm(size_t max_size)
+{
+	struct rt_arena *a = rt_malloc_arena();
+
+	return a ? rt_arena_thread_warm(a, max_size) : -errno;
 }

@@ -37,6 +37,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -333,34 +334,40 @@ EXPORT size_t malloc_usable_size(void *p)
 
 /* ---- fork ---- */
 
-static void at_prepare(void)
+/* A line on stderr without stdio: in a fork child, another thread of the
+ * parent may have held stderr's lock at fork(), and it is gone. */
+static void say_raw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say_raw(const char *fmt, ...)
 {
-	if (arena)
-		rt__arena_fork_lock(arena);
+	char buf[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		(void)!write(STDERR_FILENO, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
-static void at_parent(void)
-{
-	if (arena)
-		rt__arena_fork_unlock(arena);
-}
-
+/* Runs after the library's own child handler (fork.c, registered first),
+ * which re-initialised every library lock, the arena's among them; glibc
+ * resets its malloc and stdio list locks itself. So nothing here waits on
+ * a lock that a thread of the parent held at fork() and that is gone. */
 static void at_child(void)
 {
-	if (arena)
-		rt__arena_fork_unlock(arena);
 	/* A child inherits no lock and no MCL_FUTURE. */
 	depth++;
 	if (fork_mode == FORK_ONFAULT) {
 		/* cheap, and a child that only execs breaks no copy-on-write:
 		 * what it has and what it touches from now on stays resident */
 		if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT))
-			fprintf(stderr, "rtmem: fork child %d runs unlocked: mlockall(MCL_ONFAULT): "
+			say_raw("rtmem: fork child %d runs unlocked: mlockall(MCL_ONFAULT): "
 				"%s (RLIMIT_MEMLOCK or CAP_IPC_LOCK; --fork none to skip)\n",
 				(int)getpid(), rt_strerror(errno));
 	} else if (fork_mode == FORK_POPULATE) {
 		if (rt_lock_all(&lock_opts))
-			fprintf(stderr, "rtmem: fork child %d: %s\n", (int)getpid(), rt_last_error());
+			say_raw("rtmem: fork child %d: %s\n", (int)getpid(), rt_last_error());
 	}
 	depth--;
 }
@@ -469,12 +476,10 @@ __attribute__((constructor)) static void rtmem_preload_init(void)
 	lock_opts.stack_prefault = env_size("RTMEM_STACK", 0);
 	if (!env_is("RTMEM_MALLOC", "0"))
 		lock_opts.heap_reserve = RT_NONE;   /* the arena serves malloc */
-	/* Prepare handlers run in reverse order of registration, child
-	 * handlers in order. Ours are registered around rt_lock_all (which
-	 * registers the library's): the arena's lock is taken after the
-	 * registry's, as everywhere else, and the child re-locks after the
-	 * library has forgotten the parent's locks. */
-	pthread_atfork(at_prepare, at_parent, NULL);
+	/* The library's fork handler (registered by its constructors, before
+	 * this one) holds every library lock across fork() and re-initialises
+	 * them in the child; child handlers run in registration order, so
+	 * ours re-locks after that. */
 	if (rt_lock_all(&lock_opts) && !best)
 		refuse("rt_lock_all failed");
 	pthread_atfork(NULL, NULL, at_child);
