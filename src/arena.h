@@ -97,7 +97,6 @@ struct rt_arena {
  * spans given back. */
 void rt__arena_lock(struct rt_arena *a);
 void rt__arena_unlock(struct rt_arena *a);
-bool rt__arena_in_slow(void);
 bool rt__arena_lock_held(const struct rt_arena *a);
 void rt__arena_slow_enter(void);
 void rt__arena_slow_leave(void);

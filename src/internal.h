@@ -84,6 +84,9 @@ bool rt__opts_ok(const void *opts, size_t user_sz, size_t our_sz);
 void rt__opts_copy(void *ours, size_t our_sz, const void *theirs);
 
 /* ---- arena internals used by librtmem-preload (arena.c; RTMEM_PRIVATE) ---- */
+/* True while the calling thread is inside a slow path of an arena (holding
+ * or asking for its lock, growing it, making its cache). */
+bool rt__arena_in_slow(void);
 /* The smallest arena RT_ARENA_THREAD_CACHE accepts: four 16 KiB chunks. */
 #define RT__TC_MIN_ARENA ((size_t)64 << 10)
 /* 1 if p lies inside one of a's regions (no lock; never a false negative for

@@ -6,9 +6,11 @@
  * locked arena of rt_malloc.
  *
  * Routing:
- * - Before the constructor has run, and while this library itself is inside
- *   rtmem (the thread-local `depth`), allocations go to glibc (__libc_malloc
- *   and friends): rtmem's own bookkeeping never recurses into the arena.
+ * - Before the constructor has run, and while rtmem is inside a slow path
+ *   of the arena (the thread-local `depth`, and rt__arena_in_slow), calls go
+ *   to glibc (__libc_malloc and friends): rtmem's own bookkeeping never
+ *   recurses into the arena. A signal handler that interrupted a fast path
+ *   is served by the arena, whose thread caches allow it.
  * - free, realloc and malloc_usable_size send a pointer to the arena when it
  *   lies inside one of the arena's regions (a lock-free range check), and to
  *   glibc otherwise; so memory from before the constructor, or from a
@@ -50,6 +52,7 @@
 #define DEFAULT_ARENA ((size_t)32 << 20)
 #define DEFAULT_MAX ((size_t)1 << 30)
 #define BAD_FREE_LINES 16            /* bad frees reported one by one */
+#define REPORT_THREADS 16            /* thread caches listed by --report */
 
 /* glibc's own entry points, exported by every glibc since 2.0 */
 extern void *__libc_malloc(size_t);
@@ -69,9 +72,17 @@ static atomic_bool said_full;
 
 /* ---- routing helpers ---- */
 
+/* The arena serves the call unless rtmem itself is allocating inside one
+ * of its slow paths (making a region, holding the arena's lock: that
+ * memory comes from glibc, so the arena never recurses into itself). A
+ * nested call outside a slow path is a signal handler that interrupted
+ * this thread's malloc or free: the arena serves it (its thread caches
+ * handle that case); glibc could not, had it been interrupted itself. */
 static inline struct rt_arena *route(void)
 {
-	return depth ? NULL : __atomic_load_n(&arena, __ATOMIC_ACQUIRE);
+	if (depth && (!arena || rt__arena_in_slow()))
+		return NULL;
+	return __atomic_load_n(&arena, __ATOMIC_ACQUIRE);
 }
 
 static inline bool ours(const void *p)
@@ -439,13 +450,35 @@ static void report(void)
 		rt__size(r.locked_bytes, a), rt__size(r.resident_locked_bytes, b),
 		rt__size(r.swapped_bytes, c), rt__size(r.unlocked_anon_bytes, d), r.violations,
 		ok ? "OK" : "NOT all memory locked and resident");
-	if (arena && rt_arena_stats(arena, &s) == 0)
+	if (arena && rt_arena_stats(arena, &s) == 0) {
+		struct rt_arena_cache_info ci[REPORT_THREADS];
+		int n;
+
 		dprintf(report_fd, "rtmem: arena %s in %u regions, high water %s, %zu blocks "
 			"out; %zu allocations (%s) fell back to glibc; %zu bad frees refused\n",
 			rt__size(s.total, a), s.regions, rt__size(s.high_water, b), s.allocations,
 			atomic_load(&n_fallback), rt__size(atomic_load(&n_fallback_bytes), c),
 			atomic_load(&n_bad_free));
-	else if (!arena)
+		dprintf(report_fd, "rtmem: shared: %zu large blocks out, %s free; thread caches: "
+			"%zu threads, %zu spans (%s, %s of it free), %zu spans of exited threads, "
+			"%llu cross-thread frees\n", s.large_allocations, rt__size(s.free, a),
+			s.thread_caches, s.spans, rt__size(s.cache_bytes, b),
+			rt__size(s.cache_free_bytes, c), s.abandoned_spans,
+			(unsigned long long)s.remote_frees);
+		for (int i = 0; i < REPORT_THREADS; i++)
+			ci[i].sz = sizeof(ci[i]);
+		n = rt_arena_caches(arena, ci, REPORT_THREADS);
+		for (int i = 0; i < n && i < REPORT_THREADS; i++)
+			if (!ci[i].signal_cache || ci[i].allocs)
+				dprintf(report_fd, "rtmem:   thread %d%s: %zu spans (%s), %s out, %llu "
+					"allocs, %llu frees, %llu frees of other threads' blocks\n",
+					(int)ci[i].tid, ci[i].signal_cache ? " (signal handlers)" : "",
+					ci[i].spans, rt__size(ci[i].bytes, a), rt__size(ci[i].bytes_out, b),
+					(unsigned long long)ci[i].allocs, (unsigned long long)ci[i].frees,
+					(unsigned long long)ci[i].remote_frees);
+		if (n > REPORT_THREADS)
+			dprintf(report_fd, "rtmem:   (and %d more thread caches)\n", n - REPORT_THREADS);
+	} else if (!arena)
 		dprintf(report_fd, "rtmem: malloc was left to glibc\n");
 	depth--;
 }

@@ -300,11 +300,14 @@ static struct rt__heap *heap_get(struct rt_arena *a)
 	}
 	slot_put(a, h);
 	if (!tl_registered) {
-		/* may allocate (glibc's key blocks past the first 32); never
-		 * under the arena's lock */
+		/* may allocate (glibc's key blocks past the first 32): never
+		 * under the arena's lock, and as a slow path, so an interposed
+		 * malloc sends it to glibc */
+		rt__arena_slow_enter();
 		pthread_once(&exit_once, make_key);
 		if (exit_key != (pthread_key_t)-1 && pthread_setspecific(exit_key, (void *)1) == 0)
 			tl_registered = true;
+		rt__arena_slow_leave();
 	}
 	return h;
 }

@@ -5,7 +5,9 @@
  * threads on CPU 0: a low-priority one (10) allocating and freeing in
  * bursts, a middle one (20) spinning 30 ms at a time without allocating,
  * and a high one (30) that allocates and frees 256 bytes every millisecond
- * and times it. If the high thread ever waits for a lock the low one holds
+ * and times it. The middle thread runs 60% of the CPU, the low one most of
+ * the rest: about 90% in all, under the default RT throttling budget (95%).
+ * If the high thread ever waits for a lock the low one holds
  * while the middle one spins, its worst alloc+free is about the spin (the
  * inversion); with no lock on its path, or a priority-inheriting one, it
  * is microseconds.
@@ -14,8 +16,7 @@
  * low thread holds for a while and the high one takes: it must show the
  * inversion, else the scenario proves nothing on this machine.
  *
- * Needs SCHED_FIFO (root or CAP_SYS_NICE with RLIMIT_RTPRIO). The total
- * real-time load stays under the default RT throttling budget (95%).
+ * Needs SCHED_FIFO (root or CAP_SYS_NICE with RLIMIT_RTPRIO).
  * Nothing asserts on time here: callers compare the worst case with the
  * spin's length.
  */
@@ -30,6 +31,8 @@
 #include <time.h>
 
 #define INV_SPIN_NS (30ull * 1000 * 1000)
+#define INV_SLEEP_NS (20ull * 1000 * 1000)   /* the middle thread's pause */
+#define INV_BURST 1024
 
 struct inv_ops {
 	void *(*alloc)(void *ctx, size_t n);
@@ -86,7 +89,7 @@ static void *inv_low(void *arg)
 	struct inv_state *st = arg;
 	const struct inv_ops *o = st->ops;
 	uint64_t s = 0x5eed;
-	void *p[128] = { 0 };
+	void *p[INV_BURST] = { 0 };
 	int e = inv_setup(10);
 
 	if (e)
@@ -103,8 +106,9 @@ static void *inv_low(void *arg)
 				;
 			pthread_mutex_unlock(o->control);
 		} else {
-			/* a burst: small and large blocks, refills, frees */
-			for (int i = 0; i < 128; i++) {
+			/* a burst (a few hundred microseconds): small and large
+			 * blocks, refills, frees */
+			for (int i = 0; i < INV_BURST; i++) {
 				s ^= s << 13;
 				s ^= s >> 7;
 				s ^= s << 17;
@@ -115,7 +119,7 @@ static void *inv_low(void *arg)
 		}
 		inv_sleep_ns(200000);
 	}
-	for (int i = 0; i < 128; i++)
+	for (int i = 0; i < INV_BURST; i++)
 		if (p[i])
 			o->release(o->ctx, p[i]);
 	return NULL;
@@ -134,7 +138,7 @@ static void *inv_mid(void *arg)
 
 		while (inv_now() - t < INV_SPIN_NS && !atomic_load(&st->stop))
 			;
-		inv_sleep_ns(10 * 1000 * 1000);
+		inv_sleep_ns(INV_SLEEP_NS);
 	}
 	return NULL;
 }
@@ -182,7 +186,7 @@ static void *inv_high(void *arg)
 }
 
 /* Run the scenario for `mid_cycles` cycles of the middle thread (30 ms
- * spin + 10 ms sleep each), or, with `until_ns` > 0, until the high
+ * spin + 20 ms sleep each), or, with `until_ns` > 0, until the high
  * thread's worst reaches it (the control: stop as soon as the inversion
  * showed), at most mid_cycles. Returns the high thread's figures. */
 static inline struct inv_result inv_run(const struct inv_ops *ops, unsigned mid_cycles,
@@ -215,7 +219,7 @@ static inline struct inv_result inv_run(const struct inv_ops *ops, unsigned mid_
 		st.r.err = 11;
 		return st.r;
 	}
-	end = inv_now() + (uint64_t)mid_cycles * 40 * 1000 * 1000;
+	end = inv_now() + (uint64_t)mid_cycles * (INV_SPIN_NS + INV_SLEEP_NS);
 	while (inv_now() < end && !atomic_load(&st.failed)) {
 		inv_sleep_ns(5 * 1000 * 1000);
 		if (until_ns && atomic_load(&st.worst) >= until_ns)

@@ -18,6 +18,21 @@
  *                             "fill: got N of M, where: ..."
  *   preload_helper badfree    free of a stack pointer and a double free of
  *                             a heap block; "survived"
+ *   preload_helper mtstress T G OPS   T threads, G generations, OPS calls
+ *                             each of tests/stress.h (sizes up to 4 MiB,
+ *                             blocks handed between threads and across
+ *                             generations): "mtstress: corrupt N ..."
+ *   preload_helper inversion  tests/inversion.h with malloc: the control's
+ *                             worst, then malloc's: "control-worst-ns: N",
+ *                             "worst-ns: N"; exit 77 without SCHED_FIFO
+ *   preload_helper signals N  N malloc/free calls while a timer signal every
+ *                             50 us frees and mallocs from its handler:
+ *                             "signals: runs N bad N"
+ *   preload_helper forkmt N   2 threads malloc and free while the main
+ *                             thread forks N times; each child mallocs and
+ *                             frees: "forkmt: ok N of N"
+ * Every mode ends itself with SIGALRM after RTMEM_HELPER_BUDGET seconds
+ * (default 600), so a deadlock is a failure, not a hang.
  * Exit 0 when every check held, 1 otherwise (the failed check on stderr).
  */
 #define _GNU_SOURCE
@@ -29,9 +44,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "inversion.h"
+#include "stress.h"
 
 static int failed;
 #define CHECK(c) do { if (!(c)) { fprintf(stderr, "%s:%d: check failed: %s\n", \
@@ -388,8 +408,183 @@ static int do_badfree(void)
 	return failed;
 }
 
+/* ---- threads ---- */
+
+static int pm_memalign(void **out, size_t al, size_t n)
+{
+	return posix_memalign(out, al, n);
+}
+
+static int do_mtstress(int threads, int gens, long ops)
+{
+	static const struct stress_api api = { malloc, calloc, realloc, pm_memalign, free, 4 << 20 };
+	static struct stress st;
+
+	st.api = &api;
+	CHECK(stress_run(&st, threads, gens, ops, 0xabcdef) == 0);
+	printf("mtstress: corrupt %ld misaligned %ld notzero %ld failed %ld ops %ld handed %ld\n",
+	       atomic_load(&st.corrupt), atomic_load(&st.misaligned), atomic_load(&st.notzero),
+	       atomic_load(&st.failed), atomic_load(&st.ops), atomic_load(&st.handed));
+	CHECK(atomic_load(&st.corrupt) == 0 && atomic_load(&st.misaligned) == 0 &&
+	      atomic_load(&st.notzero) == 0);
+	return failed;
+}
+
+static void *m_alloc(void *ctx, size_t n) { (void)ctx; return malloc(n); }
+static void m_free(void *ctx, void *p) { (void)ctx; free(p); }
+
+static int do_inversion(void)
+{
+	pthread_mutex_t plain = PTHREAD_MUTEX_INITIALIZER;
+	struct inv_ops ctl = { NULL, NULL, NULL, &plain }, ops = { m_alloc, m_free, NULL, NULL };
+	struct inv_result r = inv_run(&ctl, 50, INV_SPIN_NS / 2);
+
+	if (r.err == EPERM)
+		return 77;
+	printf("control-worst-ns: %llu\n", (unsigned long long)r.worst_ns);
+	r = inv_run(&ops, 25, 0);
+	printf("worst-ns: %llu mean-ns: %llu rounds: %ld\n", (unsigned long long)r.worst_ns,
+	       (unsigned long long)(r.rounds ? r.sum_ns / (uint64_t)r.rounds : 0), r.rounds);
+	CHECK(r.err == 0 && r.rounds > 0);
+	return failed;
+}
+
+static _Atomic(uint64_t *) sg_in[8], sg_out[8];
+static atomic_long sg_runs, sg_bad;
+
+static void on_tick(int sig)
+{
+	int e = errno;
+	unsigned k = (unsigned)atomic_fetch_add(&sg_runs, 1);
+	uint64_t *p = atomic_exchange(&sg_in[k % 8], NULL);
+
+	(void)sig;
+	if (p) {
+		if (p[0] != (uintptr_t)p)
+			atomic_fetch_add(&sg_bad, 1);
+		free(p);
+	}
+	p = malloc(16 + (k * 37) % 500);
+	if (p) {
+		p[0] = (uintptr_t)p;
+		p = atomic_exchange(&sg_out[k % 8], p);
+		if (p && p[0] != (uintptr_t)p)
+			atomic_fetch_add(&sg_bad, 1);
+		free(p);
+	}
+	errno = e;
+}
+
+static int do_signals(long ops)
+{
+	struct sigaction sa = { .sa_handler = on_tick, .sa_flags = SA_RESTART };
+	struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGRTMIN };
+	struct itimerspec its = { { 0, 50000 }, { 0, 50000 } };
+	uint64_t *live[64] = { 0 }, s = 5;
+	timer_t tm;
+
+	sigemptyset(&sa.sa_mask);
+	sev._sigev_un._tid = gettid();
+	if (sigaction(SIGRTMIN, &sa, NULL) || timer_create(CLOCK_MONOTONIC, &sev, &tm) ||
+	    timer_settime(tm, 0, &its, NULL))
+		return 1;
+	for (long k = 0; k < ops; k++) {
+		unsigned i = (unsigned)(stress_rng(&s) % 64);
+
+		if (live[i]) {
+			CHECK(live[i][0] == (uintptr_t)live[i]);
+			if (k % 5 == 0)
+				live[i] = atomic_exchange(&sg_in[k % 8], live[i]);
+			free(live[i]);
+			live[i] = NULL;
+		} else {
+			live[i] = malloc(k % 16 ? 16 + stress_rng(&s) % 2000
+					       : 9000 + stress_rng(&s) % 50000);
+			CHECK(live[i] != NULL);
+			if (live[i])
+				live[i][0] = (uintptr_t)live[i];
+		}
+	}
+	its = (struct itimerspec){ 0 };
+	timer_settime(tm, 0, &its, NULL);
+	timer_delete(tm);
+	for (int i = 0; i < 64; i++)
+		free(live[i]);
+	for (int i = 0; i < 8; i++) {
+		free(atomic_exchange(&sg_in[i], NULL));
+		free(atomic_exchange(&sg_out[i], NULL));
+	}
+	printf("signals: runs %ld bad %ld\n", atomic_load(&sg_runs), atomic_load(&sg_bad));
+	CHECK(atomic_load(&sg_bad) == 0);
+	return failed;
+}
+
+static atomic_bool fk_stop;
+
+static void *fk_hammer(void *arg)
+{
+	uint64_t s = (uintptr_t)arg + 1;
+	void *p[32] = { 0 };
+
+	while (!atomic_load(&fk_stop))
+		for (int i = 0; i < 32; i++) {
+			free(p[i]);
+			p[i] = malloc(stress_rng(&s) % 8 ? 16 + stress_rng(&s) % 3000 : 20000);
+		}
+	for (int i = 0; i < 32; i++)
+		free(p[i]);
+	return NULL;
+}
+
+static int do_forkmt(long n)
+{
+	pthread_t t[2];
+	long ok = 0;
+
+	for (int i = 0; i < 2; i++)
+		if (pthread_create(&t[i], NULL, fk_hammer, (void *)(uintptr_t)i))
+			return 1;
+	for (long k = 0; k < n; k++) {
+		pid_t pid = fork();
+		int st;
+
+		if (pid == 0) {
+			void *p[200];
+
+			for (int r = 0; r < 3; r++) {
+				for (int i = 0; i < 200; i++)
+					if (!(p[i] = malloc(i % 10 ? 16 + (size_t)i * 13 : 30000)))
+						_exit(1);
+				for (int i = 0; i < 200; i++)
+					free(p[i]);
+			}
+			_exit(0);
+		}
+		if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+			break;
+		ok++;
+	}
+	atomic_store(&fk_stop, true);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	printf("forkmt: ok %ld of %ld\n", ok, n);
+	CHECK(ok == n);
+	return failed;
+}
+
 int main(int argc, char **argv)
 {
+	const char *budget = getenv("RTMEM_HELPER_BUDGET");
+
+	alarm(budget ? (unsigned)atoi(budget) : 600);
+	if (argc >= 5 && !strcmp(argv[1], "mtstress"))
+		return do_mtstress(atoi(argv[2]), atoi(argv[3]), atol(argv[4]));
+	if (argc >= 2 && !strcmp(argv[1], "inversion"))
+		return do_inversion();
+	if (argc >= 3 && !strcmp(argv[1], "signals"))
+		return do_signals(atol(argv[2]));
+	if (argc >= 3 && !strcmp(argv[1], "forkmt"))
+		return do_forkmt(atol(argv[2]));
 	if (argc >= 2 && !strcmp(argv[1], "stress"))
 		return do_stress();
 	if (argc >= 2 && !strcmp(argv[1], "early"))
@@ -400,6 +595,7 @@ int main(int argc, char **argv)
 		return do_fill(atol(argv[2]));
 	if (argc >= 2 && !strcmp(argv[1], "badfree"))
 		return do_badfree();
-	fprintf(stderr, "usage: preload_helper stress|early|fork|fill MB|badfree\n");
+	fprintf(stderr, "usage: preload_helper stress|early|fork|fill MB|badfree|"
+		"mtstress T G OPS|inversion|signals N|forkmt N\n");
 	return 2;
 }
