@@ -79,6 +79,7 @@ _Static_assert(sizeof(struct rt__span) <= SPAN_HDR, "span header fits");
 struct cls_lists {
 	struct rt__span *q, *q_tail;        /* spans with room */
 	struct rt__span *full, *full_tail;  /* spans without, perhaps remote frees */
+	unsigned empty;             /* spans in q with no block out */
 };
 
 struct rt__heap {
@@ -385,6 +386,8 @@ static uint32_t collect(struct rt__heap *h, struct rt__span *s)
 	n = (uint32_t)(t >> 32);
 	s->free_head = (uint32_t)t;
 	s->used -= n;
+	if (!s->used)
+		h->c[s->cls].empty++;       /* pop takes it off again */
 	__atomic_store_n(&h->bytes_out, h->bytes_out - (size_t)n * s->bsize, __ATOMIC_RELAXED);
 	return n;
 }
@@ -520,6 +523,8 @@ static struct rt__span *refill(struct rt_arena *a, struct rt__heap *h, unsigned 
 				if (!s->owner)
 					heap_took_span(h, s);
 				q_push(l, s);
+				if (!s->used)
+					l->empty++;         /* a new span: pop counts it off */
 			}
 			return has_room(s) ? s : NULL;
 		}
@@ -541,6 +546,9 @@ static struct rt__span *refill(struct rt_arena *a, struct rt__heap *h, unsigned 
 static inline void *pop(struct rt__heap *h, struct rt__span *s)
 {
 	uint64_t *b;
+
+	if (unlikely(s->used == 0) && h->c[s->cls].empty)
+		h->c[s->cls].empty--;
 
 	if (s->free_head) {
 		uint32_t i = s->free_head - 1;
@@ -666,15 +674,20 @@ static void push_remote(struct rt__span *s, uint64_t *b, long i)
 							memory_order_relaxed));
 }
 
-/* The owner freed the last block of s: keep it when it is the class's
- * only span with room, else give it back without the lock. */
+/* The owner freed the last block of s: keep it as the class's one empty
+ * spare (so a class that hovers at a span's edge does not carve and give
+ * back a span each time), else give it back without the lock. */
 static void maybe_give_back(struct rt_arena *a, struct rt__heap *h, struct rt__span *s)
 {
 	struct cls_lists *l = &h->c[s->cls];
 	struct rt__span *head;
 
-	if (s->state != S_QUEUE || (l->q == s && !s->next) || pending_of(s))
+	if (s->state != S_QUEUE || pending_of(s))
 		return;
+	if (!l->empty || (l->q == s && !s->next)) {
+		l->empty++;
+		return;
+	}
 	q_remove(l, s);
 	heap_left_span(h, s);
 	atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Description: rt_arena against glibc malloc (tuned as the RT recipe does:
+ * Description: rt_arena (one TLSF behind its PI mutex, and with thread
+ * caches) against glibc malloc (tuned as the RT recipe does:
  * no mmap per call, no trim, under mlockall), jemalloc and mimalloc (loaded
  * with dlopen when installed: libjemalloc2, libmimalloc2.0), in one run.
  * One thread runs the same seeded sequence of mixed-size allocations and
@@ -207,9 +208,9 @@ static long run(const struct peer *p, long ops, long *t, long *faults, long *cal
 int main(int argc, char **argv)
 {
 	long ops = 10000000, *t;
-	struct peer peers[5];
+	struct peer peers[6];
 	int np = 0;
-	struct rt_arena *ar;
+	struct rt_arena *ar, *tc;
 	int jemalloc_child = 0;
 	void *h;
 
@@ -231,11 +232,17 @@ int main(int argc, char **argv)
 	if (mlockall(MCL_CURRENT | MCL_FUTURE))
 		perror("mlockall");
 	ar = rt_arena_create((size_t)512 << 20, NULL);
-	if (!ar) {
+	{
+		RT_OPTS(rt_arena_opts, o, .flags = RT_ARENA_THREAD_CACHE);
+
+		tc = rt_arena_create((size_t)512 << 20, &o);
+	}
+	if (!ar || !tc) {
 		fprintf(stderr, "%s\n", rt_last_error());
 		return 1;
 	}
 	peers[np++] = (struct peer){ "rt_arena (mutex)", a_rt, f_rt, ar };
+	peers[np++] = (struct peer){ "rt_arena (caches)", a_rt, f_rt, tc };
 	peers[np++] = (struct peer){ "glibc (RT-tuned)", a_glibc, f_glibc, NULL };
 	/* jemalloc needs static TLS, so it cannot be dlopen'ed: it runs in a
 	 * child of this program started with LD_PRELOAD, where it is malloc */
@@ -282,6 +289,7 @@ int main(int argc, char **argv)
 	syscalls_close();
 	free(t);
 	rt_arena_destroy(ar);
+	rt_arena_destroy(tc);
 	if (jemalloc_child) {
 		char cmd[4096];
 

@@ -19,10 +19,10 @@
  *   churn     threads created one after another; each allocates 100 blocks,
  *             frees half and hands the other half to the main thread,
  *             which frees them after the join
- *   inversion three SCHED_FIFO threads on one CPU: low (10) allocates in
- *             bursts, mid (20) spins 30 ms at a time, high (30) allocates
- *             and frees 256 bytes every millisecond; the high thread's
- *             worst alloc+free is what matters (root only)
+ *   inversion tests/inversion.h: three SCHED_FIFO threads on one CPU, low
+ *             (10) allocating in bursts, mid (20) spinning 30 ms at a time,
+ *             high (30) allocating and freeing 256 bytes every millisecond;
+ *             the high thread's worst alloc+free is what matters (root)
  *
  * Per thread, over the timed part only: page faults (RUSAGE_THREAD) and
  * system calls (the raw_syscalls:sys_enter tracepoint, one perf counter per
@@ -35,6 +35,7 @@
  */
 #include "rtmem.h"
 #include "bench_util.h"
+#include "inversion.h"
 
 #include <errno.h>
 #include <linux/perf_event.h>
@@ -421,117 +422,35 @@ static int map_count(void)
 	return n;
 }
 
-/* ---- inversion ---- */
+/* ---- inversion (the scenario of tests/inversion.h) ---- */
 
-static atomic_bool inv_stop;
-static atomic_long inv_high_rounds;
-
-static void pin0(void)
+static void *inv_a(void *ctx, size_t n)
 {
-	cpu_set_t cs;
-
-	CPU_ZERO(&cs);
-	CPU_SET(0, &cs);
-	sched_setaffinity(0, sizeof(cs), &cs);
+	(void)ctx;
+	return xalloc(n);
 }
 
-static void fifo(int prio)
+static void inv_f(void *ctx, void *p)
 {
-	struct sched_param sp = { .sched_priority = prio };
-
-	pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+	(void)ctx;
+	xfree(p);
 }
 
-static void *inv_low(void *arg)
+static pthread_mutex_t inv_plain = PTHREAD_MUTEX_INITIALIZER;
+static bool inv_control;
+
+/* With --control: a plain mutex held by the low thread, to show what the
+ * inversion looks like on this machine. */
+static int inversion(long cycles)
 {
-	uint64_t s = 777;
-	void *p[256] = { 0 };
+	struct inv_ops ops = { inv_a, inv_f, NULL, inv_control ? &inv_plain : NULL };
+	struct inv_result r = inv_run(&ops, (unsigned)cycles, 0);
 
-	(void)arg;
-	pin0();
-	fifo(10);
-	while (!atomic_load(&inv_stop)) {
-		/* a burst: refills, large blocks, frees */
-		for (int i = 0; i < 256; i++) {
-			if (p[i])
-				xfree(p[i]);
-			p[i] = xalloc(rng(&s) % 8 ? 16 + rng(&s) % 4096 : 16384 + rng(&s) % 65536);
-		}
-	}
-	for (int i = 0; i < 256; i++)
-		xfree(p[i]);
-	return NULL;
-}
-
-static void *inv_mid(void *arg)
-{
-	(void)arg;
-	pin0();
-	fifo(20);
-	while (!atomic_load(&inv_stop)) {
-		uint64_t t = now_ns();
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
-
-		while (now_ns() - t < 30 * 1000 * 1000)
-			;
-		nanosleep(&ts, NULL);
-	}
-	return NULL;
-}
-
-struct inv_res {
-	uint64_t worst, sum;
-	long n;
-};
-
-static void *inv_high(void *arg)
-{
-	struct inv_res *r = arg;
-	struct timespec next;
-
-	pin0();
-	fifo(30);
-	clock_gettime(CLOCK_MONOTONIC, &next);
-	while (!atomic_load(&inv_stop)) {
-		uint64_t t;
-		void *p;
-
-		next.tv_nsec += 1000000;
-		if (next.tv_nsec >= 1000000000) {
-			next.tv_nsec -= 1000000000;
-			next.tv_sec++;
-		}
-		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
-		t = now_ns();
-		p = xalloc(256);
-		if (p)
-			*(volatile char *)p = 1;
-		xfree(p);
-		t = now_ns() - t;
-		if (t > r->worst)
-			r->worst = t;
-		r->sum += t;
-		r->n++;
-		atomic_fetch_add(&inv_high_rounds, 1);
-	}
-	return NULL;
-}
-
-static int inversion(long seconds)
-{
-	pthread_t lo, mid, hi;
-	struct inv_res r = { 0 };
-
-	if (pthread_create(&lo, NULL, inv_low, NULL) || pthread_create(&mid, NULL, inv_mid, NULL) ||
-	    pthread_create(&hi, NULL, inv_high, &r))
+	if (r.err)
 		return 1;
-	sleep((unsigned)seconds);
-	atomic_store(&inv_stop, true);
-	pthread_join(hi, NULL);
-	pthread_join(mid, NULL);
-	pthread_join(lo, NULL);
 	printf("RESULT inversion worst_ns=%llu mean_ns=%.0f rounds=%ld\n",
-	       (unsigned long long)r.worst, r.n ? (double)r.sum / (double)r.n : 0, r.n);
+	       (unsigned long long)r.worst_ns, r.rounds ? (double)r.sum_ns / (double)r.rounds : 0,
+	       r.rounds);
 	return 0;
 }
 
@@ -565,6 +484,8 @@ static int work_main(int argc, char **argv)
 			tune = true;
 		else if (!strcmp(argv[i], "--lat"))
 			w.lat = true;
+		else if (!strcmp(argv[i], "--control"))
+			inv_control = true;
 	}
 	if (w.threads < 1 || w.threads > MAX_THREADS || w.steps < 1)
 		return 2;
@@ -629,6 +550,7 @@ struct peer {
 	const char *preload;        /* LD_PRELOAD, or NULL */
 	bool rtmem_run, api_rt, tune;
 	bool available;
+	bool control;               /* inversion only: the plain-mutex control */
 };
 
 static struct peer peers[] = {
@@ -638,6 +560,7 @@ static struct peer peers[] = {
 	{ "mimalloc", "libmimalloc.so.2", false, false, false, false },
 	{ "rt_malloc", NULL, false, true, false, true },
 	{ "rtmem run", NULL, true, false, false, true },
+	{ "control", NULL, false, false, false, true, true },
 };
 #define NPEERS (sizeof(peers) / sizeof(peers[0]))
 
@@ -682,11 +605,11 @@ static struct result run_one(const char *self, const struct peer *pr, const char
 
 	snprintf(th, sizeof(th), "%d", threads);
 	snprintf(st, sizeof(st), "%ld", steps);
-	snprintf(cmd, sizeof(cmd), "%s%s%s%s '%s' work %s %s %s%s%s%s 2>&1",
+	snprintf(cmd, sizeof(cmd), "%s%s%s%s '%s' work %s %s %s%s%s%s%s 2>&1",
 		 pr->preload ? "LD_PRELOAD=" : "", pr->preload ? pr->preload : "",
 		 pr->preload ? " " : "", pr->rtmem_run ? "'" RTMEM_CLI_PATH "' run --arena-size 64M --" : "",
 		 self, wl, th, st, pr->api_rt ? " --api rt" : "", pr->tune ? " --rt-tune" : "",
-		 lat ? " --lat" : "");
+		 lat ? " --lat" : "", pr->control ? " --control" : "");
 	f = popen(cmd, "r");
 	if (!f)
 		return r;
@@ -816,10 +739,11 @@ int main(int argc, char **argv)
 				else if (!strcmp(wl, "churn"))
 					steps = quick ? 200 : 20000;
 				else
-					steps = quick ? 1 : 10;     /* inversion: seconds */
+					steps = quick ? 5 : 100;    /* inversion: 50 ms cycles */
 				for (int r = 0; r < repeat; r++)
 					for (size_t p = 0; p < NPEERS; p++)
-						if (peers[p].available)
+						if (peers[p].available &&
+						    (!peers[p].control || !strcmp(wl, "inversion")))
 							res[p][r] = run_one(self, &peers[p], wl, threads,
 									    steps, false);
 				printf("\n%s, %d thread%s, %ld steps each:\n", wl, threads,
@@ -834,7 +758,9 @@ int main(int argc, char **argv)
 				for (size_t p = 0; p < NPEERS; p++) {
 					int ok = 0;
 
-					if (!peers[p].available)
+					med[p].ok = false;
+					if (!peers[p].available ||
+					    (peers[p].control && strcmp(wl, "inversion")))
 						continue;
 					for (int r = 0; r < repeat; r++)
 						ok += res[p][r].ok;

@@ -55,10 +55,12 @@ big_only=touch_mlock,touch,mlock,popw_mlock,threads2_popw_mlock,threadsN_popw_ml
 if ((quick)); then
 	pop=(--quick) big=(--size 128M --repeat 3 --config 4k --only "$big_only")
 	ver=(--quick) chk=(64 3) lck=(--quick) pool=(--quick) alloc=(--quick) thr=(--quick) ipc=(--quick) lg=(--quick)
+	mt=(--quick --threads 1,2)
 else
 	pop=(--size 1G --repeat 7) big=(--size 4G --repeat 5 --config 4k --only "$big_only")
 	ver=(--sizes 1G,4G --repeat 11) chk=(4096 7)
 	lck=(--repeat 11) pool=(--repeat 11) alloc=() thr=() ipc=(--repeat 11) lg=(--repeat 7)
+	mt=(--repeat 3)
 fi
 log "bench_populate ${pop[*]}"
 "$b/bench_populate" "${pop[@]}" --json "$out/populate.json" >"$out/populate.txt"
@@ -80,6 +82,8 @@ log "bench_ipc ${ipc[*]}"
 "$b/bench_ipc" "${ipc[@]}" >"$out/ipc.txt"
 log "bench_log ${lg[*]}"
 "$b/bench_log" "${lg[@]}" >"$out/log.txt"
+log "bench_mt ${mt[*]}"
+"$b/bench_mt" "${mt[@]}" --workloads larson,prodcons,churn,inversion --json "$out/mt.json" >"$out/mt.txt"
 
 # ---- the table, results.json, the charts ----
 log "summary"

@@ -30,10 +30,11 @@ pop = load("populate.json")
 big = load("populate_big.json")
 ver = load("verify.json")
 lck = load("lockall.json")
+mt = load("mt.json") or []
 
 res = {"machine": machine, "populate": pop, "populate_big": big, "verify": ver,
        "lockall": lck, "check": [], "pool": {}, "alloc": [], "thread": {},
-       "ipc": {}, "log": {}}
+       "ipc": {}, "log": {}, "mt": mt}
 
 # ---- text outputs ----
 for m in re.finditer(r"^(\S+)\s+(\d+) MiB locked: .*median ([\d.]+) ms", text("check.txt"), re.M):
@@ -44,7 +45,7 @@ m1 = re.search(r"rt_pool get\+put\s+([\d.]+) ns", t)
 m2 = re.search(r"glibc malloc\+free\s+([\d.]+) ns", t)
 if m1 and m2:
     res["pool"] = {"rt_pool_ns": float(m1.group(1)), "glibc_ns": float(m2.group(1))}
-for m in re.finditer(r"^(rt_arena \(mutex\)|glibc \(RT-tuned\)|mimalloc 2|jemalloc 5)\s+"
+for m in re.finditer(r"^(rt_arena \(mutex\)|rt_arena \(caches\)|glibc \(RT-tuned\)|mimalloc 2|jemalloc 5)\s+"
                      r"(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(-?\d+)\s+(-?\d+)", text("alloc.txt"), re.M):
     res["alloc"].append({"allocator": m.group(1), "median_ns": int(m.group(2)),
                          "p99_ns": int(m.group(3)), "p9999_ns": int(m.group(4)),
@@ -99,10 +100,10 @@ if pop:
 if big:
     # rtmem's multi-threaded prefault (rt_region_create picks the threads)
     # against the fastest single-threaded one (mlock populating inside)
-    mt, st = prow(big, "4K", "rt_region_never"), prow(big, "4K", "mlock")
-    if mt and st:
-        x = st["median_ms"] / mt["median_ms"]
-        row(f"multi-thread prefault {big['size'] >> 20} MiB 4K", mt["median_ms"], "ms",
+    pmt, st = prow(big, "4K", "rt_region_never"), prow(big, "4K", "mlock")
+    if pmt and st:
+        x = st["median_ms"] / pmt["median_ms"]
+        row(f"multi-thread prefault {big['size'] >> 20} MiB 4K", pmt["median_ms"], "ms",
             "single-threaded mlock", x, ">= 1.6x", x >= 1.6)
 if lck:
     r = {x["method"]: x for x in lck["results"]}
@@ -130,12 +131,17 @@ if "rt_arena (mutex)" in al and "glibc (RT-tuned)" in al:
     x = a["median_ns"] / g["median_ns"]
     row("rt_arena alloc+free median", a["median_ns"], "ns", "glibc (RT-tuned)", x, "<= 1.5x",
         x <= 1.5)
-    peers_max = max(v["max_ns"] for k, v in al.items() if k != "rt_arena (mutex)")
+    peers_max = max(v["max_ns"] for k, v in al.items() if not k.startswith("rt_arena"))
     row("rt_arena worst case (max)", a["max_ns"], "ns", "glibc max / arena max",
         g["max_ns"] / a["max_ns"] if a["max_ns"] else None, ">= 5x, <= every peer",
         a["max_ns"] * 5 <= g["max_ns"] and a["max_ns"] <= peers_max)
     row("rt_arena steady state", a["faults"] + max(a["syscalls"], 0), "faults+syscalls", "-",
         None, "0", a["faults"] == 0 and a["syscalls"] == 0)
+if "rt_arena (caches)" in al and "glibc (RT-tuned)" in al:
+    a, g = al["rt_arena (caches)"], al["glibc (RT-tuned)"]
+    x = a["median_ns"] / g["median_ns"]
+    row("rt_arena with thread caches, median", a["median_ns"], "ns", "glibc (RT-tuned)", x,
+        "<= 1.0x", x <= 1.0)
 th = res["thread"]
 if "rt_ns" in th and "pthread_ns" in th:
     row("rt_thread_create+join", th["rt_ns"], "ns", "pthread_create+join",
@@ -163,6 +169,37 @@ if "rt_log_write" in lg and "write(2)" in lg:
         a_["median_ns"] / w_["median_ns"], "<= 0.2x", a_["median_ns"] <= 0.2 * w_["median_ns"])
     row("rt_log_write per record, p99.99", a_["p9999_ns"], "ns", "write(2) per record",
         a_["p9999_ns"] / w_["p9999_ns"], "(reported)", None)
+
+# many threads (bench_mt): each of ours against plain glibc in the same run
+def mtget(wl, alloc, threads=None):
+    for r in mt:
+        if r["workload"] == wl and r["allocator"] == alloc and (threads is None or
+                                                                 r["threads"] == threads):
+            return r
+    return None
+
+
+for wl in ("larson", "prodcons", "churn"):
+    for t in sorted({r["threads"] for r in mt if r["workload"] == wl}):
+        for ours in ("rt_malloc", "rtmem run"):
+            r = mtget(wl, ours, t)
+            if r:
+                what = "churn, threads/s" if wl == "churn" else \
+                    f"{wl} {t} thread{'s' if t > 1 else ''}, Mops/s"
+                row(f"{what}, {ours}", r["value"] / (1 if wl == "churn" else 1e6), "",
+                    "glibc, same run", r["ratio_glibc"], ">= 1.0x", r["ratio_glibc"] >= 1.0)
+for ours in ("rt_malloc", "rtmem run"):
+    q = [r for r in mt if r["workload"] == "larson" and r["allocator"] == ours]
+    if q:
+        bad = sum(r["faults"] + max(r["syscalls"], 0) for r in q)
+        row(f"larson timed part, {ours}, all thread counts", bad, "faults+syscalls", "-", None,
+            "0", bad == 0)
+    r = mtget("inversion", ours)
+    c = mtget("inversion", "control")
+    if r:
+        row(f"inversion: high thread's worst alloc+free, {ours}", r["value"] / 1e6, "ms",
+            "plain mutex (control)", r["value"] / c["value"] if c and c["value"] else None,
+            "< 1 ms", r["value"] < 1e6)
 
 res["comparisons"] = rows
 json.dump(res, open(os.path.join(d, "results.json"), "w"), indent=1)
@@ -219,6 +256,22 @@ if res["alloc"]:
           [(a["allocator"], a["median_ns"]) for a in res["alloc"]], "%.0f")
     chart("alloc_p9999", "Allocator alloc+free, p99.99 ns (lower is better)", "ns",
           [(a["allocator"], a["p9999_ns"]) for a in res["alloc"]], "%.0f")
+if mt:
+    for wl, unit in (("larson", "Mops/s"), ("prodcons", "Mops/s"), ("churn", "threads/s")):
+        q = [r for r in mt if r["workload"] == wl]
+        if q:
+            scale = 1e6 if unit == "Mops/s" else 1
+            chart(f"mt_{wl}", f"{wl}: {unit} by allocator and threads, higher is better", unit,
+                  [(f"{r['allocator']} {r['threads']}T", r["value"] / scale) for r in q],
+                  "%.1f" if scale > 1 else "%.0f")
+    q = [r for r in mt if r["workload"] == "larson" and r["p9999_ns"]]
+    if q:
+        chart("mt_larson_p9999", "larson: one free+malloc, p99.99 ns, lower is better", "ns",
+              [(f"{r['allocator']} {r['threads']}T", r["p9999_ns"]) for r in q], "%.0f")
+    q = [r for r in mt if r["workload"] == "inversion"]
+    if q:
+        chart("mt_inversion", "Priority inversion: the high thread's worst alloc+free, ms "
+              "(lower is better)", "ms", [(r["allocator"], r["value"] / 1e6) for r in q], "%.3f")
 if ver:
     data = []
     for v in ver["rows"]:
