@@ -12,13 +12,21 @@
  * inversion); with no lock on its path, or a priority-inheriting one, it
  * is microseconds.
  *
+ * Whether the high thread waited for the middle one is counted exactly,
+ * not guessed from a duration: the middle thread bumps a counter while it
+ * spins, and the high thread reads it before and after each alloc+free. On
+ * one CPU, with SCHED_FIFO, the middle thread can run during the high
+ * thread's call only if the high thread was blocked on something a lower
+ * thread held: an inversion. A stall of the whole (virtual) CPU by the host
+ * stops the middle thread too, so it does not count; durations are
+ * reported, not judged, since on a shared or emulated machine they include
+ * such stalls.
+ *
  * The control runs the same threads around a plain (non-PI) mutex that the
  * low thread holds for a while and the high one takes: it must show the
  * inversion, else the scenario proves nothing on this machine.
  *
  * Needs SCHED_FIFO (root or CAP_SYS_NICE with RLIMIT_RTPRIO).
- * Nothing asserts on time here: callers compare the worst case with the
- * spin's length.
  */
 #ifndef RTMEM_TEST_INVERSION_H
 #define RTMEM_TEST_INVERSION_H
@@ -44,6 +52,7 @@ struct inv_ops {
 struct inv_result {
 	uint64_t worst_ns, sum_ns;
 	long rounds;
+	long inverted;              /* rounds during which the middle thread ran */
 	int err;                    /* errno of a failed set-up (EPERM: no SCHED_FIFO) */
 };
 
@@ -52,6 +61,8 @@ struct inv_state {
 	atomic_bool stop;
 	atomic_int ready, failed;
 	_Atomic uint64_t worst;     /* the high thread's, so far */
+	_Atomic uint64_t mid_ticks; /* bumped by the middle thread while it spins */
+	atomic_long inverted;
 	struct inv_result r;
 };
 
@@ -137,7 +148,7 @@ static void *inv_mid(void *arg)
 		uint64_t t = inv_now();
 
 		while (inv_now() - t < INV_SPIN_NS && !atomic_load(&st->stop))
-			;
+			atomic_fetch_add_explicit(&st->mid_ticks, 1, memory_order_relaxed);
 		inv_sleep_ns(INV_SLEEP_NS);
 	}
 	return NULL;
@@ -148,6 +159,7 @@ static void *inv_high(void *arg)
 	struct inv_state *st = arg;
 	const struct inv_ops *o = st->ops;
 	struct timespec next;
+	uint64_t ticks;
 	int e = inv_setup(30);
 
 	if (e)
@@ -163,6 +175,7 @@ static void *inv_high(void *arg)
 			next.tv_sec++;
 		}
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+		ticks = atomic_load_explicit(&st->mid_ticks, memory_order_relaxed);
 		t = inv_now();
 		if (o->control) {
 			pthread_mutex_lock(o->control);
@@ -175,6 +188,8 @@ static void *inv_high(void *arg)
 			o->release(o->ctx, p);
 		}
 		t = inv_now() - t;
+		if (atomic_load_explicit(&st->mid_ticks, memory_order_relaxed) != ticks)
+			atomic_fetch_add(&st->inverted, 1);
 		if (t > st->r.worst_ns) {
 			st->r.worst_ns = t;
 			atomic_store(&st->worst, t);
@@ -186,11 +201,11 @@ static void *inv_high(void *arg)
 }
 
 /* Run the scenario for `mid_cycles` cycles of the middle thread (30 ms
- * spin + 20 ms sleep each), or, with `until_ns` > 0, until the high
- * thread's worst reaches it (the control: stop as soon as the inversion
- * showed), at most mid_cycles. Returns the high thread's figures. */
+ * spin + 20 ms sleep each), or, with `until_inverted`, until the first
+ * inversion (the control), at most mid_cycles. Returns the high thread's
+ * figures. */
 static inline struct inv_result inv_run(const struct inv_ops *ops, unsigned mid_cycles,
-					uint64_t until_ns)
+					bool until_inverted)
 {
 	struct inv_state st;
 	pthread_t lo, mid, hi;
@@ -201,6 +216,8 @@ static inline struct inv_result inv_run(const struct inv_ops *ops, unsigned mid_
 	atomic_init(&st.ready, 0);
 	atomic_init(&st.failed, 0);
 	atomic_init(&st.worst, 0);
+	atomic_init(&st.mid_ticks, 0);
+	atomic_init(&st.inverted, 0);
 	st.r = (struct inv_result){ 0 };
 	if (pthread_create(&lo, NULL, inv_low, &st)) {
 		st.r.err = 11;
@@ -222,7 +239,7 @@ static inline struct inv_result inv_run(const struct inv_ops *ops, unsigned mid_
 	end = inv_now() + (uint64_t)mid_cycles * (INV_SPIN_NS + INV_SLEEP_NS);
 	while (inv_now() < end && !atomic_load(&st.failed)) {
 		inv_sleep_ns(5 * 1000 * 1000);
-		if (until_ns && atomic_load(&st.worst) >= until_ns)
+		if (until_inverted && atomic_load(&st.inverted))
 			break;
 	}
 	atomic_store(&st.stop, true);
@@ -231,6 +248,7 @@ static inline struct inv_result inv_run(const struct inv_ops *ops, unsigned mid_
 	pthread_join(lo, NULL);
 	if (atomic_load(&st.failed))
 		st.r.err = atomic_load(&st.failed);
+	st.r.inverted = atomic_load(&st.inverted);
 	return st.r;
 }
 

@@ -22,9 +22,10 @@
  *                             each of tests/stress.h (sizes up to 4 MiB,
  *                             blocks handed between threads and across
  *                             generations): "mtstress: corrupt N ..."
- *   preload_helper inversion  tests/inversion.h with malloc: the control's
- *                             worst, then malloc's: "control-worst-ns: N",
- *                             "worst-ns: N"; exit 77 without SCHED_FIFO
+ *   preload_helper inversion  tests/inversion.h with malloc: the control,
+ *                             then malloc: "control-inverted: N ...",
+ *                             "inverted: N worst-ns: N ..."; exit 77 without
+ *                             SCHED_FIFO
  *   preload_helper signals N  N malloc/free calls while a timer signal every
  *                             50 us frees and mallocs from its handler:
  *                             "signals: runs N bad N"
@@ -437,13 +438,15 @@ static int do_inversion(void)
 {
 	pthread_mutex_t plain = PTHREAD_MUTEX_INITIALIZER;
 	struct inv_ops ctl = { NULL, NULL, NULL, &plain }, ops = { m_alloc, m_free, NULL, NULL };
-	struct inv_result r = inv_run(&ctl, 50, INV_SPIN_NS / 2);
+	struct inv_result r = inv_run(&ctl, 50, true);
 
 	if (r.err == EPERM)
 		return 77;
-	printf("control-worst-ns: %llu\n", (unsigned long long)r.worst_ns);
-	r = inv_run(&ops, 25, 0);
-	printf("worst-ns: %llu mean-ns: %llu rounds: %ld\n", (unsigned long long)r.worst_ns,
+	printf("control-inverted: %ld control-worst-ns: %llu\n", r.inverted,
+	       (unsigned long long)r.worst_ns);
+	r = inv_run(&ops, 25, false);
+	printf("inverted: %ld worst-ns: %llu mean-ns: %llu rounds: %ld\n", r.inverted,
+	       (unsigned long long)r.worst_ns,
 	       (unsigned long long)(r.rounds ? r.sum_ns / (uint64_t)r.rounds : 0), r.rounds);
 	CHECK(r.err == 0 && r.rounds > 0);
 	return failed;

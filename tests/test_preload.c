@@ -452,24 +452,26 @@ static void test_threads(void)
 
 static void test_inversion(void)
 {
-	long control, worst;
+	long control, inverted;
 
 	RUN("inversion", NULL, cli, "run", "--", helper, "inversion");
 	if (o.status == 77) {
 		rtt_skip("SCHED_FIFO is not permitted here (needs CAP_SYS_NICE or RLIMIT_RTPRIO)");
 		return;
 	}
-	control = num_after(o.o, "control-worst-ns: ");
-	worst = num_after(o.o, "\nworst-ns: ");
-	printf("\n  control (plain mutex) worst %.2f ms; malloc under rtmem run worst %.3f ms\n",
-	       (double)control / 1e6, (double)worst / 1e6);
+	control = num_after(o.o, "control-inverted: ");
+	inverted = num_after(o.o, "\ninverted: ");
+	printf("\n  control (plain mutex): %ld inverted rounds, worst %.2f ms; malloc under rtmem "
+	       "run: %ld, worst %.3f ms\n", control,
+	       (double)num_after(o.o, "control-worst-ns: ") / 1e6, inverted,
+	       (double)num_after(o.o, " worst-ns: ") / 1e6);
 	if (o.status != 0)
 		show("inversion", &o);
 	CU_ASSERT_EQUAL(o.status, 0);
 	/* the scenario does invert on this machine... */
-	CU_ASSERT(control >= 15 * 1000 * 1000);
-	/* ...and malloc under rtmem run does not wait for the 30 ms spin */
-	CU_ASSERT(worst >= 0 && worst < 10 * 1000 * 1000);
+	CU_ASSERT(control > 0);
+	/* ...and malloc under rtmem run never waits while the middle thread runs */
+	CU_ASSERT_EQUAL(inverted, 0);
 }
 
 static void test_signals(void)

@@ -444,13 +444,13 @@ static bool inv_control;
 static int inversion(long cycles)
 {
 	struct inv_ops ops = { inv_a, inv_f, NULL, inv_control ? &inv_plain : NULL };
-	struct inv_result r = inv_run(&ops, (unsigned)cycles, 0);
+	struct inv_result r = inv_run(&ops, (unsigned)cycles, false);
 
 	if (r.err)
 		return 1;
-	printf("RESULT inversion worst_ns=%llu mean_ns=%.0f rounds=%ld\n",
+	printf("RESULT inversion worst_ns=%llu mean_ns=%.0f rounds=%ld inverted=%ld\n",
 	       (unsigned long long)r.worst_ns, r.rounds ? (double)r.sum_ns / (double)r.rounds : 0,
-	       r.rounds);
+	       r.rounds, r.inverted);
 	return 0;
 }
 
@@ -580,7 +580,7 @@ static bool lib_present(const char *lib)
 
 struct result {
 	double ops;
-	long faults, calls, vmlck, maps, failed;
+	long faults, calls, vmlck, maps, failed, inverted;
 	unsigned long long p50, p99, p9999, max;
 	bool ok;
 };
@@ -639,6 +639,8 @@ static struct result run_one(const char *self, const struct peer *pr, const char
 			r.max = (unsigned long long)v;
 		if (get_field(line, "mean_ns=", &v))
 			r.p50 = (unsigned long long)v;
+		if (get_field(line, "inverted=", &v))
+			r.inverted = (long)v;
 	}
 	if (pclose(f) != 0)
 		r.ok = false;
@@ -749,8 +751,8 @@ int main(int argc, char **argv)
 				printf("\n%s, %d thread%s, %ld steps each:\n", wl, threads,
 				       threads > 1 ? "s" : "", steps);
 				if (!strcmp(wl, "inversion"))
-					printf("%-10s %14s %14s %8s\n", "allocator", "worst ns",
-					       "mean ns", "");
+					printf("%-10s %14s %14s %14s\n", "allocator", "worst ns",
+					       "mean ns", "waited (rounds)");
 				else
 					printf("%-10s %12s %8s %8s %9s %10s %10s %11s %11s\n",
 					       "allocator", "ops/s", "x glibc", "faults", "syscalls",
@@ -791,8 +793,8 @@ int main(int argc, char **argv)
 					if (!peers[p].available || !med[p].ok)
 						continue;
 					if (!strcmp(wl, "inversion"))
-						printf("%-10s %14.0f %14llu\n", peers[p].name, med[p].ops,
-						       med[p].p50);
+						printf("%-10s %14.0f %14llu %14ld\n", peers[p].name,
+						       med[p].ops, med[p].p50, med[p].inverted);
 					else
 						printf("%-10s %12.0f %8.2f %8ld %9ld %10llu %10llu %11llu "
 						       "%11llu\n", peers[p].name, med[p].ops,
@@ -806,11 +808,13 @@ int main(int argc, char **argv)
 							"\"syscalls\": %ld, \"vmlck_delta_kb\": %ld, "
 							"\"maps_delta\": %ld, \"p50_ns\": %llu, "
 							"\"p99_ns\": %llu, \"p9999_ns\": %llu, "
-							"\"max_ns\": %llu}", first_json ? "" : ",", wl,
+							"\"max_ns\": %llu, \"inverted\": %ld}",
+							first_json ? "" : ",", wl,
 							threads, peers[p].name, med[p].ops,
 							base > 0 ? med[p].ops / base : 0, med[p].faults,
 							med[p].calls, med[p].vmlck, med[p].maps, med[p].p50,
-							med[p].p99, med[p].p9999, med[p].max);
+							med[p].p99, med[p].p9999, med[p].max,
+							med[p].inverted);
 						fprintf(jf, "\n");
 						first_json = false;
 					}
