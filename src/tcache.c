@@ -46,7 +46,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#define SPAN_HDR 128u               /* header; blocks start here */
+#define SPAN_HDR 256u               /* header (three cache lines); blocks start here */
 #define SPAN_MAGIC 0x5350414eu      /* "SPAN" */
 #define FULL_SCAN 4                 /* full spans looked at per refill */
 #define ADOPT_TRIES 4               /* abandoned spans looked at per refill */
@@ -59,16 +59,20 @@
 enum span_state { S_NONE = 0, S_QUEUE = 1, S_FULL = 2, S_ABANDONED = 3 };
 
 struct rt__span {
-	/* the owner's line */
+	/* read by every free, written rarely: its own cache line, so remote
+	 * frees do not pull the line the owner writes on every allocation */
 	uint32_t magic;             /* SPAN_MAGIC, 0 once given back */
-	uint8_t cls, state;
+	uint8_t cls;
 	uint16_t chunks;            /* 16 KiB chunks it covers */
 	uint32_t bsize, cap;        /* block size, blocks it holds */
-	uint32_t bump;              /* blocks carved so far (read by remote frees) */
-	uint32_t used;              /* out, counting remote frees not taken yet */
-	uint32_t free_head;         /* local free list: index + 1, 0 empty */
+	uint32_t bump;              /* blocks carved so far (changes while fresh) */
 	uint32_t region;            /* index of its region in the arena */
 	_Atomic(struct rt__heap *) owner;   /* NULL: abandoned or given back */
+	/* the owner's line */
+	uint32_t used __attribute__((aligned(64)));  /* out, counting remote
+						       * frees not taken yet */
+	uint32_t free_head;         /* local free list: index + 1, 0 empty */
+	uint8_t state;
 	struct rt__span *next, *prev;       /* in its heap's lists, or the arena's */
 	/* the remote line: count << 32 | (head index + 1) */
 	_Atomic uint64_t tfree __attribute__((aligned(64)));
@@ -123,13 +127,13 @@ static inline size_t span_bytes_of(unsigned c)
 }
 
 /* The smallest class holding n bytes whose blocks are all aligned to
- * align (<= 128: spans are 16 KiB aligned, blocks start 128 bytes in);
- * TC_CLASSES when none. */
+ * align (<= SPAN_HDR: spans are 16 KiB aligned, blocks start SPAN_HDR
+ * bytes in); TC_CLASSES when none. */
 static unsigned class_aligned(size_t n, size_t align)
 {
 	unsigned c;
 
-	if (align > 128)
+	if (align > SPAN_HDR)
 		return TC_CLASSES;
 	c = class_of(n > align ? n : align);
 	while (c < TC_CLASSES && cls_size[c] % align)
@@ -762,8 +766,38 @@ size_t rt__tc_usable(struct rt_arena *a, void *p, bool *is_span)
 
 /* ---- giving caches back ---- */
 
-/* Under the lock: h's spans go back (empty) or to the abandoned lists
- * (holding blocks); h's figures join the arena's; h is freed. */
+/* Under the lock: a span nobody owns joins its class's list in the arena,
+ * where the next thread that needs the class adopts it: empty ones first
+ * (at the head), so a new thread takes a whole span without a trip
+ * through the TLSF. rt__tc_reclaim gives the empty ones back to the TLSF
+ * when it runs out of room (and at rt_arena_stats). */
+static void abandon_push(struct rt_arena *a, struct rt__span *s)
+{
+	unsigned c = s->cls;
+
+	s->state = S_ABANDONED;
+	s->prev = NULL;
+	if (s->used == pending_of(s) || !a->tc.abandoned[c]) {
+		s->next = a->tc.abandoned[c];
+		if (s->next)
+			s->next->prev = s;
+		a->tc.abandoned[c] = s;
+	} else {
+		/* after the head: a span with blocks out waits behind it */
+		struct rt__span *h = a->tc.abandoned[c];
+
+		s->next = h->next;
+		s->prev = h;
+		if (h->next)
+			h->next->prev = s;
+		h->next = s;
+	}
+	a->tc.n_abandoned++;
+}
+
+/* Under the lock: h's spans go to the arena's lists (empty or holding
+ * blocks other threads will free); h's figures join the arena's; h is
+ * freed. */
 static void heap_abandon(struct rt_arena *a, struct rt__heap *h)
 {
 	for (unsigned c = 0; c < TC_CLASSES; c++) {
@@ -774,16 +808,7 @@ static void heap_abandon(struct rt_arena *a, struct rt__heap *h)
 				nx = s->next;
 				s->next = s->prev = NULL;
 				atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
-				if (s->used == pending_of(s)) {
-					span_release(a, s);
-					continue;
-				}
-				s->state = S_ABANDONED;
-				s->next = a->tc.abandoned[c];
-				if (s->next)
-					s->next->prev = s;
-				a->tc.abandoned[c] = s;
-				a->tc.n_abandoned++;
+				abandon_push(a, s);
 			}
 		memset(&h->c[c], 0, sizeof(h->c[c]));
 	}
@@ -800,8 +825,6 @@ static void release_mine(struct rt_arena *a, struct rt__heap *h)
 	if (h->sig)
 		heap_abandon(a, h->sig);
 	heap_abandon(a, h);
-	/* spans other threads abandoned earlier may have emptied since */
-	rt__tc_reclaim(a);
 	rt__arena_unlock(a);
 }
 
@@ -874,7 +897,7 @@ void rt__tc_drain(struct rt_arena *a)
 	while (s) {
 		struct rt__span *nx = s->next;
 
-		span_release(a, s);
+		abandon_push(a, s);
 		s = nx;
 	}
 }

@@ -112,14 +112,14 @@ static void test_classes_and_calls(void)
 	for (int i = 0; i < 200; i++)
 		CU_ASSERT_EQUAL_FATAL(q[i], (uint8_t)i);
 	rt_arena_free(a, q);
-	/* aligned: up to 128 from the spans, beyond from the TLSF */
+	/* aligned: up to 256 from the spans, beyond from the TLSF */
 	for (size_t al = 16; al <= 4096; al *= 2) {
 		uint8_t *x = rt_arena_aligned_alloc(a, al, 100);
 
 		CU_ASSERT_PTR_NOT_NULL_FATAL(x);
 		CU_ASSERT_EQUAL((uintptr_t)x % al, 0);
 		st = stats(a);
-		CU_ASSERT_EQUAL(st.large_allocations, al <= 128 ? 0u : 1u);
+		CU_ASSERT_EQUAL(st.large_allocations, al <= 256 ? 0u : 1u);
 		rt_arena_free(a, x);
 	}
 	/* large blocks */
