@@ -3,6 +3,7 @@
  * Description: shared helpers for the CUnit suites (see support.h).
  */
 #include "support.h"
+#include "slowdown.h"
 
 #include <CUnit/Basic.h>
 #include <errno.h>
@@ -23,6 +24,7 @@
 #include <sys/swap.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static unsigned skipped;
@@ -45,9 +47,8 @@ void rtt_skip(const char *fmt, ...)
 
 unsigned rtt_slowdown(void)
 {
-	static unsigned v;
-	const char *e;
-	char *end;
+	static unsigned cached;     /* any thread may ask: atomic */
+	unsigned v = __atomic_load_n(&cached, __ATOMIC_RELAXED), env;
 
 	if (v)
 		return v;
@@ -58,13 +59,10 @@ unsigned rtt_slowdown(void)
 #else
 	v = 1;
 #endif
-	e = getenv("RTMEM_TEST_SLOWDOWN");
-	if (e && *e) {
-		unsigned long x = strtoul(e, &end, 10);
-
-		if (!*end && x >= 1 && x <= 1000)
-			v = (unsigned)x > v ? (unsigned)x : v;
-	}
+	env = rtmem_env_slowdown();
+	if (env > v)
+		v = env;
+	__atomic_store_n(&cached, v, __ATOMIC_RELAXED);
 	return v;
 }
 
@@ -82,10 +80,18 @@ unsigned long rtt_budget_ms(unsigned long ms)
 
 static const struct rtt_test *all_tests;
 
+/* Each test's wall time goes after its name ("Test: NAME ...(1.23 s) passed"):
+ * for sizing tests by where they run, never asserted. */
 static void run_one(const struct rtt_test *t)
 {
+	struct timespec a, b;
+
 	cur_skipped = false;
+	clock_gettime(CLOCK_MONOTONIC, &a);
 	t->fn();
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	printf("(%.2f s) ", (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9);
+	fflush(stdout);
 }
 
 /* CUnit wants plain void(void) functions: one trampoline per index. */
@@ -332,7 +338,7 @@ int rtt_memcg_create_swappable(const char *name, uint64_t limit, char *path, siz
 int rtt_memcg_destroy(const char *path)
 {
 	/* the children that were in it have exited; rmdir may need a moment */
-	for (int i = 0; i < 100; i++) {
+	for (unsigned long ms = 0; ms < rtt_budget_ms(2000); ms += 10) {
 		if (!rmdir(path) || errno == ENOENT)
 			return 0;
 		usleep(10000);
