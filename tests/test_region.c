@@ -220,9 +220,9 @@ static unsigned check_parallel_huge(size_t size, unsigned threads, int method,
 	}
 	/* the helpers are gone when rt_region_create returns (joined; the
 	 * kernel may count an exited thread a moment longer, so allow it
-	 * up to 5 s to be reaped: 1 s was not always enough for an emulated
-	 * arm64 guest on a busy host) */
-	for (int i = 0; i < 500 && thread_count() != thr0; i++)
+	 * up to 5 s, times rtt_slowdown, to be reaped: 1 s was not always
+	 * enough for an emulated arm64 guest on a busy host) */
+	for (unsigned long ms = 0; ms < rtt_budget_ms(5000) && thread_count() != thr0; ms += 10)
 		usleep(10000);
 	CU_ASSERT_EQUAL(thread_count(), thr0);
 	CU_ASSERT_EQUAL(rt_region_destroy(r), 0);
