@@ -506,6 +506,7 @@ parse_run() {
 			     /passed$/ { fin = 1 }
 			     /FAILED$/ && t != "" { print "failtest " t; t = ""; fin = 1; grab = 1; next }
 			     grab && /^    [0-9]+\. / { a = $0; sub(/^ +[0-9]+\. +/, "", a); print "failat " a; grab = 0 }
+			     /: VERDICT: FAIL/ { v = $0; sub(/.*: VERDICT: FAIL: */, "", v); print "failtest " v }
 			     END { if (t != "" && !fin) print "failtest " t " (did not finish: timed out or crashed)" }' ;;
 		esac
 	done
