@@ -258,17 +258,26 @@ static void test_cli_lock(void)
 		_exit(122);
 	}
 	CU_ASSERT_FATAL(p > 0);
-	usleep(500 * 1000);
-	CU_ASSERT_EQUAL(truncate(path, SIZE / 3), 0);
-	for (int i = 0; i < 50; i++) {
-		memset(buf, 0, sizeof(buf));
-		fd = open(out, O_RDONLY);
-		if (read(fd, buf, sizeof(buf) - 1) < 0)
-			buf[0] = 0;
-		close(fd);
-		if (strstr(buf, "CHANGED"))
-			break;
-		usleep(100 * 1000);
+	/* truncate once it has locked the file and watches it (it says so),
+	 * then wait for the report: each wait is a hang detector, 20 s times
+	 * rtt_slowdown, never a deadline the test is judged by */
+	for (int phase = 0; phase < 2; phase++) {
+		const char *want = phase ? "CHANGED" : "checking every interval";
+
+		for (unsigned long ms = 0; ms < rtt_budget_ms(20000); ms += 50) {
+			memset(buf, 0, sizeof(buf));
+			fd = open(out, O_RDONLY);
+			if (fd < 0 || read(fd, buf, sizeof(buf) - 1) < 0)
+				buf[0] = 0;
+			if (fd >= 0)
+				close(fd);
+			if (strstr(buf, want))
+				break;
+			usleep(50 * 1000);
+		}
+		CU_ASSERT(strstr(buf, want) != NULL);
+		if (!phase)
+			CU_ASSERT_EQUAL(truncate(path, SIZE / 3), 0);
 	}
 	CU_ASSERT(strstr(buf, "CHANGED") != NULL);
 	CU_ASSERT(strstr(buf, "truncated") != NULL);

@@ -134,7 +134,9 @@ static void test_two_threads(void)
 {
 	RT_OPTS(rt_pool_stats, st);
 	struct rt_pool *p = rt_pool_create(64, 12, NULL);   /* fewer than 2x8: contention */
-	struct hammer h[2] = { { p, 1, 200000, 0, 0 }, { p, 2, 200000, 0, 0 } };
+	/* 200000 rounds each natively, fewer under a sanitizer or TCG */
+	long rounds = (long)rtt_iters(200000, 20000);
+	struct hammer h[2] = { { p, 1, rounds, 0, 0 }, { p, 2, rounds, 0, 0 } };
 	pthread_t t[2];
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(p);

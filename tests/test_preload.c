@@ -350,9 +350,16 @@ static void test_sort(void)
 			CU_ASSERT(write(p[1], buf, k) == (ssize_t)k);
 	}
 	fclose(f);
-	usleep(300 * 1000);
+	/* sort takes the last of the input in its own time: check until its
+	 * buffers are there (over 20 MiB locked), 5 s times rtt_slowdown at most */
 	if (asprintf(&cmd, "%d", (int)pid) > 0) {
-		RUN("sort-check", NULL, cli, "check", "--pid", cmd, "--json");
+		for (unsigned long ms = 0;; ms += 100) {
+			RUN("sort-check", NULL, cli, "check", "--pid", cmd, "--json");
+			if (num_after(o.o, "\"locked_bytes\":") > 20L << 20 ||
+			    ms >= rtt_budget_ms(5000))
+				break;
+			usleep(100 * 1000);
+		}
 		free(cmd);
 	}
 	if (o.status != 0 || !strstr(o.o, "\"unlocked_anon_bytes\":0"))

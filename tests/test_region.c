@@ -220,11 +220,16 @@ static unsigned check_parallel_huge(size_t size, unsigned threads, int method,
 	}
 	/* the helpers are gone when rt_region_create returns (joined; the
 	 * kernel may count an exited thread a moment longer, so allow it
-	 * up to 5 s to be reaped: 1 s was not always enough for an emulated
-	 * arm64 guest on a busy host) */
-	for (int i = 0; i < 500 && thread_count() != thr0; i++)
+	 * up to 5 s, times rtt_slowdown, to be reaped: 1 s was not always
+	 * enough for an emulated arm64 guest on a busy host). No more than
+	 * before, not exactly as many: thr0 itself may have counted an
+	 * exiting thread of an earlier test, gone since (the 6.12-4k-nothp
+	 * guest once stayed one below thr0 for the whole 50 s) */
+	for (unsigned long ms = 0; ms < rtt_budget_ms(5000) && thread_count() > thr0; ms += 10)
 		usleep(10000);
-	CU_ASSERT_EQUAL(thread_count(), thr0);
+	if (thread_count() > thr0)
+		printf("\n  %ld threads, %ld before rt_region_create\n", thread_count(), thr0);
+	CU_ASSERT(thread_count() <= thr0);
 	CU_ASSERT_EQUAL(rt_region_destroy(r), 0);
 	CU_ASSERT_EQUAL(rtt_vmlck(), lck0);
 	return info.populate_threads;

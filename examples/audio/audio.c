@@ -186,7 +186,7 @@ struct engine {
 	struct rtex_lat wake, duration;
 	struct rtex_faults faults;
 	int faults_begun;
-	uint64_t done;          /* periods run */
+	uint64_t done;          /* callbacks run */
 	uint64_t played, underruns, deadline_misses, skipped, seq_errors, clipped;
 	uint64_t next_seq;
 	double peak, sum_sq;
@@ -237,17 +237,22 @@ static void process(struct engine *e, uint64_t k)
 	e->played++;
 }
 
+/* Runs warmup + periods callbacks: the loop ends by count, so the steady
+ * state always starts (at callback e->warmup) and its page faults are always
+ * measured, however slow the machine. The schedule is the grid: a callback
+ * that overran a whole period skips the periods it lost (an xrun) and the
+ * next one waits for the next period start on the grid. */
 static void *callback_thread(void *arg)
 {
 	struct engine *e = arg;
 	struct timespec start, next;
 	uint64_t total = e->warmup + e->periods;
-	uint64_t base;
+	uint64_t base, g = 0;   /* g: the period on the grid this callback serves */
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	base = rtex_ts_ns(&start) + period_start(1);
-	for (uint64_t k = 0; k < total && !rtex_stop; k++) {
-		uint64_t sched = base + period_start(k);
+	for (uint64_t k = 0; k < total && !rtex_stop; k++, g++) {
+		uint64_t sched = base + period_start(g);
 		int measured = k >= e->warmup;
 
 		if (k == e->warmup) {
@@ -262,7 +267,7 @@ static void *callback_thread(void *arg)
 		rtex_sleep_until(&next);
 		uint64_t wake = rtex_now_ns();
 
-		process(e, k);
+		process(e, g);
 		uint64_t end = rtex_now_ns();
 
 		if (measured) {
@@ -272,15 +277,15 @@ static void *callback_thread(void *arg)
 				e->deadline_misses++;
 		}
 		e->done = k + 1;
-		if (end > base + period_start(k + 1)) {
+		if (end > base + period_start(g + 1)) {
 			/* a whole period overran: those periods are lost (an xrun) */
-			uint64_t k2 = k + 1;
+			uint64_t g2 = g + 1;
 
-			while (k2 < total && base + period_start(k2 + 1) <= end)
-				k2++;
+			while (base + period_start(g2 + 1) <= end)
+				g2++;
 			if (measured)
-				e->skipped += k2 - (k + 1);
-			k = k2 - 1;
+				e->skipped += g2 - (g + 1);
+			g = g2 - 1;
 		}
 	}
 	if (e->faults_begun)
@@ -379,7 +384,7 @@ int main(int argc, char **argv)
 	RT_OPTS(rt_ring_stats, st);
 	rt_ring_stats(ring, &st);
 	printf("\n--- results ---\n");
-	printf("callback thread: %s; %llu of %llu periods run%s\n", cb.sched,
+	printf("callback thread: %s; %llu of %llu callbacks run%s\n", cb.sched,
 	       (unsigned long long)e->done, (unsigned long long)(e->warmup + e->periods),
 	       rtex_stop ? " (interrupted)" : "");
 	printf("steady state: %llu periods played, %llu underruns (ring empty), %llu deadline "

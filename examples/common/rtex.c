@@ -2,6 +2,7 @@
 /* rtex: shared helper of the examples (see rtex.h). Public API of rtmem only. */
 #define _GNU_SOURCE
 #include "rtex.h"
+#include "slowdown.h"     /* tests/slowdown.h: RTMEM_TEST_SLOWDOWN */
 
 #include <math.h>
 #include <sched.h>
@@ -71,6 +72,9 @@ int rtex_parse_args(int argc, char **argv, struct rtex_args *a, double default_s
 	memset(a, 0, sizeof(*a));
 	a->cpu = -1;
 	a->priority = 80;
+	a->slowdown = rtmem_env_slowdown();
+	if (a->slowdown < 1)
+		a->slowdown = 1;
 	for (int i = 1; i < argc; i++) {
 		const char *v;
 		int missing = 0, r;

@@ -4,7 +4,8 @@
  * share. It uses only the public API of rtmem (rtmem.h) and is not part of
  * the library: copy what you need.
  *
- *  - argument parsing: --short, --seconds N, --cpu N, --no-fifo, --help
+ *  - argument parsing: --short, --seconds N, --cpu N, --no-fifo, --help, and
+ *    RTMEM_TEST_SLOWDOWN (set by test harnesses on slow machines)
  *  - start-up: rt_lock_all() with its report printed, or the reason it
  *    refused (rt_last_error()) and the remedy
  *  - a real-time thread: rt_thread_create() asking for SCHED_FIFO with
@@ -50,6 +51,10 @@ struct rtex_args {
 	int cpu;                /* --cpu N: pin the real-time thread; -1: not pinned */
 	int no_fifo;            /* --no-fifo: do not ask for SCHED_FIFO */
 	int priority;           /* --priority N: SCHED_FIFO priority (default 80) */
+	unsigned slowdown;      /* RTMEM_TEST_SLOWDOWN (tests/slowdown.h), else 1: how
+				 * much slower than native this run goes (the arm64
+				 * guests under qemu TCG set it). An example sizes its
+				 * work and its hang detection by it, never its verdict. */
 };
 
 /* An example's own options: return 1 if argv[*i] was one of them (advance *i

@@ -25,6 +25,7 @@ kernels=all
 jobs=1
 test_timeout=300
 run_timeout=1200
+slowdown=10
 install=1
 capture_fixtures=0
 verbose=0
@@ -61,6 +62,9 @@ usage: tests/arm64/run.sh [options]
                       $(printf '%s ' "${RUNS[@]%%|*}")
   --jobs N            guests booted in parallel (default 1; each uses 2 vCPUs)
   --test-timeout S    per test binary inside the guest (default $test_timeout)
+  --slowdown N        RTMEM_TEST_SLOWDOWN in the guests (default $slowdown): the
+                      suites divide fixed counts by it and scale their waits,
+                      the examples size their work by it (docs/arm64.md)
   --run-timeout S     per boot, host side (default $run_timeout)
   --out DIR           build tree, logs and captures (default build-arm64/)
   --no-install        do not apt-get install missing host packages
@@ -81,6 +85,8 @@ while (($#)); do
 	--jobs=*) jobs=${1#*=}; shift ;;
 	--test-timeout) test_timeout=$2; shift 2 ;;
 	--run-timeout) run_timeout=$2; shift 2 ;;
+	--slowdown) slowdown=$2; shift 2 ;;
+	--slowdown=*) slowdown=${1#*=}; shift ;;
 	--out) out=$(realpath -m "$2"); shift 2 ;;
 	--no-install) install=0; shift ;;
 	--capture-fixtures) capture_fixtures=1; shift ;;
@@ -91,6 +97,7 @@ while (($#)); do
 	esac
 done
 [[ $jobs =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --jobs needs a positive number" >&2; exit 2; }
+[[ $slowdown =~ ^[1-9][0-9]{0,2}$ ]] || { echo "run.sh: --slowdown needs 1..999" >&2; exit 2; }
 
 t0=$SECONDS
 log() { printf '[arm64 %4ds] %s\n' $((SECONDS - t0)) "$*" >&2; }
@@ -430,7 +437,7 @@ boot_run() {
 		-drive file="$disks/swap.img",if=virtio,format=raw
 		-drive file="$disks/results.img",if=virtio,format=raw
 		-kernel "$image" -initrd "$dir/initrd.cpio.gz"
-		-append "console=ttyAMA0 panic=-1 loglevel=4 rtmem.run=$name rtmem.timeout=$test_timeout $extra")
+		-append "console=ttyAMA0 panic=-1 loglevel=4 rtmem.run=$name rtmem.timeout=$test_timeout rtmem.slowdown=$slowdown $extra")
 	printf '%q ' "${qemu[@]}" >"$dir/qemu.cmd"
 	st=$SECONDS
 	set +e
@@ -453,7 +460,8 @@ boot_run() {
 
 # parse_run NAME QEMU-RC SECONDS: one line of key=value for the summary, and
 # per-binary lines "bin NAME STATUS RC SECONDS RESULT", each failed binary followed
-# by "failtest TEST NAME" lines for its failed CUnit tests.
+# by "failtest TEST NAME" lines for its failed CUnit tests (one that never
+# finished says so), each followed by "failat FILE:LINE - ASSERTION".
 parse_run() {
 	local name=$1 qrc=$2 secs=$3 c=$out/runs/$1/console.txt status=ok why="" b line rc res
 	local passed=0 failed=0 skipped=0 bfail=0 bpass=0 bskip=0 p f s
@@ -490,10 +498,16 @@ parse_run() {
 		0) bpass=$((bpass + 1)); echo "bin $b pass $rc $bs ${res:--}" ;;
 		77) bskip=$((bskip + 1)); echo "bin $b skip $rc $bs ${res:--}" ;;
 		*) bfail=$((bfail + 1)); echo "bin $b FAIL $rc $bs ${res:--}"
-		   # the CUnit tests that failed, from this binary's part of the console
+		   # the CUnit tests that failed, from this binary's part of the
+		   # console, each with its first failed assertion; a test that
+		   # never finished (killed by the timeout, or crashed) too
 		   sed -n "/RTMEM-ARM64-BEGIN $b\$/,/RTMEM-ARM64-TEST name=$b /p" "$c" |
-			awk '/^  Test: / { t = $0; sub(/^  Test: /, "", t); sub(/ \.\.\..*/, "", t) }
-			     /FAILED$/ && t != "" { print "failtest " t; t = "" }' ;;
+			awk '/^  Test: / { t = $0; sub(/^  Test: /, "", t); sub(/ \.\.\..*/, "", t); fin = 0 }
+			     /passed$/ { fin = 1 }
+			     /FAILED$/ && t != "" { print "failtest " t; t = ""; fin = 1; grab = 1; next }
+			     grab && /^    [0-9]+\. / { a = $0; sub(/^ +[0-9]+\. +/, "", a); print "failat " a; grab = 0 }
+			     /: VERDICT: FAIL/ { v = $0; sub(/.*: VERDICT: FAIL: */, "", v); print "failtest " v }
+			     END { if (t != "" && !fin) print "failtest " t " (did not finish: timed out or crashed)" }' ;;
 		esac
 	done
 	local release page thp
@@ -609,9 +623,13 @@ for r in "${selected[@]}"; do
 			printf '        failed: %s\n' "$b${st:+ $st}${brc:+ $brc}${bs:+ $bs}${bres:+ $bres}"
 			continue
 		fi
+		if [[ $kind == failat ]]; then
+			printf '          at %s\n' "$b${st:+ $st}${brc:+ $brc}${bs:+ $bs}${bres:+ $bres}"
+			continue
+		fi
 		[[ $st == pass ]] && continue
 		printf '    %-22s %-7s rc=%-4s %4ss  %s\n' "$b" "$st" "$brc" "$bs" "$bres"
-	done < <(grep -E '^(bin|failtest) ' "$res")
+	done < <(grep -E '^(bin|failtest|failat) ' "$res")
 	unset kv
 done
 ((build_ok)) || { echo "the arm64 cross build FAILED for some targets (see $out/build.log)"; fail=1; }
