@@ -23,6 +23,7 @@
 #include <sys/swap.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static unsigned skipped;
@@ -661,4 +662,50 @@ void rtt_uring_sysctl_restore(void)
 	if (rtt_uring_sysctl_saved >= 0)
 		rtt_uring_sysctl_set(rtt_uring_sysctl_saved);
 	rtt_uring_sysctl_saved = -1;
+}
+
+/* ---- a timer signal to this thread ---- */
+
+#ifndef sigev_notify_thread_id
+#define sigev_notify_thread_id _sigev_un._tid
+#endif
+
+static timer_t tick_timer;
+static bool tick_on;
+
+int rtt_tick_start(int sig, void (*handler)(int), long period_ns)
+{
+	struct sigaction sa = { .sa_handler = handler, .sa_flags = SA_RESTART };
+	struct sigevent ev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = sig };
+	struct itimerspec its = {
+		.it_interval = { period_ns / 1000000000L, period_ns % 1000000000L },
+		.it_value = { period_ns / 1000000000L, period_ns % 1000000000L },
+	};
+
+	if (tick_on)
+		return -EBUSY;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(sig, &sa, NULL))
+		return -errno;
+	ev.sigev_notify_thread_id = (pid_t)syscall(SYS_gettid);
+	if (timer_create(CLOCK_MONOTONIC, &ev, &tick_timer))
+		return -errno;
+	if (timer_settime(tick_timer, 0, &its, NULL)) {
+		int e = errno;
+
+		timer_delete(tick_timer);
+		return -e;
+	}
+	tick_on = true;
+	return 0;
+}
+
+void rtt_tick_stop(int sig)
+{
+	if (!tick_on)
+		return;
+	timer_delete(tick_timer);
+	tick_on = false;
+	signal(sig, SIG_IGN);           /* one may still be pending */
+	signal(sig, SIG_DFL);
 }
