@@ -66,6 +66,10 @@ size_t rt__fork_mutexes(pthread_mutex_t **mu, int *rank, size_t cap);
 		rt__fork_mutex(&name, rank);                                     \
 	}
 
+/* Per-object mutexes, for tests (rt__mutex_is_pi). NULL without one. */
+pthread_mutex_t *rt__log_mutex(struct rt_log *l);
+pthread_mutex_t *rt__uring_mutex(struct rt_uring *u);
+
 /* fork generation: 0 in the process that loaded the library, +1 in each
  * fork child (fork.c, first thing in the child). An object that cannot be
  * used in a fork child (rt_log: its writer thread is not there; rt_uring:
