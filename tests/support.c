@@ -5,12 +5,14 @@
 #include "support.h"
 
 #include <CUnit/Basic.h>
+#include <dirent.h>
 #include <errno.h>
 #include <linux/perf_event.h>
 #include <sys/mount.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -708,4 +710,35 @@ void rtt_tick_stop(int sig)
 	tick_on = false;
 	signal(sig, SIG_IGN);           /* one may still be pending */
 	signal(sig, SIG_DFL);
+}
+
+/* ---- threads ---- */
+
+/* The CPUs of the thread named `name` in this process (the first found):
+ * 0, or -ENOENT. */
+int rtt_thread_cpus(const char *name, cpu_set_t *out)
+{
+	char p[300], comm[32];
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int r = -ENOENT;
+
+	if (!d)
+		return -errno;
+	while (r && (e = readdir(d))) {
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "/proc/self/task/%s/comm", e->d_name);
+		f = fopen(p, "re");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, name, strlen(name)) &&
+		    comm[strlen(name)] == '\n')
+			r = sched_getaffinity((pid_t)atoi(e->d_name), sizeof(*out), out) ? -errno : 0;
+		fclose(f);
+	}
+	closedir(d);
+	return r;
 }

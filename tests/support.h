@@ -52,6 +52,12 @@ unsigned long rtt_budget_ms(unsigned long ms);
 int rtt_tick_start(int sig, void (*handler)(int), long period_ns);
 void rtt_tick_stop(int sig);
 
+/* ---- threads ---- */
+/* The CPUs of the first thread of this process whose name (comm) is
+ * `name`: 0, or -ENOENT when there is none. */
+#include <sched.h>
+int rtt_thread_cpus(const char *name, cpu_set_t *out);
+
 /* ---- children ---- */
 struct rtt_child {
 	bool drop_cap_ipc_lock;     /* remove CAP_IPC_LOCK from effective+permitted */
