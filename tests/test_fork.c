@@ -218,8 +218,20 @@ static void test_fork_hammered(void)
 	void *(*fns[])(void *) = { hammer_registry, hammer_selfcheck_rings_shm, hammer_lockfree };
 	pthread_t t[3];
 	unsigned long hung = 0, failed = 0, before;
-	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	int fd;
 
+#ifdef __SANITIZE_ADDRESS__
+	/* Not the library's locks: GCC 12's libasan (Debian 12) does not hold
+	 * its allocator's locks across fork(), so a child that allocates can
+	 * wait forever on one a parent thread held. Seen here: 2 of 20
+	 * children hung, one in realloc (rt_lock_range reading smaps), one in
+	 * the new log writer's start, both in FutexWait under
+	 * SizeClassAllocator64::GetFromAllocator. */
+	rtt_skip("ASan's allocator is not fork-safe with other threads allocating "
+		 "(its locks are not held across fork): runs natively and under TSan");
+	return;
+#endif
+	fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	CU_ASSERT_FATAL(fd >= 0);
 	h.buf = mmap(NULL, h.len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	CU_ASSERT_FATAL(h.buf != MAP_FAILED);
