@@ -769,11 +769,16 @@ static int child_uses_parent_log(void *arg)
 	RTT_CHILD_CHECK(rt_log_stats(l, &st) == -EINVAL);
 	RTT_CHILD_CHECK(rt_log_destroy(l) == 0);        /* forgets the copy */
 	RTT_CHILD_CHECK(rt_log_destroy(l) == -EINVAL);
-	/* a log of its own works */
+#ifndef __SANITIZE_THREAD__
+	/* a log of its own works (TSan does not support new threads after a
+	 * multi-threaded fork: the writer is one) */
 	mine = rt_log_create(fd, NULL);
 	RTT_CHILD_CHECK(mine != NULL);
 	RTT_CHILD_CHECK(rt_log_write(mine, "c0000000\n", 9) == 0);
 	RTT_CHILD_CHECK(rt_log_destroy(mine) == 0);
+#else
+	(void)mine;
+#endif
 	close(fd);
 	return 0;
 }
@@ -799,11 +804,16 @@ static void test_fork_child(void)
 	CU_ASSERT_EQUAL(rt_log_destroy(l), 0);
 	t = slurp(fd, &len);
 	CU_ASSERT_FATAL(t != NULL);
-	/* p0, the child's c0, p1: three lines */
+	/* p0, the child's c0 (not under TSan), p1 */
 	for (size_t i = 0; i < len; i++)
 		n += t[i] == '\n';
+#ifndef __SANITIZE_THREAD__
 	CU_ASSERT_EQUAL(n, 3);
-	CU_ASSERT(strstr(t, "p0000001\n") != NULL && strstr(t, "c0000000\n") != NULL);
+	CU_ASSERT(strstr(t, "c0000000\n") != NULL);
+#else
+	CU_ASSERT_EQUAL(n, 2);
+#endif
+	CU_ASSERT(strstr(t, "p0000001\n") != NULL);
 	free(t);
 	close(fd);
 }

@@ -242,10 +242,15 @@ static int child_selfcheck(void *unused)
 	(void)unused;
 	RTT_CHILD_CHECK(rt_selfcheck_last(&rep, NULL) == -ENOENT);
 	RTT_CHILD_CHECK(rt_selfcheck_stop() == -ENOENT);
+#ifndef __SANITIZE_THREAD__
+	/* TSan does not support new threads after a multi-threaded fork */
 	RTT_CHILD_CHECK(rt_selfcheck_start(&o) == 0);
 	RTT_CHILD_CHECK(wait_audits(1, &rep) >= 1);
 	RTT_CHILD_CHECK(rep.pid == getpid());
 	RTT_CHILD_CHECK(rt_selfcheck_stop() == 0);
+#else
+	(void)o;
+#endif
 	return 0;
 }
 
