@@ -362,6 +362,13 @@ struct rt_selfcheck_opts {
 	 * rename). */
 	const char *prometheus_path;
 	size_t findings_cap;        /* findings kept per audit; default 64 */
+	/* The CPUs the self-check thread may run on: a cpu_set_t (CPU_ALLOC'd
+	 * ones too) and its size in bytes. NULL: the CPUs the process could
+	 * use when rtmem was loaded, minus those of the calling thread if it
+	 * is real-time (SCHED_FIFO/RR/DEADLINE) and of the real-time threads
+	 * rt_thread_create started; all of them if that leaves none. */
+	const void *cpuset;
+	size_t cpuset_size;
 };
 
 /* Start a background thread that audits this process (rt_audit) every
@@ -747,46 +754,72 @@ int rt_shm_unlink(const char *name);
  *
  * Fixed-size slots in memory the caller provides: locked memory in one
  * process (an rt_region) or shared locked memory (rt_shm) between two. The
- * ring keeps all its state in that memory, so a second process attaches to
- * the same bytes. A record becomes visible by one atomic store after it is
- * written, and is freed by one atomic store after it is read; so if either
- * side dies mid-operation, the ring stays consistent: a record half written
- * is never seen, a record half read is read again by the next consumer, and
- * nothing committed is lost. push/pop/reserve/commit/peek/consume: no
- * syscall, no allocation, no lock, wait-free. At most one producer and one
- * consumer at a time: rt_ring_claim arbitrates that between processes that
- * use it (the data calls do not check claims), and a holder that was
- * presumed dead but wakes up gets -EOWNERDEAD instead of moving a counter. */
+ * ring keeps all its shared state in that memory, so a second process
+ * attaches to the same bytes; each process works through a handle of its
+ * own, which keeps the geometry read (and checked) at init or attach, so a
+ * peer's stray write cannot move an access outside the ring. A record
+ * becomes visible by one atomic compare-and-swap after it is written, and
+ * is freed by one after it is read; so if either side dies mid-operation,
+ * the ring stays consistent: a record half written is never seen, a record
+ * half read is read again by the next consumer, and nothing committed is
+ * lost. Every record carries a check over its bytes, length and sequence
+ * number, verified when it is read: a record changed after it was
+ * published is refused with -EBADMSG, never delivered.
+ * push/pop/reserve/commit/peek/consume: no syscall, no allocation, no lock,
+ * wait-free, and safe to call from a signal handler: a call that interrupts
+ * another call of the same side (a push, a reserve..commit, a pop, a
+ * peek..consume) returns -EBUSY at once and the interrupted call completes
+ * normally. -EAGAIN and -EBUSY from these calls leave no sentence in
+ * rt_last_error() (they are the expected answers). At most one producer
+ * and one consumer at a time: rt_ring_claim arbitrates that between
+ * processes that use it (the data calls do not check claims), and a holder
+ * that was presumed dead but wakes up gets -EOWNERDEAD instead of moving a
+ * counter. */
 
 struct rt_ring;
 
 /* Bytes of memory a ring of `slots` (a power of two, >= 2) records of at
  * most `slot_size` bytes needs; 0 for bad or overflowing sizes. */
 size_t rt_ring_bytes(size_t slot_size, size_t slots);
-/* Format `mem` (at least rt_ring_bytes, 64-byte aligned) as an empty ring.
- * Returns the ring (at mem), or NULL + EINVAL. */
+/* Format `mem` (at least rt_ring_bytes, 64-byte aligned) as an empty ring
+ * and return a handle to it (rt_ring_detach frees the handle), or NULL +
+ * errno: EINVAL, ENOMEM (no memory for the handle). */
 struct rt_ring *rt_ring_init(void *mem, size_t bytes, size_t slot_size, size_t slots);
-/* Use a ring another process (or thread) formatted in `mem`, after checking
- * its header against `bytes`. NULL + errno: EAGAIN (not formatted yet),
- * EINVAL (not a ring, or does not fit in bytes), EPROTO (other version). */
+/* A handle to a ring another process (or thread) formatted in `mem`, after
+ * checking its header against `bytes`. NULL + errno: EAGAIN (not formatted
+ * yet), EINVAL (not a ring, or does not fit in bytes), EPROTO (other
+ * version), ENOMEM. */
 struct rt_ring *rt_ring_attach(void *mem, size_t bytes);
+/* Free a handle from rt_ring_init or rt_ring_attach (the ring's memory and
+ * any role this process holds are untouched: rt_ring_unclaim first). 0, or
+ * -EINVAL (not an attached handle, or detached already). Not real-time. */
+int rt_ring_detach(struct rt_ring *r);
+/* Every call below returns -EINVAL for a NULL or detached handle, or when
+ * the memory is no longer a ring, and -EBADMSG when the shared header no
+ * longer matches what was read at attach (nothing read or written). */
 /* Copy one record in. 0, -EAGAIN (full), -EMSGSIZE (len > slot_size),
- * -EBUSY (a reserved slot is not committed yet), -EOWNERDEAD (another
- * process took the producer role), -EINVAL (NULL). */
+ * -EBUSY (a push or a reserved slot of this ring is not finished: a signal
+ * handler that interrupted it, or a reserve not committed yet), -EOWNERDEAD
+ * (another process took the producer role), -EINVAL. */
 int rt_ring_push(struct rt_ring *r, const void *rec, size_t len);
 /* Copy the oldest record out and free its slot. Its length, or -EAGAIN
  * (empty), -EMSGSIZE (cap too small: the record stays), -EBADMSG (the
- * shared memory was corrupted), -EINVAL. */
+ * record or the counters were overwritten: the record stays, and
+ * rt_ring_consume() drops it), -EBUSY (another consumer call, or a peek not
+ * consumed yet), -EOWNERDEAD, -EINVAL. */
 ssize_t rt_ring_pop(struct rt_ring *r, void *buf, size_t cap);
 /* Zero-copy: the next free slot (slot_size bytes), or NULL + EAGAIN when
- * full (EBUSY when one is reserved already); then rt_ring_commit(len)
- * publishes exactly that slot (-EINVAL without a reserve, -EOWNERDEAD as
- * for push). */
+ * full (EBUSY while a push or another reserve is not finished); then
+ * rt_ring_commit(len) publishes exactly that slot (-EINVAL without a
+ * reserve, -EOWNERDEAD as for push). */
 void *rt_ring_reserve(struct rt_ring *r);
 int rt_ring_commit(struct rt_ring *r, size_t len);
-/* Zero-copy: the oldest record (NULL + EAGAIN when empty), then
- * rt_ring_consume() frees exactly that record (or, without a peek, the
- * oldest); -EOWNERDEAD when another process took the consumer role. */
+/* Zero-copy: the oldest record, checked (NULL + EAGAIN when empty, EBADMSG
+ * when it fails its check, EBUSY during another consumer call); peeking
+ * again gives the same record; then rt_ring_consume() frees exactly that
+ * record (or, without a peek, the oldest, unchecked: how a corrupt record
+ * is dropped); -EOWNERDEAD when another process took the consumer role.
+ * While a record is peeked, rt_ring_pop() is refused (-EBUSY). */
 const void *rt_ring_peek(struct rt_ring *r, size_t *len);
 int rt_ring_consume(struct rt_ring *r);
 
@@ -872,6 +905,11 @@ struct rt_log_opts {
 	size_t records;             /* ring capacity, a power of two; 0 = 4096 */
 	unsigned flush_us;          /* writer's polling period; 0 = 1000 */
 	unsigned flags;             /* RT_LOG_* */
+	/* The CPUs the writer thread may run on (as rt_selfcheck_opts.cpuset:
+	 * NULL keeps it off the creating real-time thread's CPUs and those of
+	 * rt_thread_create's real-time threads). */
+	const void *cpuset;
+	size_t cpuset_size;
 };
 
 struct rt_log_stats {
@@ -883,6 +921,10 @@ struct rt_log_stats {
 	uint64_t writes;            /* write requests the writer made */
 	uint64_t errors;            /* write requests that failed */
 	enum rt_log_backend backend;
+	uint64_t busy;              /* refused with -EBUSY: a signal handler's write
+				     * that interrupted another on the same log */
+	uint64_t corrupt;           /* records that failed the ring's check (memory
+				     * overwritten): dropped by the writer */
 };
 
 struct rt_log;
@@ -894,18 +936,25 @@ struct rt_log;
  * NULL + errno: EINVAL, and the locking errors of rt_region_create. */
 struct rt_log *rt_log_create(int fd, const struct rt_log_opts *opts);
 /* Copy one record into the ring: no syscall, no allocation, no lock, no
- * page fault. One producer thread per log. 0, -EAGAIN (ring full: counted
- * in dropped), -EMSGSIZE, -EBUSY (called from a signal handler that
- * interrupted rt_log_printf on the same log), -EINVAL. */
+ * page fault. One producer thread per log, and its signal handlers: a write
+ * from a handler that interrupted rt_log_write or rt_log_printf on the same
+ * log is refused with -EBUSY (counted in busy; no sentence), and the
+ * interrupted call completes. 0, -EAGAIN (ring full: counted in dropped),
+ * -EMSGSIZE, -EBUSY, -EINVAL (also in a fork child: the log is its
+ * parent's). */
 int rt_log_write(struct rt_log *l, const void *rec, size_t len);
 /* vsnprintf into the next slot (truncated at record_size); real-time safe
- * as long as the format is (no %ls, no huge precision). */
+ * as long as the format is (no %ls, no huge precision), but not from a
+ * signal handler (vsnprintf is not async-signal-safe): handlers use
+ * rt_log_write. Errors as rt_log_write. */
 int rt_log_printf(struct rt_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Not real-time: wait until every record accepted so far is written. 0, or
  * the first write error (negative errno). */
 int rt_log_flush(struct rt_log *l);
 int rt_log_stats(const struct rt_log *l, struct rt_log_stats *out);
-/* Flush, stop the writer, free everything. 0 or the first write error. */
+/* Flush, stop the writer, free everything. 0 or the first write error. In
+ * a fork child, whose copy of a log has no writer thread, every call but
+ * this one is refused (-EINVAL), and this one only forgets the copy. */
 int rt_log_destroy(struct rt_log *l);
 
 #ifdef __cplusplus

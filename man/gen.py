@@ -59,9 +59,10 @@ int rt_faults_since(const struct rt_fault_mark *mark, struct rt_faults *out);"""
   syn="""int rt_selfcheck_start(const struct rt_selfcheck_opts *opts);
 int rt_selfcheck_stop(void);
 int rt_selfcheck_last(struct rt_audit_report *out, unsigned long *audits);""",
-  desc=["rt_selfcheck_start() runs rt_audit(3) of the calling process every opts->interval_ms (default 10000, at least 10) in a SCHED_IDLE thread, calls opts->on_violation when locked memory is not resident, and keeps an optional node_exporter textfile (opts->prometheus_path) current, replaced atomically. rt_selfcheck_last() gives the latest report; rt_selfcheck_stop() stops and joins the thread."],
+  desc=["rt_selfcheck_start() runs rt_audit(3) of the calling process every opts->interval_ms (default 10000, at least 10) in a SCHED_IDLE thread, calls opts->on_violation when locked memory is not resident, and keeps an optional node_exporter textfile (opts->prometheus_path) current, replaced atomically. rt_selfcheck_last() gives the latest report; rt_selfcheck_stop() stops and joins the thread.",
+        "The thread runs on opts->cpuset (cpuset_size bytes) or, without one, on the CPUs the process could use when rtmem was loaded minus those of the calling thread if it is real-time and of rt_thread_create(3)'s real-time threads. Its lock is priority-inheriting, so rt_selfcheck_last() from a real-time thread never waits on the SCHED_IDLE checker for long. A fork(2) child starts with no self-check."],
   ret="0 or a negative errno.",
-  err=[("EINVAL", "bad options (an interval below 10 ms, a findings_cap too large)"), ("EBUSY", "already running"),
+  err=[("EINVAL", "bad options (an interval below 10 ms, a findings_cap too large, a cpuset naming no CPU or without its size)"), ("EBUSY", "already running"),
        ("ENOENT", "not running (stop, last), or the textfile's directory does not exist"), ("EAGAIN", "no audit finished yet")]),
  "rt_arena_create": dict(
   names=["rt_arena_create", "rt_arena_alloc", "rt_arena_calloc", "rt_arena_realloc", "rt_arena_aligned_alloc",
@@ -156,13 +157,14 @@ int rt_shm_unlink(const char *name);""",
        ("EAGAIN", "the object exists but its creator has not sized it yet"), ("ENOSPC", "/dev/shm is full"),
        ("ENOMEM", "locking refused (RLIMIT_MEMLOCK; for SysV also SHM_LOCK's per-user charge)")]),
  "rt_ring_init": dict(
-  names=["rt_ring_bytes", "rt_ring_init", "rt_ring_attach", "rt_ring_push", "rt_ring_pop", "rt_ring_reserve",
+  names=["rt_ring_bytes", "rt_ring_init", "rt_ring_attach", "rt_ring_detach", "rt_ring_push", "rt_ring_pop", "rt_ring_reserve",
          "rt_ring_commit", "rt_ring_peek", "rt_ring_consume", "rt_ring_stats", "rt_ring_claim",
          "rt_ring_unclaim", "rt_ring_peer_alive"],
   brief="a wait-free ring between two threads or two processes",
   syn="""size_t rt_ring_bytes(size_t slot_size, size_t slots);
 struct rt_ring *rt_ring_init(void *mem, size_t bytes, size_t slot_size, size_t slots);
 struct rt_ring *rt_ring_attach(void *mem, size_t bytes);
+int rt_ring_detach(struct rt_ring *r);
 int rt_ring_push(struct rt_ring *r, const void *rec, size_t len);
 ssize_t rt_ring_pop(struct rt_ring *r, void *buf, size_t cap);
 void *rt_ring_reserve(struct rt_ring *r);
@@ -174,14 +176,17 @@ int rt_ring_claim(struct rt_ring *r, enum rt_ring_role role);
 int rt_ring_unclaim(struct rt_ring *r, enum rt_ring_role role);
 int rt_ring_peer_alive(const struct rt_ring *r, enum rt_ring_role role, pid_t *pid);""",
   desc=["A single-producer single-consumer ring of slots (a power of two) records of at most slot_size bytes, kept wholly in the caller's memory (rt_ring_bytes() of it, 64-byte aligned): a locked region, or shared memory (rt_shm_open(3)) that a second process attaches to with rt_ring_attach().",
-        "push, pop, reserve/commit and peek/consume make no system call, allocate nothing, take no lock and wait for nothing. A record is published by one atomic store after it is written and freed by one after it is read, so a side killed mid-operation leaves the ring consistent and loses nothing committed.",
+        "rt_ring_init() and rt_ring_attach() return a handle private to the calling process: the geometry is read and checked once there, so a peer's stray write to the shared header cannot move an access outside the ring (the calls refuse with EBADMSG once the header no longer matches). rt_ring_detach() frees the handle.",
+        "push, pop, reserve/commit and peek/consume make no system call, allocate nothing, take no lock and wait for nothing. A record is published by one atomic compare-and-swap after it is written and freed by one after it is read, so a side killed mid-operation leaves the ring consistent and loses nothing committed. Every record carries a check over its bytes, length and sequence number, verified when it is read. They may be called from a signal handler: a call that interrupts another call of the same side returns -EBUSY at once, and the interrupted call completes.",
         "rt_ring_claim() takes the producer or consumer role for the calling process (identified by pid and start time); it returns 1 when it takes the role from a holder that died, and -EBUSY while a live process holds it. rt_ring_peer_alive() says whether the other side is there."],
   ret="rt_ring_bytes() returns 0 for bad sizes; rt_ring_init(), rt_ring_attach(), rt_ring_reserve() and rt_ring_peek() return NULL and set errno; rt_ring_pop() returns the record's length; the others return 0 (rt_ring_claim() 0 or 1, rt_ring_peer_alive() 1 or 0) or a negative errno.",
   err=[("EAGAIN", "full (push, reserve) or empty (pop, peek, consume); attach: not formatted yet"),
        ("EMSGSIZE", "a record larger than a slot, or a pop buffer smaller than the record (which stays)"),
-       ("EBADMSG", "the ring's memory was overwritten"), ("EBUSY", "the role is held by a live process"),
+       ("EBADMSG", "the ring's memory was overwritten: a record failed its check, or the header no longer matches the handle"),
+       ("EBUSY", "the role is held by a live process; a data call interrupted another of the same side (a signal handler), or a reserve or peek is not finished"),
+       ("ENOMEM", "init, attach: no memory for the handle"),
        ("EPERM", "unclaiming a role this process does not hold"), ("EPROTO", "another layout version"),
-       ("EINVAL", "NULL, misaligned or too little memory, bad sizes, commit without reserve")]),
+       ("EINVAL", "NULL, misaligned or too little memory, bad sizes, commit without reserve, a detached handle")]),
  "rt_uring_create": dict(
   names=["rt_uring_create", "rt_uring_ring", "rt_uring_register", "rt_uring_register_region",
          "rt_uring_register_arena", "rt_uring_buf", "rt_uring_destroy"],
@@ -211,10 +216,12 @@ int rt_log_flush(struct rt_log *l);
 int rt_log_stats(const struct rt_log *l, struct rt_log_stats *out);
 int rt_log_destroy(struct rt_log *l);""",
   desc=["rt_log_create() makes a log that writes to fd: a ring in locked memory that one real-time thread fills with rt_log_write() or rt_log_printf() (no system call, no allocation, no lock, no page fault), and a writer thread that drains it every opts->flush_us microseconds with io_uring writes from registered fixed buffers, or plain write(2) where io_uring is unavailable or opts->flags has RT_LOG_NO_URING. rt_log_stats() says which backend is in use and counts records, drops, writes and errors.",
-        "rt_log_flush() waits until every record accepted before it is written; rt_log_destroy() flushes, stops the writer and frees the log."],
+        "rt_log_write() may be called from the producer thread's signal handlers: a write that interrupts another write on the same log returns -EBUSY (counted in busy) and the interrupted write completes; rt_log_printf() is not async-signal-safe. The writer runs on opts->cpuset or, without one, off the creating real-time thread's CPUs and those of rt_thread_create(3)'s real-time threads. A record that fails the ring's check is dropped and counted in corrupt.",
+        "rt_log_flush() waits until every record accepted before it is written; rt_log_destroy() flushes, stops the writer and frees the log. In a fork(2) child the parent's log is refused (EINVAL) and rt_log_destroy() only forgets it."],
   ret="rt_log_create() returns NULL and sets errno; the int functions return 0 or a negative errno.",
   err=[("EAGAIN", "the ring is full: the record is dropped and counted"), ("EMSGSIZE", "a record larger than opts->record_size"),
-       ("EINVAL", "NULL, a bad fd or options, a destroyed log"), ("ENOMEM", "locking the ring refused (RLIMIT_MEMLOCK)")]),
+       ("EBUSY", "a write from a signal handler that interrupted another write on the same log"),
+       ("EINVAL", "NULL, a bad fd or options, a destroyed log, a parent's log in a fork child"), ("ENOMEM", "locking the ring refused (RLIMIT_MEMLOCK)")]),
  "rt_strerror": dict(
   names=["rt_strerror", "rt_last_error"],
   brief="error sentences",

@@ -1096,6 +1096,9 @@ int rt_arena_stats(struct rt_arena *a, struct rt_arena_stats *out)
 
 void rt_arena_destroy(struct rt_arena *a)
 {
+	struct rt_region *regions[ARENA_MAX_REGIONS];
+	unsigned n;
+
 	if (!arena_ok(a)) {
 		rt__fail(EINVAL, "rt_arena_destroy: %s arena (destroyed already?).",
 			 a ? "not a live" : "NULL");
@@ -1114,10 +1117,15 @@ void rt_arena_destroy(struct rt_arena *a)
 	__atomic_store_n(&a->gen, a->gen + 1, __ATOMIC_RELEASE);
 	if (a->tcache)
 		rt__tc_destroy(a);
-	for (unsigned i = 0; i < a->nregions; i++)
-		rt_region_destroy(a->regions[i]);
+	n = a->nregions;
+	memcpy(regions, a->regions, n * sizeof(regions[0]));
 	a->nregions = 0;
 	unlock(a);
+	/* the regions go back after the arena's lock: rt_region_destroy takes
+	 * the registry, and the library's order is registry, then arena (an
+	 * interposed malloc under the registry) */
+	for (unsigned i = 0; i < n; i++)
+		rt_region_destroy(regions[i]);
 	pthread_mutex_destroy(&a->mu);
 	pthread_mutex_lock(&dead_mu);
 	a->dead_next = dead_list;

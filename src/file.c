@@ -51,7 +51,7 @@ static bool live(const struct rt_file *f)
  * a late call on one is refused rather than reading freed memory or acting on
  * another file; older ones are freed. */
 #define DEAD_KEEP 64
-static pthread_mutex_t dead_mu = PTHREAD_MUTEX_INITIALIZER;
+RT__MUTEX(dead_mu, RT__RANK_DEAD)
 static struct rt_file *dead[DEAD_KEEP];
 static unsigned dead_next;
 

@@ -10,8 +10,21 @@
  *
  * Ranks are the library's lock order (RT__RANK_* in internal.h): a thread
  * may take a lock while it holds only locks of lower rank. Locks of one
- * rank are never held together. Modules with per-object locks (each
- * arena's) register a hook of their own that takes those locks.
+ * rank are never held together. Taking them at fork in that order is what
+ * makes the prepare step deadlock-free against threads that are inside the
+ * library. Every library lock that the order covers is registered here,
+ * never with a pthread_atfork of its own: prepare handlers run in the
+ * reverse order of their registration, so a second handler would take its
+ * lock before or after all of these whatever its rank (librtmem-preload's
+ * arena lock included: it registers through rt__fork_hook at ARENA).
+ *
+ * Per-object locks: an arena's lock is taken (a child may allocate from an
+ * arena it inherited: its memory is the child's copy). A log's and an
+ * io_uring's are not: a child cannot use either (the log's writer thread
+ * is not in the child; the io_uring's rings and buffer table are shared
+ * with the parent, so the child must not submit on them or change them),
+ * so their calls refuse in a child, found by rt__fork_gen, which the child
+ * handler advances first.
  */
 #include "internal.h"
 
@@ -54,6 +67,22 @@ void rt__fork_hook(int rank, void (*prepare)(void), void (*parent)(void), void (
 			    .child = child });
 }
 
+size_t rt__fork_mutexes(pthread_mutex_t **mu, int *rank, size_t cap)
+{
+	size_t n = 0;
+
+	for (unsigned i = 0; i < n_entries; i++) {
+		if (!entries[i].mu)
+			continue;
+		if (n < cap) {
+			mu[n] = entries[i].mu;
+			rank[n] = entries[i].rank;
+		}
+		n++;
+	}
+	return n;
+}
+
 static void at_prepare(void)
 {
 	for (unsigned i = 0; i < n_entries; i++) {
@@ -74,8 +103,11 @@ static void at_parent(void)
 	}
 }
 
+unsigned long rt__fork_gen;
+
 static void at_child(void)
 {
+	__atomic_store_n(&rt__fork_gen, rt__fork_gen + 1, __ATOMIC_RELAXED);
 	for (unsigned i = n_entries; i-- > 0;) {
 		if (entries[i].mu)
 			rt__mutex_init(entries[i].mu);

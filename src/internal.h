@@ -29,24 +29,34 @@ void rt__mutex_init(pthread_mutex_t *m);
 bool rt__mutex_is_pi(pthread_mutex_t *m);
 /* The library's lock order: a thread may take a lock while it holds only
  * locks of lower rank; locks of one rank are never held together. fork()
- * takes them all in this order (fork.c). */
+ * takes them all in this order (fork.c). The order is the real nesting
+ * (docs/design.md, "Lock order"):
+ *   rt_lock_all holds PROCESS over the registry and malloc (the heap
+ *   reserve); rt_malloc_init holds MALLOC_INIT over region creation
+ *   (REGISTRY, LIVE) and the new arena (ARENA, DEAD); SELFCHECK, THREAD
+ *   and URING are held over malloc; an interposed malloc (librtmem-preload)
+ *   takes ARENA under REGISTRY, whose tables it grows; LIVE and DEAD are
+ *   leaves: nothing is called under them. */
 enum rt__lock_rank {
 	RT__RANK_PROCESS = 10,      /* process.c: rt_lock_all / rt_unlock_all */
 	RT__RANK_MALLOC_INIT = 20,  /* malloc.c: making the process-wide arena */
 	RT__RANK_SELFCHECK = 30,    /* selfcheck.c */
 	RT__RANK_THREAD = 40,       /* thread.c: the stack pool */
-	RT__RANK_LOG = 50,          /* log.c, per log */
-	RT__RANK_URING = 55,        /* uring.c, per ring */
-	RT__RANK_ARENA_LIST = 58,   /* arena.c: the list of live arenas */
-	RT__RANK_ARENA = 60,        /* arena.c, per arena (registered as a hook) */
-	RT__RANK_REGISTRY = 70,     /* registry.c: the lock registry */
+	RT__RANK_LOG = 50,          /* log.c, per log (not taken at fork: see log.c) */
+	RT__RANK_URING = 55,        /* uring.c, per ring (not taken at fork: see uring.c) */
+	RT__RANK_REGISTRY = 60,     /* registry.c: the lock registry */
+	RT__RANK_ARENA_LIST = 65,   /* arena.c: the list of live arenas */
+	RT__RANK_ARENA = 70,        /* arena.c, per arena (registered as a hook) */
 	RT__RANK_LIVE = 80,         /* region.c: the live-region list */
-	RT__RANK_DEAD = 90,         /* dead-handle lists: leaves */
+	RT__RANK_DEAD = 90,         /* dead-handle and free-handle lists: leaves */
 };
 /* Register a mutex / a per-module hook with the fork handler (fork.c).
  * Called from constructors only (before main, one thread). */
 void rt__fork_mutex(pthread_mutex_t *m, int rank);
 void rt__fork_hook(int rank, void (*prepare)(void), void (*parent)(void), void (*child)(void));
+/* The registered mutexes and their ranks, in rank order (tests): how many
+ * there are; the first cap are stored. */
+size_t rt__fork_mutexes(pthread_mutex_t **mu, int *rank, size_t cap);
 /* A file-scope PI mutex of a given rank, initialised before main() and
  * before any other constructor of the library, and taken across fork(). */
 #define RT__MUTEX(name, rank)                                                    \
@@ -56,6 +66,30 @@ void rt__fork_hook(int rank, void (*prepare)(void), void (*parent)(void), void (
 		rt__mutex_init(&name);                                           \
 		rt__fork_mutex(&name, rank);                                     \
 	}
+
+/* Per-object mutexes, for tests (rt__mutex_is_pi). NULL without one. */
+pthread_mutex_t *rt__log_mutex(struct rt_log *l);
+pthread_mutex_t *rt__uring_mutex(struct rt_uring *u);
+
+/* fork generation: 0 in the process that loaded the library, +1 in each
+ * fork child (fork.c, first thing in the child). An object that cannot be
+ * used in a fork child (rt_log: its writer thread is not there; rt_uring:
+ * its rings are shared with the parent) records it at creation and
+ * refuses calls from another generation. */
+extern unsigned long rt__fork_gen;
+
+/* ---- helper threads' CPUs (affinity.c) ---- */
+#include <sched.h>
+/* The default CPU set of a helper thread made now by the calling thread
+ * (see affinity.c). false when the process's CPUs could not be read. */
+bool rt__helper_default_cpus(cpu_set_t *out);
+/* Set at's affinity: cpuset (size bytes) when given, else the default.
+ * 0, or -errno with the sentence (fn names the public call). */
+int rt__helper_attr(pthread_attr_t *at, const void *cpuset, size_t size, const char *fn);
+/* thread.c, optional (weak: a null address when absent): the union of the
+ * CPU sets of the live threads rt_thread_create started as SCHED_FIFO or
+ * SCHED_RR; returns how many there are. */
+int rt__thread_rt_cpus(cpu_set_t *out) __attribute__((weak));
 
 /* ---- errors (error.c) ---- */
 /* Record a sentence for this thread and return -err (err > 0). */
@@ -96,6 +130,29 @@ int rt__arena_owns(const struct rt_arena *a, const void *p);
  * at the first non-zero return and returns it. -EINVAL for a dead arena. */
 int rt__arena_regions(const struct rt_arena *a, int (*fn)(void *addr, size_t len, void *arg),
 		      void *arg);
+
+/* ---- rt_ring handles (ring.c) ---- */
+#include <stdatomic.h>
+#define RT__RING_LIVE 0x72746d656d726e68ull  /* "rtmemrnh" */
+struct rt__ring_hdr;                /* the shared header, in the caller's memory */
+/* A ring handle: private to the process, never in the shared memory. The
+ * geometry was read and checked once, at init or attach, and every address
+ * the data calls compute comes from here, so a peer's stray write to the
+ * shared header cannot move an access outside the ring. */
+struct rt_ring {
+	_Atomic uint64_t magic;     /* RT__RING_LIVE while usable */
+	struct rt__ring_hdr *h;
+	uint8_t *slot0;             /* first slot */
+	uint64_t slots, slot_size, stride, total;
+	struct rt_ring *next;       /* the handle free list (ring.c) */
+	bool slab;                  /* from ring.c's handles (rt_ring_detach frees it) */
+};
+/* rt_ring_init / rt_ring_attach into a handle the caller keeps (rt_log keeps
+ * its ring's in its own locked page): h, or NULL + errno (sentence set). */
+struct rt_ring *rt__ring_init_at(struct rt_ring *h, void *mem, size_t bytes, size_t slot_size,
+				 size_t slots);
+/* The handle is no longer usable (calls on it: -EINVAL). */
+void rt__ring_close(struct rt_ring *h);
 
 /* ---- io_uring (uring.c) ---- */
 /* Largest piece one fixed buffer may cover: the kernel's limit is 1 GiB

@@ -61,7 +61,8 @@ struct rt_log {
 	struct rt_log *dead_next;
 	struct rt_region *hreg;     /* the locked region holding this handle */
 	struct rt_region *reg;      /* ring + two staging buffers */
-	struct rt_ring *ring;
+	struct rt_ring *ring;       /* &ring_h once made */
+	struct rt_ring ring_h;      /* its handle, in this locked page */
 	size_t record_size, records_cap, stage_size;
 	unsigned flush_us, flags;
 	int fd;
@@ -71,10 +72,11 @@ struct rt_log {
 	bool track_off;             /* seekable fd, no CUR_POS: our offset */
 	off_t off;
 
+	unsigned long gen;          /* rt__fork_gen at creation */
 	/* producer only writes these; anyone reads */
-	_Atomic uint64_t records, dropped;
+	_Atomic uint64_t records, dropped, busy;
 	/* the writer only writes these */
-	_Atomic uint64_t written, bytes, writes, errors, done;
+	_Atomic uint64_t written, bytes, writes, errors, done, corrupt;
 
 	pthread_t thread;
 	bool started;
@@ -86,13 +88,25 @@ struct rt_log {
 	struct stage st[2];
 };
 
+/* Live, and made in this process: a fork child's copy has no writer. */
 static bool live(const struct rt_log *l)
 {
 	return l && atomic_load_explicit(&((struct rt_log *)l)->magic, memory_order_acquire) ==
-			    LOG_LIVE;
+			    LOG_LIVE && l->gen == __atomic_load_n(&rt__fork_gen, __ATOMIC_RELAXED);
 }
 
-static pthread_mutex_t dead_mu = PTHREAD_MUTEX_INITIALIZER;
+static int not_live(const struct rt_log *l, const char *fn)
+{
+	if (l && atomic_load_explicit(&((struct rt_log *)l)->magic, memory_order_acquire) ==
+		     LOG_LIVE)
+		return rt__fail(EINVAL, "%s: the log was made before fork() by the parent "
+				"process; its writer thread is not in this child. Make a new log "
+				"in the child.", fn);
+	return rt__fail(EINVAL, "%s: %s log (destroyed already?).", fn, l ? "not a live" : "NULL");
+}
+
+/* Dead handles: a leaf lock (nothing is called under it). */
+RT__MUTEX(dead_mu, RT__RANK_DEAD)
 static struct rt_log *dead;
 
 /* A handle in a locked region of its own: reused from the dead list, else
@@ -140,6 +154,11 @@ static const char *backend_name(enum rt_log_backend b)
 	}
 }
 
+pthread_mutex_t *rt__log_mutex(struct rt_log *l)
+{
+	return live(l) ? &l->mu : NULL;
+}
+
 /* ---- the producer ---- */
 
 int rt_log_write(struct rt_log *l, const void *rec, size_t len)
@@ -147,8 +166,7 @@ int rt_log_write(struct rt_log *l, const void *rec, size_t len)
 	int r;
 
 	if (!live(l))
-		return rt__fail(EINVAL, "rt_log_write: %s log (destroyed already?).",
-				l ? "not a live" : "NULL");
+		return not_live(l, "rt_log_write");
 	if (!rec && len)
 		return rt__fail(EINVAL, "rt_log_write: NULL record of %zu bytes.", len);
 	if (len > l->record_size)
@@ -156,6 +174,11 @@ int rt_log_write(struct rt_log *l, const void *rec, size_t len)
 				"log's record_size (%zu); create the log with a larger record_size.",
 				len, l->record_size);
 	r = rt_ring_push(l->ring, rec ? rec : "", len);
+	if (r == -EBUSY) {
+		/* a signal handler's write that interrupted another: no sentence */
+		atomic_fetch_add_explicit(&l->busy, 1, memory_order_relaxed);
+		return r;
+	}
 	if (r == -EAGAIN) {
 		atomic_fetch_add_explicit(&l->dropped, 1, memory_order_relaxed);
 		return rt__fail(EAGAIN, "rt_log_write: the ring's %zu records are all waiting for "
@@ -175,11 +198,14 @@ int rt_log_printf(struct rt_log *l, const char *fmt, ...)
 	int n;
 
 	if (!live(l))
-		return rt__fail(EINVAL, "rt_log_printf: %s log (destroyed already?).",
-				l ? "not a live" : "NULL");
+		return not_live(l, "rt_log_printf");
 	if (!fmt)
 		return rt__fail(EINVAL, "rt_log_printf: NULL format.");
 	slot = rt_ring_reserve(l->ring);
+	if (!slot && errno == EBUSY) {
+		atomic_fetch_add_explicit(&l->busy, 1, memory_order_relaxed);
+		return -EBUSY;
+	}
 	if (!slot) {
 		atomic_fetch_add_explicit(&l->dropped, 1, memory_order_relaxed);
 		return rt__fail(EAGAIN, "rt_log_printf: the ring's %zu records are all waiting "
@@ -202,21 +228,6 @@ int rt_log_printf(struct rt_log *l, const char *fmt, ...)
 
 /* ---- the writer ---- */
 
-static void drain(struct rt_log *l, struct stage *s)
-{
-	for (;;) {
-		size_t len;
-		const void *p = rt_ring_peek(l->ring, &len);
-
-		if (!p || s->len + len > l->stage_size)
-			return;
-		memcpy(s->buf + s->len, p, len);
-		s->len += len;
-		s->nrec++;
-		rt_ring_consume(l->ring);
-	}
-}
-
 static uint64_t load(_Atomic uint64_t *v)
 {
 	return atomic_load_explicit(v, memory_order_relaxed);
@@ -225,6 +236,27 @@ static uint64_t load(_Atomic uint64_t *v)
 static void add(_Atomic uint64_t *v, uint64_t n)
 {
 	atomic_fetch_add_explicit(v, n, memory_order_relaxed);
+}
+
+static void drain(struct rt_log *l, struct stage *s)
+{
+	for (;;) {
+		size_t len;
+		const void *p = rt_ring_peek(l->ring, &len);
+
+		if (!p && errno == EBADMSG && rt_ring_consume(l->ring) == 0) {
+			/* changed after it was written: a stray write in this
+			 * process; dropped and counted, the rest goes on */
+			add(&l->corrupt, 1);
+			continue;
+		}
+		if (!p || s->len + len > l->stage_size)
+			return;
+		memcpy(s->buf + s->len, p, len);
+		s->len += len;
+		s->nrec++;
+		rt_ring_consume(l->ring);
+	}
 }
 
 /* A buffer is finished (wholly written, or abandoned after err): count it
@@ -427,7 +459,10 @@ static void *writer(void *arg)
 
 /* ---- create, flush, destroy ---- */
 
-static int start_writer(struct rt_log *l)
+/* The writer: normal priority whatever the creating thread runs at, every
+ * signal blocked, and on the CPUs of opts.cpuset, by default off the
+ * real-time threads' CPUs (affinity.c). 0 or -errno (sentence set). */
+static int start_writer(struct rt_log *l, const struct rt_log_opts *o)
 {
 	pthread_attr_t at;
 	sigset_t all, old;
@@ -435,18 +470,34 @@ static int start_writer(struct rt_log *l)
 	int r;
 
 	pthread_attr_init(&at);
-	/* normal priority, whatever the creating thread runs at */
 	pthread_attr_setinheritsched(&at, PTHREAD_EXPLICIT_SCHED);
 	pthread_attr_setschedpolicy(&at, SCHED_OTHER);
 	pthread_attr_setschedparam(&at, &sp);
+	r = rt__helper_attr(&at, o->cpuset, o->cpuset_size, "rt_log_create");
+	if (r) {
+		pthread_attr_destroy(&at);
+		return r;
+	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	r = pthread_create(&l->thread, &at, writer, l);
+	if (r == EINVAL && !o->cpuset) {
+		/* the default CPUs are no longer all allowed (a cpuset
+		 * cgroup changed): inherit rather than fail */
+		pthread_attr_destroy(&at);
+		pthread_attr_init(&at);
+		pthread_attr_setinheritsched(&at, PTHREAD_EXPLICIT_SCHED);
+		pthread_attr_setschedpolicy(&at, SCHED_OTHER);
+		pthread_attr_setschedparam(&at, &sp);
+		r = pthread_create(&l->thread, &at, writer, l);
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&at);
-	if (!r)
-		pthread_setname_np(l->thread, "rtmem-log");
-	return r;
+	if (r)
+		return rt__fail(r, "rt_log_create: cannot start the writer thread: %s.",
+				rt_strerror(r));
+	pthread_setname_np(l->thread, "rtmem-log");
+	return 0;
 }
 
 static void teardown(struct rt_log *l)
@@ -462,6 +513,9 @@ static void teardown(struct rt_log *l)
 	if (l->u)
 		rt_uring_destroy(l->u);
 	l->u = NULL;
+	if (l->ring)
+		rt__ring_close(l->ring);
+	l->ring = NULL;
 	if (l->reg)
 		rt_region_destroy(l->reg);
 	l->reg = NULL;
@@ -500,6 +554,8 @@ struct rt_log *rt_log_create(int fd, const struct rt_log_opts *uopts)
 				     "of two, at least 2.", fn, o.records);
 	if (o.record_size > ((size_t)1 << 30))
 		return rt__fail_null(EINVAL, "%s: record_size %zu is over 1 GiB.", fn, o.record_size);
+	if ((o.cpuset == NULL) != (o.cpuset_size == 0))
+		return rt__fail_null(EINVAL, "%s: cpuset and cpuset_size go together.", fn);
 	fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
 	if (fl < 0)
 		return rt__fail_null(EINVAL, "%s: fd %d is not an open file descriptor.", fn, fd);
@@ -537,7 +593,7 @@ struct rt_log *rt_log_create(int fd, const struct rt_log_opts *uopts)
 		return NULL;
 	}
 	base = rt_region_addr(l->reg);
-	l->ring = rt_ring_init(base, ring_bytes, o.record_size + 1, o.records);
+	l->ring = rt__ring_init_at(&l->ring_h, base, ring_bytes, o.record_size + 1, o.records);
 	if (!l->ring) {
 		int err = errno ? errno : EINVAL;
 
@@ -597,20 +653,24 @@ struct rt_log *rt_log_create(int fd, const struct rt_log_opts *uopts)
 		}
 	}
 #endif
-	pthread_mutex_init(&l->mu, NULL);
+	/* PI: rt_log_flush from a real-time thread waits on it */
+	rt__mutex_init(&l->mu);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&l->kick, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&l->done_cv, NULL);
-	r = start_writer(l);
+	r = start_writer(l, &o);
 	if (r) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%s", rt_last_error());
 		teardown(l);
 		handle_drop(l);
-		return rt__fail_null(r, "%s: cannot start the writer thread: %s.", fn,
-				     rt_strerror(r));
+		return rt__fail_null(-r, "%s", msg);
 	}
 	l->started = true;
+	l->gen = __atomic_load_n(&rt__fork_gen, __ATOMIC_RELAXED);
 	atomic_store_explicit(&l->magic, LOG_LIVE, memory_order_release);
 	if (why[0])
 		rt__fail(why_err, "%s: fd %d is written with %s, not fixed-buffer io_uring "
@@ -647,8 +707,7 @@ int rt_log_flush(struct rt_log *l)
 	int err;
 
 	if (!live(l))
-		return rt__fail(EINVAL, "rt_log_flush: %s log (destroyed already?).",
-				l ? "not a live" : "NULL");
+		return not_live(l, "rt_log_flush");
 	err = wait_done(l, load(&l->records));
 	if (err)
 		return rt__fail(err, "rt_log_flush: writing to fd %d failed: %s (%" PRIu64
@@ -667,8 +726,7 @@ int rt_log_stats(const struct rt_log *lc, struct rt_log_stats *out)
 		return rt__fail(EINVAL, "rt_log_stats: NULL result, or one not declared with "
 				"RT_OPTS(rt_log_stats, name).");
 	if (!live(l))
-		return rt__fail(EINVAL, "rt_log_stats: %s log (destroyed already?).",
-				l ? "not a live" : "NULL");
+		return not_live(l, "rt_log_stats");
 	memset(&s, 0, sizeof(s));
 	s.sz = sizeof(s);
 	s.records = load(&l->records);
@@ -678,6 +736,8 @@ int rt_log_stats(const struct rt_log *lc, struct rt_log_stats *out)
 	s.writes = load(&l->writes);
 	s.errors = load(&l->errors);
 	s.backend = l->backend;
+	s.busy = load(&l->busy);
+	s.corrupt = load(&l->corrupt);
 	keep = out->sz;
 	memcpy(out, &s, keep < sizeof(s) ? keep : sizeof(s));
 	out->sz = keep;
@@ -692,6 +752,13 @@ int rt_log_destroy(struct rt_log *l)
 	if (!l || !atomic_compare_exchange_strong(&l->magic, &want, LOG_DYING))
 		return rt__fail(EINVAL, "rt_log_destroy: %s log (destroyed already?).",
 				l ? "not a live" : "NULL");
+	if (l->gen != __atomic_load_n(&rt__fork_gen, __ATOMIC_RELAXED)) {
+		/* a fork child's copy: no writer to stop, and the io_uring is
+		 * the parent's too (unregistering would take its buffers);
+		 * forgotten, its memory goes with the process */
+		atomic_store(&l->magic, 0);
+		return 0;
+	}
 	fd = l->fd;
 	err = wait_done(l, load(&l->records));
 	teardown(l);

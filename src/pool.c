@@ -40,7 +40,7 @@ struct rt_pool {
 	_Atomic size_t bad_puts;
 };
 
-static pthread_mutex_t dead_mu = PTHREAD_MUTEX_INITIALIZER;
+RT__MUTEX(dead_mu, RT__RANK_DEAD)
 static struct rt_pool *dead_list;
 
 static bool pool_live(const struct rt_pool *p)

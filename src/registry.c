@@ -31,31 +31,33 @@ struct rec {
 	enum rt__lkind kind;
 };
 
+/* reg_mu is PI (rt_lock_range and rt_unlock_range may be called from a
+ * real-time thread) and ranks RT__RANK_REGISTRY: it is taken under
+ * rt_lock_all's and rt_malloc_init's locks, and an interposed malloc
+ * (librtmem-preload) takes an arena's lock under it. */
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct seg *segs;
 static size_t nsegs, capsegs;
 static struct rec *recs;
 static size_t nrecs, caprecs;
 static bool lockall_active;
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
-static void at_prepare(void) { pthread_mutex_lock(&reg_mu); }
-static void at_parent(void) { pthread_mutex_unlock(&reg_mu); }
+/* In a fork child (fork.c has held reg_mu across the fork and made it
+ * anew): locks and MCL_FUTURE are not inherited; records stay so that
+ * unlocks by key still succeed (munlock of unlocked memory is harmless). */
 static void at_child(void)
 {
-	/* locks and MCL_FUTURE are not inherited by fork(); records stay so
-	 * that unlocks by key still succeed (munlock of unlocked memory is
-	 * harmless) */
 	lockall_active = false;
-	pthread_mutex_unlock(&reg_mu);
 }
-static void install_atfork(void) { pthread_atfork(at_prepare, at_parent, at_child); }
 
-static void reg_lock(void)
+__attribute__((constructor(101))) static void registry_init(void)
 {
-	pthread_once(&atfork_once, install_atfork);
-	pthread_mutex_lock(&reg_mu);
+	rt__mutex_init(&reg_mu);
+	rt__fork_mutex(&reg_mu, RT__RANK_REGISTRY);
+	rt__fork_hook(RT__RANK_REGISTRY, NULL, NULL, at_child);
 }
+
+static void reg_lock(void) { pthread_mutex_lock(&reg_mu); }
 
 static void reg_unlock(void) { pthread_mutex_unlock(&reg_mu); }
 

@@ -1,28 +1,57 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Description: rt_ring, a wait-free single-producer single-consumer ring of
- * fixed-size slots that keeps every bit of its state in the memory it is
- * given, so two processes can share it through rt_shm.
+ * fixed-size slots that keeps every bit of its shared state in the memory it
+ * is given, so two processes can share it through rt_shm.
  *
- * Layout (all offsets fixed by rt_ring_init, checked by rt_ring_attach):
+ * Layout of the shared memory (all offsets fixed by rt_ring_init):
  *   line 0  geometry, written once before `magic` is published
  *   line 1  producer-owned: head (records committed), a cached tail, the
- *           full counter, the producer's claim word, the reserved index
+ *           full counter, the producer's claim word, the producer's word
  *   line 2  consumer-owned: tail (records consumed), a cached head, the
- *           consumer's claim word, the index peeked at
- *   slots   `slots` slots of `stride` bytes: a 32-bit length, its
- *           complement, then slot_size bytes of record
+ *           consumer's claim word, the consumer's word
+ *   slots   `slots` slots of `stride` bytes: a 32-bit length, a 32-bit
+ *           check, then slot_size bytes of record
+ *
+ * The handle (struct rt_ring, internal.h) is private to the process: at
+ * init or attach the geometry is read once, checked, and copied into it,
+ * and every address the data calls compute comes from that copy. A peer's
+ * stray write to the shared header cannot move an access outside the ring:
+ * each call compares the shared geometry with the copy and refuses
+ * (-EBADMSG) when they differ; counters and lengths read from the shared
+ * memory are bounded before use.
+ *
+ * Re-entrancy: each side has a word (pword, cword) that a data call takes
+ * with one compare-and-swap from 0 before it touches the side's state, and
+ * gives back with one store when done. A call that finds the word taken
+ * returns -EBUSY at once: a signal handler that interrupts a push (or
+ * reserve..commit, or a pop, or peek..consume) on the same thread, or
+ * another thread that breaks the one-producer rule, is refused instead of
+ * writing the slot the interrupted call is writing. The word holds W_BUSY
+ * during a call, or the index + 1 of the slot reserved (producer) or peeked
+ * (consumer) between reserve and commit, peek and consume. Both are
+ * wait-free: one CAS, no loop, no system call.
+ *
+ * The record check: a 32-bit hash over the record's bytes, its length and
+ * its sequence number (the producer's count when it was published). The
+ * consumer checks it on every record (pop: over the copy it returns, so
+ * what is checked is what is used), so a record overwritten after it was
+ * published, a torn record, or a stale slot from an earlier lap is refused
+ * with -EBADMSG instead of delivered.
  *
  * Why death cannot break it: a record is written into a slot that the
  * consumer cannot see, and published by one release compare-and-swap of
  * head; a slot is freed by one release compare-and-swap of tail after the
  * record is read. (Compare-and-swap rather than a store: a holder that was
  * presumed dead but was only stuck fails with EOWNERDEAD when it wakes up,
- * instead of moving a counter under the process that took over.) A
+ * instead of moving a counter under the process that took over; its side's
+ * word stays taken, so it is refused until it claims the role again.) A
  * producer killed before its store leaves head where it was (the partial
  * record is never seen); a consumer killed before its store leaves tail
- * where it was (the record is read again by the next consumer). head and
- * tail are 64-bit counters, never reset, so they cannot wrap in practice.
+ * where it was (the record is read again by the next consumer). A new
+ * holder of a role clears the side's word (the dead one's reserve or peek
+ * is void). head and tail are 64-bit counters, never reset, so they cannot
+ * wrap in practice.
  *
  * Claims: a 64-bit word per role holding (pid << 32 | low 32 bits of the
  * process start time in clock ticks), taken with compare-and-swap. A holder
@@ -34,6 +63,7 @@
  * one.
  */
 #include "internal.h"
+#include "kernel/kernel.h"
 #include "rtmem.h"
 
 #include <errno.h>
@@ -46,12 +76,13 @@
 #include <unistd.h>
 
 #define RING_MAGIC 0x72746d656d72696eull   /* "rtmemrin" */
-#define RING_VERSION 1u
+#define RING_VERSION 2u                    /* 2: the record check covers the data */
 #define LINE 64u
 #define SLOT_HDR 8u
 #define RING_SLOT_MAX UINT32_MAX
+#define W_BUSY (1ull << 63)                /* a data call of that side runs */
 
-struct rt_ring {
+struct rt__ring_hdr {
 	/* line 0: geometry */
 	_Atomic uint64_t magic;
 	uint32_t version;
@@ -66,24 +97,75 @@ struct rt_ring {
 	uint64_t tail_cache;
 	_Atomic uint64_t full;
 	_Atomic uint64_t producer;
-	_Atomic uint64_t resv;      /* reserved index + 1; 0: no reserve pending */
+	_Atomic uint64_t pword;     /* 0, W_BUSY, or reserved index + 1 */
 	uint8_t pad1[LINE - 5 * 8];
 	/* line 2: consumer */
 	_Atomic uint64_t tail;
 	uint64_t head_cache;
 	_Atomic uint64_t consumer;
-	uint64_t peeked;            /* index peeked + 1, for consume; 0: none */
+	_Atomic uint64_t cword;     /* 0, W_BUSY, or peeked index + 1 */
 	uint8_t pad2[LINE - 4 * 8];
 };
 
-_Static_assert(sizeof(struct rt_ring) == 3 * LINE, "ring header is three cache lines");
+_Static_assert(sizeof(struct rt__ring_hdr) == 3 * LINE, "ring header is three cache lines");
+_Static_assert(sizeof(size_t) == sizeof(uint64_t), "64-bit targets only");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free to be shared");
 
 struct slot {
 	uint32_t len;
-	uint32_t check;             /* ~len: a torn or stray write is detected */
+	uint32_t check;             /* rec_check(sequence, data, len) */
 	uint8_t data[];
 };
+
+/* ---- the record check ---- */
+
+#define K1 0x9e3779b97f4a7c15ull
+#define K2 0xc2b2ae3d27d4eb4full
+
+static inline uint64_t rd64(const uint8_t *p)
+{
+	uint64_t w;
+
+	memcpy(&w, p, sizeof(w));
+	return w;
+}
+
+/* One step of a lane: xor in a word, then a bijection of the state, so a
+ * change in any one word always changes the lane. */
+static inline uint64_t mix(uint64_t h, uint64_t w)
+{
+	h = (h ^ w) * K2;
+	return h ^ (h >> 29);
+}
+
+/* A 32-bit hash of (seq, len, data): two independent lanes of 8-byte
+ * words, so the multiplications of one step overlap. */
+static uint32_t rec_check(uint64_t seq, const void *data, uint32_t len)
+{
+	const uint8_t *p = data;
+	uint64_t a = seq * K1 ^ len, b = ~seq ^ (uint64_t)len << 32, w = 0;
+	size_t n = len;
+
+	for (; n >= 16; p += 16, n -= 16) {
+		a = mix(a, rd64(p));
+		b = mix(b, rd64(p + 8));
+	}
+	if (n >= 8) {
+		a = mix(a, rd64(p));
+		p += 8;
+		n -= 8;
+	}
+	if (n) {
+		memcpy(&w, p, n);
+		b = mix(b, w);
+	}
+	a ^= b << 31 | b >> 33;
+	a = (a ^ (a >> 32)) * K1;
+	a ^= a >> 29;
+	return (uint32_t)(a ^ (a >> 32));
+}
+
+/* ---- geometry and handles ---- */
 
 static bool geometry(size_t slot_size, size_t slots, size_t *stride, size_t *total)
 {
@@ -94,7 +176,7 @@ static bool geometry(size_t slot_size, size_t slots, size_t *stride, size_t *tot
 	if (!rt__roundup(slot_size, 8, &body) || rt__add_ovf(body, SLOT_HDR, stride))
 		return false;
 	if (__builtin_mul_overflow(*stride, slots, &all) ||
-	    rt__add_ovf(all, sizeof(struct rt_ring), total))
+	    rt__add_ovf(all, sizeof(struct rt__ring_hdr), total))
 		return false;
 	return true;
 }
@@ -112,15 +194,89 @@ size_t rt_ring_bytes(size_t slot_size, size_t slots)
 	return total;
 }
 
-static inline struct slot *slot_at(const struct rt_ring *r, uint64_t n)
+/* Handles come from pages of locked memory (a region each, never freed),
+ * so a data call never faults on its handle; where the process may not
+ * lock a page, from ordinary memory. Detached handles are reused oldest
+ * first, so a late call on one is refused for as long as possible. */
+RT__MUTEX(handles_mu, RT__RANK_DEAD)
+static struct rt_ring *free_first, *free_last;
+
+static void handle_put(struct rt_ring *r)
 {
-	return (struct slot *)((uint8_t *)r + r->hdr_size + (n & (r->slots - 1)) * r->stride);
+	r->next = NULL;
+	pthread_mutex_lock(&handles_mu);
+	if (free_last)
+		free_last->next = r;
+	else
+		free_first = r;
+	free_last = r;
+	pthread_mutex_unlock(&handles_mu);
 }
 
-struct rt_ring *rt_ring_init(void *mem, size_t bytes, size_t slot_size, size_t slots)
+static struct rt_ring *handle_get(void)
+{
+	RT_OPTS(rt_region_opts, ro, .huge = RT_HUGE_NEVER);
+	const size_t ps = rtk_page_size();
+	size_t each, n;
+	struct rt_region *reg;
+	struct rt_ring *r;
+	uint8_t *m;
+	int err;
+
+	pthread_mutex_lock(&handles_mu);
+	r = free_first;
+	if (r) {
+		free_first = r->next;
+		if (!free_first)
+			free_last = NULL;
+	}
+	pthread_mutex_unlock(&handles_mu);
+	if (r)
+		return r;
+	if (!rt__roundup(sizeof(*r), LINE, &each))
+		return NULL;
+	err = errno;
+	reg = rt_region_create(ps, &ro);
+	m = reg ? rt_region_addr(reg) : aligned_alloc(LINE, ps);
+	errno = err;
+	if (!m)
+		return NULL;
+	n = ps / each;
+	for (size_t i = 1; i < n; i++) {
+		r = (struct rt_ring *)(m + i * each);
+		memset(r, 0, sizeof(*r));
+		r->slab = true;
+		handle_put(r);
+	}
+	r = (struct rt_ring *)m;
+	memset(r, 0, sizeof(*r));
+	r->slab = true;
+	return r;
+}
+
+static inline struct slot *slot_at(const struct rt_ring *r, uint64_t n)
+{
+	return (struct slot *)(r->slot0 + (n & (r->slots - 1)) * r->stride);
+}
+
+/* Fill handle r for the ring in mem (already checked). */
+static void handle_fill(struct rt_ring *r, void *mem, uint64_t slot_size, uint64_t slots,
+			uint64_t stride, uint64_t total)
+{
+	r->h = mem;
+	r->slot0 = (uint8_t *)mem + sizeof(struct rt__ring_hdr);
+	r->slot_size = slot_size;
+	r->slots = slots;
+	r->stride = stride;
+	r->total = total;
+	atomic_store_explicit(&r->magic, RT__RING_LIVE, memory_order_release);
+}
+
+struct rt_ring *rt__ring_init_at(struct rt_ring *r, void *mem, size_t bytes, size_t slot_size,
+				 size_t slots)
 {
 	static const char fn[] = "rt_ring_init";
-	struct rt_ring *r = mem;
+	struct rt__ring_hdr *h = mem;
 	size_t stride, total;
 
 	if (!mem)
@@ -136,295 +292,450 @@ struct rt_ring *rt_ring_init(void *mem, size_t bytes, size_t slot_size, size_t s
 		return rt__fail_null(EINVAL, "%s: %zu slots of %zu bytes need %zu bytes "
 				     "(rt_ring_bytes); %zu given.", fn, slots, slot_size, total,
 				     bytes);
-	atomic_store_explicit(&r->magic, 0, memory_order_relaxed);
-	memset((uint8_t *)r + sizeof(r->magic), 0, sizeof(*r) - sizeof(r->magic));
-	r->version = RING_VERSION;
-	r->hdr_size = sizeof(*r);
-	r->slot_size = slot_size;
-	r->slots = slots;
-	r->stride = stride;
-	r->total = total;
-	atomic_store_explicit(&r->magic, RING_MAGIC, memory_order_release);
+	atomic_store_explicit(&h->magic, 0, memory_order_relaxed);
+	memset((uint8_t *)h + sizeof(h->magic), 0, sizeof(*h) - sizeof(h->magic));
+	h->version = RING_VERSION;
+	h->hdr_size = sizeof(*h);
+	h->slot_size = slot_size;
+	h->slots = slots;
+	h->stride = stride;
+	h->total = total;
+	atomic_store_explicit(&h->magic, RING_MAGIC, memory_order_release);
+	handle_fill(r, mem, slot_size, slots, stride, total);
 	return r;
 }
+
+void rt__ring_close(struct rt_ring *r)
+{
+	atomic_store_explicit(&r->magic, 0, memory_order_release);
+}
+
+struct rt_ring *rt_ring_init(void *mem, size_t bytes, size_t slot_size, size_t slots)
+{
+	struct rt_ring *r = handle_get(), *ok;
+
+	if (!r)
+		return rt__fail_null(ENOMEM, "rt_ring_init: out of memory for the ring's handle.");
+	ok = rt__ring_init_at(r, mem, bytes, slot_size, slots);
+	if (!ok)
+		handle_put(r);
+	return ok;
+}
+
+/* A field of the shared header, read once (a peer may write it any time). */
+#define ONCE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
 struct rt_ring *rt_ring_attach(void *mem, size_t bytes)
 {
 	static const char fn[] = "rt_ring_attach";
-	struct rt_ring *r = mem;
-	size_t stride, total;
-	uint64_t magic;
+	struct rt__ring_hdr *h = mem;
+	uint64_t magic, slot_size, slots, stride, total;
+	size_t want_stride, want_total;
+	uint32_t version, hdr_size;
+	struct rt_ring *r;
 
 	if (!mem || (uintptr_t)mem % LINE)
 		return rt__fail_null(EINVAL, "%s: %s.", fn, mem ? "memory not 64-byte aligned"
 								 : "no memory given");
-	if (bytes < sizeof(*r))
+	if (bytes < sizeof(*h))
 		return rt__fail_null(EINVAL, "%s: %zu bytes cannot hold a ring (the header alone "
-				     "is %zu).", fn, bytes, sizeof(*r));
-	magic = atomic_load_explicit(&r->magic, memory_order_acquire);
+				     "is %zu).", fn, bytes, sizeof(*h));
+	magic = atomic_load_explicit(&h->magic, memory_order_acquire);
 	if (magic == 0)
 		return rt__fail_null(EAGAIN, "%s: the memory at %p holds no ring yet (its creator "
 				     "has not called rt_ring_init); try again.", fn, mem);
 	if (magic != RING_MAGIC)
 		return rt__fail_null(EINVAL, "%s: the memory at %p is not an rt_ring (magic "
 				     "%#llx).", fn, mem, (unsigned long long)magic);
-	if (r->version != RING_VERSION)
+	version = ONCE(h->version);
+	if (version != RING_VERSION)
 		return rt__fail_null(EPROTO, "%s: the ring at %p has layout version %u; this "
 				     "library reads version %u. Use one rtmem version on both "
-				     "sides.", fn, mem, r->version, RING_VERSION);
-	if (r->hdr_size != sizeof(*r) || !geometry(r->slot_size, r->slots, &stride, &total) ||
-	    stride != r->stride || total != r->total)
+				     "sides.", fn, mem, version, RING_VERSION);
+	/* each field read once, checked, and only the checked value kept */
+	hdr_size = ONCE(h->hdr_size);
+	slot_size = ONCE(h->slot_size);
+	slots = ONCE(h->slots);
+	stride = ONCE(h->stride);
+	total = ONCE(h->total);
+	if (hdr_size != sizeof(*h) ||
+	    !geometry((size_t)slot_size, (size_t)slots, &want_stride, &want_total) ||
+	    stride != want_stride || total != want_total)
 		return rt__fail_null(EINVAL, "%s: the ring header at %p is inconsistent (slot "
 				     "size %llu, %llu slots); the memory was overwritten.", fn, mem,
-				     (unsigned long long)r->slot_size,
-				     (unsigned long long)r->slots);
+				     (unsigned long long)slot_size, (unsigned long long)slots);
 	if (total > bytes)
-		return rt__fail_null(EINVAL, "%s: the ring at %p needs %zu bytes but only %zu are "
-				     "mapped.", fn, mem, total, bytes);
+		return rt__fail_null(EINVAL, "%s: the ring at %p needs %llu bytes but only %zu are "
+				     "mapped.", fn, mem, (unsigned long long)total, bytes);
+	r = handle_get();
+	if (!r)
+		return rt__fail_null(ENOMEM, "%s: out of memory for the ring's handle.", fn);
+	handle_fill(r, mem, slot_size, slots, stride, total);
 	return r;
 }
 
-static bool ring_ok(const struct rt_ring *r, const char *fn)
+int rt_ring_detach(struct rt_ring *r)
 {
-	if (r && atomic_load_explicit(&r->magic, memory_order_relaxed) == RING_MAGIC)
-		return true;
-	rt__fail(EINVAL, "%s: %s.", fn, r ? "not a ring (not formatted, or overwritten)"
-					  : "no ring given");
-	return false;
+	uint64_t live = RT__RING_LIVE;
+
+	if (!r || !atomic_compare_exchange_strong(&r->magic, &live, 0))
+		return rt__fail(EINVAL, "rt_ring_detach: %s.", r ? "not an attached ring handle "
+				"(detached already?)" : "no ring given");
+	if (r->slab)
+		handle_put(r);
+	return 0;
+}
+
+/* 0 when r is a live handle whose shared header still says what it said at
+ * attach; else the error, with its sentence. Every data call starts here. */
+static int usable(const struct rt_ring *r, const char *fn)
+{
+	const struct rt__ring_hdr *h;
+
+	if (!r || atomic_load_explicit(&((struct rt_ring *)r)->magic, memory_order_relaxed) !=
+			  RT__RING_LIVE)
+		return rt__fail(EINVAL, "%s: %s.", fn, r ? "not an attached ring handle (detached "
+				"already?)" : "no ring given");
+	h = r->h;
+	if (ONCE(h->magic) != RING_MAGIC)
+		return rt__fail(EINVAL, "%s: the memory at %p is no longer a ring (its header was "
+				"cleared or overwritten).", fn, (void *)h);
+	if (((ONCE(h->slots) ^ r->slots) | (ONCE(h->stride) ^ r->stride) |
+	     (ONCE(h->slot_size) ^ r->slot_size) | (ONCE(h->hdr_size) ^ sizeof(*h))) != 0)
+		return rt__fail(EBADMSG, "%s: the ring header at %p no longer matches what was "
+				"read at attach (%llu slots of %llu bytes): the shared memory was "
+				"overwritten. Nothing was read or written.", fn, (void *)h,
+				(unsigned long long)r->slots, (unsigned long long)r->slot_size);
+	return 0;
+}
+
+/* Take a side's word from `from` (0, or a reserve/peek index) to W_BUSY. */
+static inline bool word_take(_Atomic uint64_t *w, uint64_t from)
+{
+	return atomic_compare_exchange_strong_explicit(w, &from, W_BUSY, memory_order_acquire,
+						       memory_order_relaxed);
+}
+
+static inline void word_set(_Atomic uint64_t *w, uint64_t v)
+{
+	atomic_store_explicit(w, v, memory_order_release);
 }
 
 /* ---- producer ---- */
 
-static inline bool has_room(struct rt_ring *r, uint64_t h)
+static inline bool has_room(const struct rt_ring *r, struct rt__ring_hdr *H, uint64_t h)
 {
-	if (h - r->tail_cache < r->slots)
+	if (h - H->tail_cache < r->slots)
 		return true;
-	r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
-	return h - r->tail_cache < r->slots;
+	H->tail_cache = atomic_load_explicit(&H->tail, memory_order_acquire);
+	return h - H->tail_cache < r->slots;
 }
 
 /* Publish slot h: one release CAS of head from h, so a producer that lost
  * its role (taken over as dead while it was only stuck) can never move head
  * backwards or over the new producer's records. */
-static inline int publish(struct rt_ring *r, struct slot *s, uint64_t h, size_t len,
-			  const char *fn)
+static inline int publish(struct rt__ring_hdr *H, struct slot *s, uint64_t h, size_t len,
+			  uint32_t check, const char *fn)
 {
 	s->len = (uint32_t)len;
-	s->check = ~(uint32_t)len;
-	if (atomic_compare_exchange_strong_explicit(&r->head, &h, h + 1, memory_order_release,
+	s->check = check;
+	if (atomic_compare_exchange_strong_explicit(&H->head, &h, h + 1, memory_order_release,
 						    memory_order_relaxed))
 		return 0;
 	return rt__fail(EOWNERDEAD, "%s: the producer's counter moved under this producer: "
-			"another process took the producer role (this one was presumed dead).",
-			fn);
+			"another process took the producer role (this one was presumed dead); "
+			"claim the role again.", fn);
 }
 
 int rt_ring_push(struct rt_ring *r, const void *rec, size_t len)
 {
+	static const char fn[] = "rt_ring_push";
+	struct rt__ring_hdr *H;
 	uint64_t h;
-	struct slot *s;
+	int err;
 
-	if (!ring_ok(r, "rt_ring_push"))
-		return -EINVAL;
+	if ((err = usable(r, fn)))
+		return err;
 	if (len > r->slot_size)
-		return rt__fail(EMSGSIZE, "rt_ring_push: a %zu-byte record does not fit a %llu-byte "
-				"slot.", len, (unsigned long long)r->slot_size);
+		return rt__fail(EMSGSIZE, "%s: a %zu-byte record does not fit a %llu-byte slot.",
+				fn, len, (unsigned long long)r->slot_size);
 	if (len && !rec)
-		return rt__fail(EINVAL, "rt_ring_push: no record given for %zu bytes.", len);
-	if (atomic_load_explicit(&r->resv, memory_order_relaxed))
-		return rt__fail(EBUSY, "rt_ring_push: a slot is reserved and not committed yet "
-				"(rt_ring_reserve, then rt_ring_commit; a push in between, from a "
-				"signal handler say, would overwrite it).");
-	h = atomic_load_explicit(&r->head, memory_order_relaxed);
-	if (!has_room(r, h)) {
-		atomic_fetch_add_explicit(&r->full, 1, memory_order_relaxed);
+		return rt__fail(EINVAL, "%s: no record given for %zu bytes.", fn, len);
+	H = r->h;
+	/* no sentence: the expected answer of a signal handler's push */
+	if (!word_take(&H->pword, 0))
+		return -EBUSY;
+	h = atomic_load_explicit(&H->head, memory_order_relaxed);
+	if (!has_room(r, H, h)) {
+		atomic_fetch_add_explicit(&H->full, 1, memory_order_relaxed);
+		word_set(&H->pword, 0);
 		return -EAGAIN;
 	}
-	s = slot_at(r, h);
 	if (len)
-		memcpy(s->data, rec, len);
-	return publish(r, s, h, len, "rt_ring_push");
+		memcpy(slot_at(r, h)->data, rec, len);
+	err = publish(H, slot_at(r, h), h, len, rec_check(h, rec, (uint32_t)len), fn);
+	if (!err)
+		word_set(&H->pword, 0);
+	return err;
 }
 
 void *rt_ring_reserve(struct rt_ring *r)
 {
+	struct rt__ring_hdr *H;
 	uint64_t h;
+	int err;
 
-	if (!ring_ok(r, "rt_ring_reserve")) {
-		errno = EINVAL;
+	if ((err = usable(r, "rt_ring_reserve"))) {
+		errno = -err;
 		return NULL;
 	}
-	if (atomic_load_explicit(&r->resv, memory_order_relaxed)) {
-		rt__fail(EBUSY, "rt_ring_reserve: a slot is reserved already (one reserve, then "
-			 "its commit).");
+	H = r->h;
+	if (!word_take(&H->pword, 0)) {
 		errno = EBUSY;
 		return NULL;
 	}
-	h = atomic_load_explicit(&r->head, memory_order_relaxed);
-	if (!has_room(r, h)) {
-		atomic_fetch_add_explicit(&r->full, 1, memory_order_relaxed);
+	h = atomic_load_explicit(&H->head, memory_order_relaxed);
+	if (h >= W_BUSY - 1) {      /* cannot be an index + 1 in the word */
+		word_set(&H->pword, 0);
+		rt__fail(EBADMSG, "rt_ring_reserve: the ring's head counter (%llu) is corrupt: the "
+			 "shared memory was overwritten.", (unsigned long long)h);
+		errno = EBADMSG;
+		return NULL;
+	}
+	if (!has_room(r, H, h)) {
+		atomic_fetch_add_explicit(&H->full, 1, memory_order_relaxed);
+		word_set(&H->pword, 0);
 		errno = EAGAIN;
 		return NULL;
 	}
-	atomic_store_explicit(&r->resv, h + 1, memory_order_relaxed);
+	word_set(&H->pword, h + 1);
 	return slot_at(r, h)->data;
 }
 
 int rt_ring_commit(struct rt_ring *r, size_t len)
 {
-	uint64_t h;
+	static const char fn[] = "rt_ring_commit";
+	struct rt__ring_hdr *H;
+	struct slot *s;
+	uint64_t w;
+	int err;
 
-	if (!ring_ok(r, "rt_ring_commit"))
-		return -EINVAL;
-	h = atomic_load_explicit(&r->resv, memory_order_relaxed);
-	if (!h)
-		return rt__fail(EINVAL, "rt_ring_commit: no slot reserved (rt_ring_reserve first; "
-				"one commit per reserve).");
+	if ((err = usable(r, fn)))
+		return err;
+	H = r->h;
+	w = atomic_load_explicit(&H->pword, memory_order_acquire);
+	if (!w || (w & W_BUSY))
+		return rt__fail(EINVAL, "%s: no slot reserved (rt_ring_reserve first; one commit "
+				"per reserve).", fn);
 	if (len > r->slot_size)
-		return rt__fail(EMSGSIZE, "rt_ring_commit: %zu bytes committed to a %llu-byte slot.",
-				len, (unsigned long long)r->slot_size);
-	h--;                        /* the index reserved, whatever head says now */
-	atomic_store_explicit(&r->resv, 0, memory_order_relaxed);
-	return publish(r, slot_at(r, h), h, len, "rt_ring_commit");
+		return rt__fail(EMSGSIZE, "%s: %zu bytes committed to a %llu-byte slot.", fn, len,
+				(unsigned long long)r->slot_size);
+	/* the word keeps the reserve until head has moved: a handler's push
+	 * in between is refused */
+	s = slot_at(r, w - 1);
+	err = publish(H, s, w - 1, len, rec_check(w - 1, s->data, (uint32_t)len), fn);
+	if (!err)
+		word_set(&H->pword, 0);
+	return err;
 }
 
 /* ---- consumer ---- */
 
 /* The oldest record's slot, NULL with *err set when there is none or the
- * ring is corrupt. */
-static inline struct slot *oldest(struct rt_ring *r, const char *fn, int *err, uint64_t *tail,
-				  uint32_t *len)
+ * counters or its length are corrupt. The record check is the caller's. */
+static inline struct slot *oldest(const struct rt_ring *r, struct rt__ring_hdr *H,
+				  const char *fn, int *err, uint64_t *tail, uint32_t *len)
 {
-	uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	uint64_t t = atomic_load_explicit(&H->tail, memory_order_relaxed);
 	struct slot *s;
 	uint32_t n;
 
-	if (t == r->head_cache) {
-		r->head_cache = atomic_load_explicit(&r->head, memory_order_acquire);
-		if (t == r->head_cache) {
+	if (t == H->head_cache || H->head_cache - t > r->slots) {
+		H->head_cache = atomic_load_explicit(&H->head, memory_order_acquire);
+		if (t == H->head_cache) {
 			*err = -EAGAIN;
 			return NULL;
 		}
 	}
-	if (r->head_cache - t > r->slots) {
+	if (H->head_cache - t > r->slots) {
 		*err = rt__fail(EBADMSG, "%s: the ring's counters are inconsistent (head %llu, tail "
 				"%llu, %llu slots): the shared memory was overwritten.", fn,
-				(unsigned long long)r->head_cache, (unsigned long long)t,
+				(unsigned long long)H->head_cache, (unsigned long long)t,
 				(unsigned long long)r->slots);
 		return NULL;
 	}
 	s = slot_at(r, t);
+	if (!len)
+		goto out;
 	/* read once: what is checked is what is used */
 	n = *(volatile uint32_t *)&s->len;
-	if (n > r->slot_size || *(volatile uint32_t *)&s->check != ~n) {
-		*err = rt__fail(EBADMSG, "%s: record %llu has a bad length (%u, check %#x) in a "
-				"%llu-byte slot: the shared memory was overwritten.", fn,
-				(unsigned long long)t, n, s->check,
+	if (n > r->slot_size) {
+		*err = rt__fail(EBADMSG, "%s: record %llu has a bad length (%u) in a %llu-byte "
+				"slot: the shared memory was overwritten; rt_ring_consume() drops "
+				"it.", fn, (unsigned long long)t, n,
 				(unsigned long long)r->slot_size);
 		return NULL;
 	}
-	*tail = t;
 	*len = n;
+out:
+	*tail = t;
 	return s;
 }
 
-/* Free slot t: one release CAS of tail from t (see publish). */
-static inline int release(struct rt_ring *r, uint64_t t, const char *fn)
+/* A record failed its check. The cached head is read again, so a stray
+ * write to head that was put right does not leave the consumer reading
+ * stale slots. */
+static int bad_record(struct rt__ring_hdr *H, const char *fn, uint64_t t, uint32_t len)
 {
-	if (atomic_compare_exchange_strong_explicit(&r->tail, &t, t + 1, memory_order_release,
+	H->head_cache = atomic_load_explicit(&H->head, memory_order_acquire);
+	return rt__fail(EBADMSG, "%s: record %llu (%u bytes) fails its check: it was changed "
+			"after it was published (the shared memory was overwritten); "
+			"rt_ring_consume() drops it.", fn, (unsigned long long)t, len);
+}
+
+/* Free slot t: one release CAS of tail from t (see publish). */
+static inline int release(struct rt__ring_hdr *H, uint64_t t, const char *fn)
+{
+	if (atomic_compare_exchange_strong_explicit(&H->tail, &t, t + 1, memory_order_release,
 						    memory_order_relaxed))
 		return 0;
 	return rt__fail(EOWNERDEAD, "%s: the consumer's counter moved under this consumer: "
 			"another process took the consumer role (this one was presumed dead); "
-			"the record read is not this consumer's.", fn);
+			"the record read is not this consumer's. Claim the role again.", fn);
 }
 
 ssize_t rt_ring_pop(struct rt_ring *r, void *buf, size_t cap)
 {
+	static const char fn[] = "rt_ring_pop";
+	struct rt__ring_hdr *H;
 	struct slot *s;
-	int err = 0;
-	uint32_t len = 0;
+	uint32_t len = 0, check;
 	uint64_t t = 0;
+	int err;
 
-	if (!ring_ok(r, "rt_ring_pop"))
-		return -EINVAL;
-	s = oldest(r, "rt_ring_pop", &err, &t, &len);
-	if (!s)
+	if ((err = usable(r, fn)))
 		return err;
-	if (len > cap)
-		return rt__fail(EMSGSIZE, "rt_ring_pop: the next record is %u bytes; the buffer "
-				"holds %zu. The record stays in the ring.", len, cap);
-	if (len && !buf)
-		return rt__fail(EINVAL, "rt_ring_pop: no buffer given.");
+	H = r->h;
+	/* busy, or a peek not consumed yet: the peeked record is consume's */
+	if (!word_take(&H->cword, 0))
+		return -EBUSY;
+	s = oldest(r, H, fn, &err, &t, &len);
+	if (!s)
+		goto out;
+	if (len > cap) {
+		err = rt__fail(EMSGSIZE, "%s: the next record is %u bytes; the buffer holds %zu. "
+			       "The record stays in the ring.", fn, len, cap);
+		goto out;
+	}
+	if (len && !buf) {
+		err = rt__fail(EINVAL, "%s: no buffer given.", fn);
+		goto out;
+	}
 	if (len)
 		memcpy(buf, s->data, len);
-	r->peeked = 0;
-	err = release(r, t, "rt_ring_pop");
-	return err ? err : (ssize_t)len;
+	check = *(volatile uint32_t *)&s->check;
+	if (rec_check(t, buf, len) != check) {
+		err = bad_record(H, fn, t, len);
+		goto out;
+	}
+	err = release(H, t, fn);
+	if (err)
+		return err;         /* the word stays taken: the role is lost */
+	word_set(&H->cword, 0);
+	return (ssize_t)len;
+out:
+	word_set(&H->cword, 0);
+	return err;
 }
 
 const void *rt_ring_peek(struct rt_ring *r, size_t *len)
 {
+	static const char fn[] = "rt_ring_peek";
+	struct rt__ring_hdr *H;
 	struct slot *s;
-	int err = 0;
 	uint32_t n = 0;
-	uint64_t t = 0;
+	uint64_t t = 0, w;
+	int err;
 
-	if (!ring_ok(r, "rt_ring_peek")) {
-		errno = EINVAL;
+	if ((err = usable(r, fn))) {
+		errno = -err;
 		return NULL;
 	}
-	s = oldest(r, "rt_ring_peek", &err, &t, &n);
+	H = r->h;
+	/* from idle, or again after a peek (the same record) */
+	w = atomic_load_explicit(&H->cword, memory_order_relaxed);
+	if ((w & W_BUSY) || !word_take(&H->cword, w)) {
+		errno = EBUSY;
+		return NULL;
+	}
+	s = oldest(r, H, fn, &err, &t, &n);
+	if (s && rec_check(t, s->data, n) != *(volatile uint32_t *)&s->check) {
+		err = bad_record(H, fn, t, n);
+		s = NULL;
+	}
 	if (!s) {
+		word_set(&H->cword, 0);
 		errno = -err;
 		return NULL;
 	}
 	if (len)
 		*len = n;
-	r->peeked = t + 1;
+	word_set(&H->cword, t + 1);
 	return s->data;
 }
 
 int rt_ring_consume(struct rt_ring *r)
 {
-	int err = 0;
-	uint32_t n = 0;
-	uint64_t t = 0;
+	static const char fn[] = "rt_ring_consume";
+	struct rt__ring_hdr *H;
+	uint64_t t = 0, w;
+	int err;
 
-	if (!ring_ok(r, "rt_ring_consume"))
-		return -EINVAL;
-	if (r->peeked) {
-		/* free exactly the record peeked at */
-		t = r->peeked - 1;
-		r->peeked = 0;
-		return release(r, t, "rt_ring_consume");
-	}
-	if (!oldest(r, "rt_ring_consume", &err, &t, &n))
+	if ((err = usable(r, fn)))
 		return err;
-	return release(r, t, "rt_ring_consume");
+	H = r->h;
+	w = atomic_load_explicit(&H->cword, memory_order_relaxed);
+	if ((w & W_BUSY) || !word_take(&H->cword, w))
+		return -EBUSY;
+	if (w) {
+		t = w - 1;          /* exactly the record peeked */
+	} else if (!oldest(r, H, fn, &err, &t, NULL)) {
+		/* without a peek: the oldest, whatever its record holds (so a
+		 * corrupt one can be dropped) */
+		word_set(&H->cword, 0);
+		return err;
+	}
+	err = release(H, t, fn);
+	if (err)
+		return err;         /* the word stays taken: the role is lost */
+	word_set(&H->cword, 0);
+	return 0;
 }
 
 int rt_ring_stats(const struct rt_ring *r, struct rt_ring_stats *out)
 {
 	struct rt_ring_stats st = { .sz = sizeof(st) };
+	struct rt__ring_hdr *H;
 	uint64_t h, t;
+	int err;
 
-	if (!ring_ok(r, "rt_ring_stats"))
-		return -EINVAL;
+	if ((err = usable(r, "rt_ring_stats")))
+		return err;
 	if (!out || out->sz < offsetof(struct rt_ring_stats, consumer) + sizeof(pid_t) ||
 	    out->sz > RT__STRUCT_SZ_MAX)
 		return rt__fail(EINVAL, "rt_ring_stats: %s.", out ? "bad sz in the stats struct "
 				"(fill it with RT_OPTS)" : "no stats struct given");
-	t = atomic_load_explicit(&r->tail, memory_order_acquire);
-	h = atomic_load_explicit(&r->head, memory_order_acquire);
+	H = r->h;
+	t = atomic_load_explicit(&H->tail, memory_order_acquire);
+	h = atomic_load_explicit(&H->head, memory_order_acquire);
 	st.slot_size = r->slot_size;
 	st.slots = r->slots;
 	st.pushed = h;
 	st.popped = t;
 	st.used = h >= t ? (size_t)(h - t) : 0;
-	st.full = atomic_load_explicit(&r->full, memory_order_relaxed);
-	st.producer = (pid_t)(atomic_load_explicit(&r->producer, memory_order_relaxed) >> 32);
-	st.consumer = (pid_t)(atomic_load_explicit(&r->consumer, memory_order_relaxed) >> 32);
+	st.full = atomic_load_explicit(&H->full, memory_order_relaxed);
+	st.producer = (pid_t)(atomic_load_explicit(&H->producer, memory_order_relaxed) >> 32);
+	st.consumer = (pid_t)(atomic_load_explicit(&H->consumer, memory_order_relaxed) >> 32);
 	size_t n = out->sz < sizeof(st) ? out->sz : sizeof(st);
 
 	memcpy(out, &st, n);       /* an older caller's smaller struct gets its part */
@@ -513,7 +824,7 @@ static bool holder_alive(uint64_t w)
 
 static _Atomic uint64_t *role_word(struct rt_ring *r, enum rt_ring_role role)
 {
-	return role == RT_RING_PRODUCER ? &r->producer : &r->consumer;
+	return role == RT_RING_PRODUCER ? &r->h->producer : &r->h->consumer;
 }
 
 static const char *role_name(enum rt_ring_role role)
@@ -521,16 +832,19 @@ static const char *role_name(enum rt_ring_role role)
 	return role == RT_RING_PRODUCER ? "producer" : "consumer";
 }
 
-/* A new holder starts clean: a previous producer's reserve is void (its
- * committed records stay), and the cached counters are re-read. */
+/* A new holder starts clean: a previous holder's reserve or peek (or a
+ * call it died in) is void (committed records stay), and the cached
+ * counters are re-read. */
 static void fresh(struct rt_ring *r, enum rt_ring_role role)
 {
+	struct rt__ring_hdr *H = r->h;
+
 	if (role == RT_RING_PRODUCER) {
-		atomic_store_explicit(&r->resv, 0, memory_order_relaxed);
-		r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
+		H->tail_cache = atomic_load_explicit(&H->tail, memory_order_acquire);
+		word_set(&H->pword, 0);
 	} else {
-		r->peeked = 0;
-		r->head_cache = atomic_load_explicit(&r->head, memory_order_acquire);
+		H->head_cache = atomic_load_explicit(&H->head, memory_order_acquire);
+		word_set(&H->cword, 0);
 	}
 }
 
@@ -539,8 +853,10 @@ int rt_ring_claim(struct rt_ring *r, enum rt_ring_role role)
 	_Atomic uint64_t *w;
 	uint64_t me = my_claim(), cur;
 
-	if (!ring_ok(r, "rt_ring_claim"))
-		return -EINVAL;
+	int err;
+
+	if ((err = usable(r, "rt_ring_claim")))
+		return err;
 	if (role != RT_RING_PRODUCER && role != RT_RING_CONSUMER)
 		return rt__fail(EINVAL, "rt_ring_claim: role %d is neither RT_RING_PRODUCER nor "
 				"RT_RING_CONSUMER.", (int)role);
@@ -570,30 +886,31 @@ int rt_ring_claim(struct rt_ring *r, enum rt_ring_role role)
 int rt_ring_unclaim(struct rt_ring *r, enum rt_ring_role role)
 {
 	uint64_t me = my_claim();
+	int err;
 
-	if (!ring_ok(r, "rt_ring_unclaim"))
-		return -EINVAL;
+	if ((err = usable(r, "rt_ring_unclaim")))
+		return err;
 	if (role != RT_RING_PRODUCER && role != RT_RING_CONSUMER)
 		return rt__fail(EINVAL, "rt_ring_unclaim: role %d is neither RT_RING_PRODUCER nor "
 				"RT_RING_CONSUMER.", (int)role);
 	if (!atomic_compare_exchange_strong(role_word(r, role), &me, 0))
 		return rt__fail(EPERM, "rt_ring_unclaim: this process (%d) does not hold the %s "
 				"role%s.", (int)getpid(), role_name(role), me ? "" : " (nobody does)");
-	if (role == RT_RING_PRODUCER)
-		atomic_store_explicit(&r->resv, 0, memory_order_relaxed);
+	word_set(role == RT_RING_PRODUCER ? &r->h->pword : &r->h->cword, 0);
 	return 0;
 }
 
 int rt_ring_peer_alive(const struct rt_ring *r, enum rt_ring_role role, pid_t *pid)
 {
 	uint64_t w;
+	int err;
 
-	if (!ring_ok(r, "rt_ring_peer_alive"))
-		return -EINVAL;
+	if ((err = usable(r, "rt_ring_peer_alive")))
+		return err;
 	if (role != RT_RING_PRODUCER && role != RT_RING_CONSUMER)
 		return rt__fail(EINVAL, "rt_ring_peer_alive: role %d is neither RT_RING_PRODUCER "
 				"nor RT_RING_CONSUMER.", (int)role);
-	w = atomic_load_explicit(role == RT_RING_PRODUCER ? &r->producer : &r->consumer,
+	w = atomic_load_explicit(role == RT_RING_PRODUCER ? &r->h->producer : &r->h->consumer,
 				 memory_order_acquire);
 	if (!holder_alive(w))
 		return 0;

@@ -68,6 +68,29 @@ static struct {
 	int last_err;
 } sc = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
+/* sc.mu is PI: rt_selfcheck_last, callable from a real-time thread, takes
+ * it, and the thread that holds it otherwise is the SCHED_IDLE checker,
+ * which any busy thread would keep off the CPU. Across fork() it is held
+ * (nothing is half changed), and the child, which has no checker thread,
+ * starts with none: rt_selfcheck_last says -ENOENT there until the child
+ * starts its own. What the parent's state pointed to is left to the
+ * child's exit or exec (no malloc or free in a fork handler). */
+static void fork_child(void)
+{
+	sc.running = sc.stop = false;
+	sc.prom = sc.tmp = NULL;
+	sc.findings = NULL;
+	sc.audits = 0;
+	sc.last_err = -EAGAIN;
+}
+
+__attribute__((constructor(101))) static void selfcheck_init(void)
+{
+	rt__mutex_init(&sc.mu);
+	rt__fork_mutex(&sc.mu, RT__RANK_SELFCHECK);
+	rt__fork_hook(RT__RANK_SELFCHECK, NULL, NULL, fork_child);
+}
+
 static double mono(void)
 {
 	struct timespec t;
@@ -181,6 +204,8 @@ int rt_selfcheck_start(const struct rt_selfcheck_opts *uopts)
 		return rt__fail(EINVAL, "%s: findings_cap %zu is over 65536.", fn, o.findings_cap);
 	if (o.prometheus_path && !o.prometheus_path[0])
 		return rt__fail(EINVAL, "%s: empty prometheus_path.", fn);
+	if ((o.cpuset == NULL) != (o.cpuset_size == 0))
+		return rt__fail(EINVAL, "%s: cpuset and cpuset_size go together.", fn);
 
 	pthread_mutex_lock(&sc.mu);
 	if (sc.running) {
@@ -230,15 +255,35 @@ int rt_selfcheck_start(const struct rt_selfcheck_opts *uopts)
 	pthread_condattr_destroy(&ca);
 	pthread_attr_init(&at);
 	pthread_attr_setstacksize(&at, (size_t)256 << 10);
+	/* off the real-time threads' CPUs unless told (affinity.c) */
+	r = rt__helper_attr(&at, o.cpuset, o.cpuset_size, fn);
+	if (r) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%s", rt_last_error());
+		pthread_attr_destroy(&at);
+		pthread_cond_destroy(&sc.cv);
+		release_state();
+		pthread_mutex_unlock(&sc.mu);
+		return rt__fail(-r, "%s", msg);
+	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	r = pthread_create(&sc.tid, &at, selfcheck_main, NULL);
+	if (r == EINVAL && !o.cpuset) {
+		/* the default CPUs are no longer all allowed: inherit */
+		pthread_attr_destroy(&at);
+		pthread_attr_init(&at);
+		pthread_attr_setstacksize(&at, (size_t)256 << 10);
+		r = pthread_create(&sc.tid, &at, selfcheck_main, NULL);
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&at);
 	if (r) {
 		pthread_cond_destroy(&sc.cv);
 		goto fail;
 	}
+	pthread_setname_np(sc.tid, "rtmem-selfcheck");
 	sc.running = true;
 	pthread_mutex_unlock(&sc.mu);
 	return 0;

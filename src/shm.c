@@ -67,7 +67,7 @@ struct rt_shm {
  * late call on one is refused rather than reading freed memory or acting on
  * another object; older ones are freed. */
 #define DEAD_KEEP 64
-static pthread_mutex_t dead_mu = PTHREAD_MUTEX_INITIALIZER;
+RT__MUTEX(dead_mu, RT__RANK_DEAD)
 static struct rt_shm *dead[DEAD_KEEP];
 static unsigned dead_next;
 

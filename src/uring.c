@@ -95,24 +95,81 @@ struct piece {
 	unsigned idx;               /* fixed buffer index */
 };
 
+/* The address-sorted table rt_uring_buf searches without a lock. A
+ * registration publishes a new table with one release store and keeps the
+ * old one until rt_uring_destroy (it may still be being searched): no call
+ * ever reads freed memory, and n always matches the array read. */
+struct table {
+	struct table *older;        /* retired tables, freed at destroy */
+	unsigned n;
+	struct piece p[];
+};
+
 struct rt_uring {
 	uint64_t magic;
+	unsigned long gen;          /* rt__fork_gen at creation */
 	struct rt_uring *dead_next;
-	pthread_mutex_t mu;         /* registration */
-	unsigned n;                 /* pieces (= fixed buffers) */
-	struct piece *sorted;       /* by address */
-	struct iovec *iov;          /* by index */
+	pthread_mutex_t mu;         /* registration (PI) */
+	unsigned n;                 /* pieces (= fixed buffers), under mu */
+	struct table *tab;          /* published; NULL: none */
+	struct table *retired;      /* under mu */
+	struct iovec *iov;          /* by index, under mu */
 	size_t bytes;               /* registered */
 	struct io_uring ring;
 };
 
+/* Live, and made in this process: a fork child shares the parent's rings
+ * and buffer table, so it must not submit on them or change them. */
 static bool live(const struct rt_uring *u)
 {
-	return u && __atomic_load_n(&u->magic, __ATOMIC_ACQUIRE) == URING_LIVE;
+	return u && __atomic_load_n(&u->magic, __ATOMIC_ACQUIRE) == URING_LIVE &&
+	       u->gen == __atomic_load_n(&rt__fork_gen, __ATOMIC_RELAXED);
+}
+
+static int not_live(const struct rt_uring *u, const char *fn)
+{
+	if (u && __atomic_load_n(&u->magic, __ATOMIC_ACQUIRE) == URING_LIVE)
+		return rt__fail(EINVAL, "%s: the ring was made before fork() by the parent "
+				"process, which shares its rings and buffer table with this child; "
+				"make a new rt_uring in the child.", fn);
+	return rt__fail(EINVAL, "%s: %s ring (destroyed already?).", fn, u ? "not a live" : "NULL");
+}
+
+static const struct piece *tab_pieces(const struct rt_uring *u)
+{
+	return u->tab ? u->tab->p : NULL;
+}
+
+/* Publish t (may be NULL) and retire the table it replaces (mu held). */
+static void tab_publish(struct rt_uring *u, struct table *t)
+{
+	struct table *old = u->tab;
+
+	__atomic_store_n(&u->tab, t, __ATOMIC_RELEASE);
+	if (old) {
+		old->older = u->retired;
+		u->retired = old;
+	}
+}
+
+static void tab_free_all(struct rt_uring *u)
+{
+	struct table *t = u->tab, *next;
+
+	u->tab = NULL;
+	if (t) {
+		t->older = u->retired;
+		u->retired = t;
+	}
+	for (t = u->retired; t; t = next) {
+		next = t->older;
+		free(t);
+	}
+	u->retired = NULL;
 }
 
 /* Destroyed handles are kept for reuse, so a late call is refused. */
-static pthread_mutex_t dead_mu = PTHREAD_MUTEX_INITIALIZER;
+RT__MUTEX(dead_mu, RT__RANK_DEAD)
 static struct rt_uring *dead;
 
 static struct rt_uring *handle_new(void)
@@ -266,16 +323,22 @@ struct rt_uring *rt_uring_create(const struct rt_uring_opts *uopts)
 		handle_drop(u);
 		return create_fail(r, o.entries);
 	}
-	pthread_mutex_init(&u->mu, NULL);
+	/* PI: a real-time thread may register (rarely) or destroy */
+	rt__mutex_init(&u->mu);
+	u->gen = __atomic_load_n(&rt__fork_gen, __ATOMIC_RELAXED);
 	__atomic_store_n(&u->magic, URING_LIVE, __ATOMIC_RELEASE);
 	return u;
+}
+
+pthread_mutex_t *rt__uring_mutex(struct rt_uring *u)
+{
+	return live(u) ? &u->mu : NULL;
 }
 
 struct io_uring *rt_uring_ring(struct rt_uring *u)
 {
 	if (!live(u))
-		return rt__fail_null(EINVAL, "rt_uring_ring: %s ring (destroyed already?).",
-				     u ? "not a live" : "NULL");
+		return errno = -not_live(u, "rt_uring_ring"), NULL;
 	return &u->ring;
 }
 
@@ -357,7 +420,9 @@ static int register_ranges(struct rt_uring *u, void *const *addr, const size_t *
 {
 	static const char fn[] = "rt_uring_register";
 	const size_t piece = rt__uring_piece ? rt__uring_piece : (size_t)1 << 30;
-	struct piece *ns = NULL;
+	struct table *nt = NULL;
+	struct piece *ns;
+	const struct piece *cur;
 	struct iovec *niov = NULL;
 	unsigned k = 0, n, first;
 	size_t add = 0;
@@ -390,6 +455,7 @@ static int register_ranges(struct rt_uring *u, void *const *addr, const size_t *
 	}
 	pthread_mutex_lock(&u->mu);
 	n = u->n;
+	cur = tab_pieces(u);
 	if (n + k > max_buffers()) {
 		pthread_mutex_unlock(&u->mu);
 		return rt__fail(EINVAL, "%s: %u more fixed buffers (pieces of at most %s) would "
@@ -398,10 +464,10 @@ static int register_ranges(struct rt_uring *u, void *const *addr, const size_t *
 	}
 	for (unsigned i = 0; i < nr; i++) {
 		uintptr_t s = (uintptr_t)addr[i], e = s + len[i];
-		unsigned at = lower(u->sorted, n, s);
+		unsigned at = lower(cur, n, s);
 
-		if (at < n && u->sorted[at].start < e) {
-			const struct piece *p = &u->sorted[at];
+		if (at < n && cur[at].start < e) {
+			const struct piece *p = &cur[at];
 
 			pthread_mutex_unlock(&u->mu);
 			return rt__fail(EBUSY, "%s: [%p, +%zu) overlaps fixed buffer %u [%#lx, "
@@ -409,16 +475,19 @@ static int register_ranges(struct rt_uring *u, void *const *addr, const size_t *
 					(unsigned long)p->start, (unsigned long)p->end);
 		}
 	}
-	ns = malloc(sizeof(*ns) * (n + k));
+	nt = malloc(sizeof(*nt) + sizeof(*ns) * (n + k));
 	niov = malloc(sizeof(*niov) * (n + k));
-	if (!ns || !niov) {
+	if (!nt || !niov) {
 		pthread_mutex_unlock(&u->mu);
-		free(ns);
+		free(nt);
 		free(niov);
 		return rt__fail(ENOMEM, "%s: out of memory for a table of %u buffers.", fn, n + k);
 	}
+	nt->older = NULL;
+	nt->n = n + k;
+	ns = nt->p;
 	if (n) {
-		memcpy(ns, u->sorted, sizeof(*ns) * n);
+		memcpy(ns, cur, sizeof(*ns) * n);
 		memcpy(niov, u->iov, sizeof(*niov) * n);
 	}
 	first = n;
@@ -446,25 +515,23 @@ static int register_ranges(struct rt_uring *u, void *const *addr, const size_t *
 				rt__fail_append(" Registering the previous table again failed too "
 						"(%s): the ring has no fixed buffers now.",
 						rt_strerror(rr));
-				free(u->sorted);
+				tab_publish(u, NULL);
 				free(u->iov);
-				u->sorted = NULL;
 				u->iov = NULL;
 				u->n = 0;
 				u->bytes = 0;
 			}
 		}
 		pthread_mutex_unlock(&u->mu);
-		free(ns);
+		free(nt);
 		free(niov);
 		return r;
 	}
-	free(u->sorted);
+	tab_publish(u, nt);
 	free(u->iov);
-	u->sorted = ns;
 	u->iov = niov;
 	u->bytes += add;
-	__atomic_store_n(&u->n, n + k, __ATOMIC_RELEASE);
+	u->n = n + k;
 	pthread_mutex_unlock(&u->mu);
 	return (int)first;
 }
@@ -472,8 +539,7 @@ static int register_ranges(struct rt_uring *u, void *const *addr, const size_t *
 int rt_uring_register(struct rt_uring *u, void *addr, size_t len)
 {
 	if (!live(u))
-		return rt__fail(EINVAL, "rt_uring_register: %s ring (destroyed already?).",
-				u ? "not a live" : "NULL");
+		return not_live(u, "rt_uring_register");
 	return register_ranges(u, &addr, &len, 1);
 }
 
@@ -482,8 +548,7 @@ int rt_uring_register_region(struct rt_uring *u, struct rt_region *r)
 	void *addr;
 
 	if (!live(u))
-		return rt__fail(EINVAL, "rt_uring_register_region: %s ring (destroyed already?).",
-				u ? "not a live" : "NULL");
+		return not_live(u, "rt_uring_register_region");
 	addr = r ? rt_region_addr(r) : NULL;
 	if (!addr)
 		return rt__fail(EINVAL, "rt_uring_register_region: %s region.",
@@ -516,8 +581,7 @@ int rt_uring_register_arena(struct rt_uring *u, struct rt_arena *a)
 	int r;
 
 	if (!live(u))
-		return rt__fail(EINVAL, "rt_uring_register_arena: %s ring (destroyed already?).",
-				u ? "not a live" : "NULL");
+		return not_live(u, "rt_uring_register_arena");
 	r = a ? rt__arena_regions(a, collect, &rs) : -EINVAL;
 	if (r)
 		return rt__fail(EINVAL, "rt_uring_register_arena: %s arena.",
@@ -528,16 +592,19 @@ int rt_uring_register_arena(struct rt_uring *u, struct rt_arena *a)
 int rt_uring_buf(const struct rt_uring *u, const void *ptr, size_t len, unsigned *index)
 {
 	uintptr_t p = (uintptr_t)ptr, e;
+	const struct table *t;
 	const struct piece *s;
 	unsigned n, at;
 
-	if (!live(u) || !index)
-		return rt__fail(EINVAL, "rt_uring_buf: %s.", !u ? "NULL ring" :
-				!live(u) ? "not a live ring" : "NULL index");
+	if (!live(u))
+		return not_live(u, "rt_uring_buf");
+	if (!index)
+		return rt__fail(EINVAL, "rt_uring_buf: NULL index.");
 	if (rt__add_ovf(p, len, &e))
 		return rt__fail(EINVAL, "rt_uring_buf: %p + %zu wraps around.", ptr, len);
-	n = __atomic_load_n(&u->n, __ATOMIC_ACQUIRE);
-	s = u->sorted;
+	t = __atomic_load_n(&u->tab, __ATOMIC_ACQUIRE);
+	n = t ? t->n : 0;
+	s = t ? t->p : NULL;
 	at = lower(s, n, p);
 	if (at == n || s[at].start > p)
 		return rt__fail(ENOENT, "rt_uring_buf: %p is in none of the ring's %u fixed "
@@ -553,17 +620,30 @@ int rt_uring_buf(const struct rt_uring *u, const void *ptr, size_t len, unsigned
 
 int rt_uring_destroy(struct rt_uring *u)
 {
+	if (u && __atomic_load_n(&u->magic, __ATOMIC_ACQUIRE) == URING_LIVE &&
+	    u->gen != __atomic_load_n(&rt__fork_gen, __ATOMIC_RELAXED)) {
+		/* a fork child's copy: its mappings of the rings and its fd go
+		 * (io_uring_queue_exit), the parent's table stays registered;
+		 * its mutex may have been held by a parent thread: not taken */
+		__atomic_store_n(&u->magic, 0, __ATOMIC_RELEASE);
+		io_uring_queue_exit(&u->ring);
+		tab_free_all(u);
+		free(u->iov);
+		u->iov = NULL;
+		u->n = 0;
+		rt__mutex_init(&u->mu);
+		handle_drop(u);
+		return 0;
+	}
 	if (!live(u))
-		return rt__fail(EINVAL, "rt_uring_destroy: %s ring (destroyed already?).",
-				u ? "not a live" : "NULL");
+		return not_live(u, "rt_uring_destroy");
 	__atomic_store_n(&u->magic, 0, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&u->mu);
 	if (u->n)
 		io_uring_unregister_buffers(&u->ring);
 	io_uring_queue_exit(&u->ring);
-	free(u->sorted);
+	tab_free_all(u);
 	free(u->iov);
-	u->sorted = NULL;
 	u->iov = NULL;
 	u->n = 0;
 	pthread_mutex_unlock(&u->mu);
@@ -605,6 +685,12 @@ unsigned rt__uring_features(const struct rt_uring *u)
 {
 	(void)u;
 	return 0;
+}
+
+pthread_mutex_t *rt__uring_mutex(struct rt_uring *u)
+{
+	(void)u;
+	return NULL;
 }
 
 int rt_uring_register(struct rt_uring *u, void *addr, size_t len)

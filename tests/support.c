@@ -6,12 +6,14 @@
 #include "slowdown.h"
 
 #include <CUnit/Basic.h>
+#include <dirent.h>
 #include <errno.h>
 #include <linux/perf_event.h>
 #include <sys/mount.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -680,4 +682,81 @@ void rtt_uring_sysctl_restore(void)
 	if (rtt_uring_sysctl_saved >= 0)
 		rtt_uring_sysctl_set(rtt_uring_sysctl_saved);
 	rtt_uring_sysctl_saved = -1;
+}
+
+/* ---- a timer signal to this thread ---- */
+
+#ifndef sigev_notify_thread_id
+#define sigev_notify_thread_id _sigev_un._tid
+#endif
+
+static timer_t tick_timer;
+static bool tick_on;
+
+int rtt_tick_start(int sig, void (*handler)(int), long period_ns)
+{
+	struct sigaction sa = { .sa_handler = handler, .sa_flags = SA_RESTART };
+	struct sigevent ev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = sig };
+	struct itimerspec its = {
+		.it_interval = { period_ns / 1000000000L, period_ns % 1000000000L },
+		.it_value = { period_ns / 1000000000L, period_ns % 1000000000L },
+	};
+
+	if (tick_on)
+		return -EBUSY;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(sig, &sa, NULL))
+		return -errno;
+	ev.sigev_notify_thread_id = (pid_t)syscall(SYS_gettid);
+	if (timer_create(CLOCK_MONOTONIC, &ev, &tick_timer))
+		return -errno;
+	if (timer_settime(tick_timer, 0, &its, NULL)) {
+		int e = errno;
+
+		timer_delete(tick_timer);
+		return -e;
+	}
+	tick_on = true;
+	return 0;
+}
+
+void rtt_tick_stop(int sig)
+{
+	if (!tick_on)
+		return;
+	timer_delete(tick_timer);
+	tick_on = false;
+	signal(sig, SIG_IGN);           /* one may still be pending */
+	signal(sig, SIG_DFL);
+}
+
+/* ---- threads ---- */
+
+/* The CPUs of the thread named `name` in this process (the first found):
+ * 0, or -ENOENT. */
+int rtt_thread_cpus(const char *name, cpu_set_t *out)
+{
+	char p[300], comm[32];
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int r = -ENOENT;
+
+	if (!d)
+		return -errno;
+	while (r && (e = readdir(d))) {
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "/proc/self/task/%s/comm", e->d_name);
+		f = fopen(p, "re");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, name, strlen(name)) &&
+		    comm[strlen(name)] == '\n')
+			r = sched_getaffinity((pid_t)atoi(e->d_name), sizeof(*out), out) ? -errno : 0;
+		fclose(f);
+	}
+	closedir(d);
+	return r;
 }

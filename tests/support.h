@@ -44,6 +44,20 @@ unsigned long rtt_iters(unsigned long n, unsigned long lo);
 /* A time budget of ms on a native build, multiplied by rtt_slowdown(). */
 unsigned long rtt_budget_ms(unsigned long ms);
 
+/* ---- signals ---- */
+/* A POSIX timer that sends `sig` to the calling thread every period_ns,
+ * with `handler` installed for it (SA_RESTART): a handler that interrupts
+ * the thread at arbitrary points. 0 or -errno. rtt_tick_stop ends it and
+ * discards a signal still pending. */
+int rtt_tick_start(int sig, void (*handler)(int), long period_ns);
+void rtt_tick_stop(int sig);
+
+/* ---- threads ---- */
+/* The CPUs of the first thread of this process whose name (comm) is
+ * `name`: 0, or -ENOENT when there is none. */
+#include <sched.h>
+int rtt_thread_cpus(const char *name, cpu_set_t *out);
+
 /* ---- children ---- */
 struct rtt_child {
 	bool drop_cap_ipc_lock;     /* remove CAP_IPC_LOCK from effective+permitted */

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -625,6 +626,280 @@ static int setup(void)
 	return 0;
 }
 
+/* ---- a signal handler that logs (issue 16 item 1) ---- */
+
+/* "M 00000012 <payload>\n" from the thread, "H ... \n" from its handler:
+ * the payload is derived from the source and the number, and so is its
+ * length, so a line overwritten by another is seen. */
+static int sig_line(char *buf, char src, unsigned long seq)
+{
+	int n = sprintf(buf, "%c %08lu ", src, seq);
+	int k = (int)((seq * 7 + (unsigned long)src) % 60);
+
+	for (int i = 0; i < k; i++)
+		buf[n++] = (char)('a' + (seq + (unsigned long)i * 3 + (unsigned long)src) % 26);
+	buf[n++] = '\n';
+	return n;
+}
+
+static struct rt_log *sig_log;
+static volatile sig_atomic_t sig_ticks;
+static unsigned long sig_hseq, sig_hbusy, sig_hfull, sig_hother;
+
+static void log_from_handler(int sig)
+{
+	char line[96];
+	int e = errno, r, n;
+
+	(void)sig;
+	n = sig_line(line, 'H', sig_hseq);
+	r = rt_log_write(sig_log, line, (size_t)n);
+	if (r == 0)
+		sig_hseq++;
+	else if (r == -EBUSY)
+		sig_hbusy++;
+	else if (r == -EAGAIN)
+		sig_hfull++;
+	else
+		sig_hother++;
+	sig_ticks++;
+	errno = e;
+}
+
+/* Every line well formed, each source's numbers 0, 1, 2, ... */
+static bool sig_lines_ok(const char *t, size_t len, unsigned long *nm, unsigned long *nh,
+			 unsigned long *bad)
+{
+	unsigned long next[2] = { 0, 0 };
+	char want[96];
+
+	*bad = 0;
+	for (size_t off = 0; off < len;) {
+		const char *nl = memchr(t + off, '\n', len - off);
+		unsigned long seq;
+		int w;
+
+		if (!nl || (t[off] != 'M' && t[off] != 'H'))
+			return (*bad)++, false;
+		seq = strtoul(t + off + 2, NULL, 10);
+		w = sig_line(want, t[off], seq);
+		if ((size_t)(nl + 1 - (t + off)) != (size_t)w || memcmp(want, t + off, (size_t)w) ||
+		    seq != next[t[off] == 'H'])
+			(*bad)++;
+		next[t[off] == 'H'] = seq + 1;
+		off = (size_t)(nl + 1 - t);
+	}
+	*nm = next[0];
+	*nh = next[1];
+	return *bad == 0;
+}
+
+/* A timer signal every 50 us whose handler logs while the thread logs
+ * (rt_log_write and rt_log_printf in turn). Before the fix the handler's
+ * record could overwrite the interrupted one's slot after it was published
+ * and the interrupted call failed with a false -EOWNERDEAD. Now a
+ * handler's write that interrupts another is refused (-EBUSY, counted in
+ * busy) and every accepted line is in the file, intact, in order. */
+static void test_signal_handler(void)
+{
+	const unsigned long ticks = rtt_iters(30000, 1500);
+	RT_OPTS(rt_log_opts, o, .record_size = 96, .records = 1024, .flush_us = 200);
+	RT_OPTS(rt_log_stats, st);
+	unsigned long mseq = 0, mbusy = 0, mfull = 0, mother = 0, nm = 0, nh = 0, bad = 0;
+	int fd = open_out();
+	struct rt_log *l = rt_log_create(fd, &o);
+	char line[96];
+	size_t len;
+	char *t;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+	sig_log = l;
+	sig_ticks = 0;
+	sig_hseq = sig_hbusy = sig_hfull = sig_hother = 0;
+	CU_ASSERT_EQUAL_FATAL(rtt_tick_start(SIGALRM, log_from_handler, 50000), 0);
+	while ((unsigned long)sig_ticks < ticks) {
+		int r, n = sig_line(line, 'M', mseq);
+
+		if (mseq & 1)
+			r = rt_log_write(l, line, (size_t)n);
+		else
+			r = rt_log_printf(l, "%.*s", n, line);
+		if (r == 0)
+			mseq++;
+		else if (r == -EBUSY)
+			mbusy++;
+		else if (r == -EAGAIN)
+			mfull++;
+		else
+			mother++;
+	}
+	rtt_tick_stop(SIGALRM);
+	CU_ASSERT_EQUAL(rt_log_flush(l), 0);
+	CU_ASSERT_EQUAL(rt_log_stats(l, &st), 0);
+	t = slurp(fd, &len);
+	CU_ASSERT_FATAL(t != NULL);
+	sig_lines_ok(t, len, &nm, &nh, &bad);
+	printf("\n  %lu ticks: handler logged %lu (%lu busy, %lu full), thread %lu (%lu full); "
+	       "%lu bad lines; other errors %lu+%lu\n", (unsigned long)sig_ticks, sig_hseq,
+	       sig_hbusy, sig_hfull, mseq, mfull, bad, mother, sig_hother);
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL(mother + sig_hother, 0);
+	CU_ASSERT_EQUAL(mbusy, 0);
+	CU_ASSERT_EQUAL(nm, mseq);
+	CU_ASSERT_EQUAL(nh, sig_hseq);
+	CU_ASSERT_EQUAL(st.records, mseq + sig_hseq);
+	CU_ASSERT_EQUAL(st.busy, sig_hbusy);
+	CU_ASSERT_EQUAL(st.corrupt, 0);
+	CU_ASSERT(sig_hseq > 0);
+	free(t);
+	CU_ASSERT_EQUAL(rt_log_destroy(l), 0);
+	close(fd);
+}
+
+/* ---- fork ---- */
+
+static int child_uses_parent_log(void *arg)
+{
+	struct rt_log *l = arg;
+	RT_OPTS(rt_log_stats, st);
+	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	struct rt_log *mine;
+
+	RTT_CHILD_CHECK(rt_log_write(l, "child\n", 6) == -EINVAL);
+	RTT_CHILD_CHECK(strstr(rt_last_error(), "before fork()") != NULL);
+	RTT_CHILD_CHECK(rt_log_printf(l, "child\n") == -EINVAL);
+	RTT_CHILD_CHECK(rt_log_flush(l) == -EINVAL);
+	RTT_CHILD_CHECK(rt_log_stats(l, &st) == -EINVAL);
+	RTT_CHILD_CHECK(rt_log_destroy(l) == 0);        /* forgets the copy */
+	RTT_CHILD_CHECK(rt_log_destroy(l) == -EINVAL);
+#ifndef __SANITIZE_THREAD__
+	/* a log of its own works (TSan does not support new threads after a
+	 * multi-threaded fork: the writer is one) */
+	mine = rt_log_create(fd, NULL);
+	RTT_CHILD_CHECK(mine != NULL);
+	RTT_CHILD_CHECK(rt_log_write(mine, "c0000000\n", 9) == 0);
+	RTT_CHILD_CHECK(rt_log_destroy(mine) == 0);
+#else
+	(void)mine;
+#endif
+	close(fd);
+	return 0;
+}
+
+/* A fork child's copy of a log has no writer thread (and shares the
+ * parent's io_uring): it refuses instead of filling a ring nobody drains or
+ * hanging in flush; the parent's log goes on. */
+static void test_fork_child(void)
+{
+	int fd = open_out();
+	struct rt_log *l;
+	size_t len, n = 0;
+	char *t;
+
+	/* both processes append: neither overwrites the other's line */
+	CU_ASSERT_FATAL(fcntl(fd, F_SETFL, O_APPEND) == 0);
+	l = rt_log_create(fd, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+	CU_ASSERT_EQUAL(rt_log_write(l, "p0000000\n", 9), 0);
+	CU_ASSERT_EQUAL(rt_log_flush(l), 0);
+	CU_ASSERT_EQUAL(rtt_in_child(NULL, child_uses_parent_log, l), 0);
+	CU_ASSERT_EQUAL(rt_log_write(l, "p0000001\n", 9), 0);
+	CU_ASSERT_EQUAL(rt_log_destroy(l), 0);
+	t = slurp(fd, &len);
+	CU_ASSERT_FATAL(t != NULL);
+	/* p0, the child's c0 (not under TSan), p1 */
+	for (size_t i = 0; i < len; i++)
+		n += t[i] == '\n';
+#ifndef __SANITIZE_THREAD__
+	CU_ASSERT_EQUAL(n, 3);
+	CU_ASSERT(strstr(t, "c0000000\n") != NULL);
+#else
+	CU_ASSERT_EQUAL(n, 2);
+#endif
+	CU_ASSERT(strstr(t, "p0000001\n") != NULL);
+	free(t);
+	close(fd);
+}
+
+/* ---- where the writer runs, and its lock (issue 16 items 7, 3) ---- */
+
+struct pinned_arg {
+	int fd;
+	cpu_set_t writer, explicit_writer;
+	int err, err2;
+};
+
+static void *make_log_pinned(void *arg)
+{
+	struct pinned_arg *a = arg;
+	RT_OPTS(rt_log_opts, o);
+	cpu_set_t zero;
+	struct rt_log *l = rt_log_create(a->fd, NULL);
+
+	a->err = l ? rtt_thread_cpus("rtmem-log", &a->writer) : -errno;
+	if (l)
+		rt_log_destroy(l);
+	/* an explicit set is used as given, even the caller's own CPU */
+	CPU_ZERO(&zero);
+	CPU_SET(0, &zero);
+	o.cpuset = &zero;
+	o.cpuset_size = sizeof(zero);
+	l = rt_log_create(a->fd, &o);
+	a->err2 = l ? rtt_thread_cpus("rtmem-log", &a->explicit_writer) : -errno;
+	if (l)
+		rt_log_destroy(l);
+	return NULL;
+}
+
+/* A log created from a SCHED_FIFO thread pinned to one CPU: its writer
+ * (1 kHz wake-ups) runs elsewhere, not on the real-time thread's CPU. */
+static void test_writer_cpus(void)
+{
+	RT_OPTS(rt_thread_opts, to, .policy = SCHED_FIFO, .priority = 10);
+	struct pinned_arg a = { .fd = open_out() };
+	cpu_set_t all, rt;
+	pthread_t t;
+	int cpu = -1, r;
+
+	if (sched_getaffinity(0, sizeof(all), &all) || CPU_COUNT(&all) < 2) {
+		rtt_skip("fewer than 2 CPUs: nowhere else for the writer to run");
+		close(a.fd);
+		return;
+	}
+	for (int i = CPU_SETSIZE - 1; i >= 0 && cpu < 0; i--)
+		if (CPU_ISSET(i, &all))
+			cpu = i;
+	CPU_ZERO(&rt);
+	CPU_SET(cpu, &rt);
+	to.cpuset = &rt;
+	to.cpuset_size = sizeof(rt);
+	r = rt_thread_create(&t, &to, make_log_pinned, &a);
+	if (r == -EPERM) {
+		rtt_skip("SCHED_FIFO refused here: %s", rt_last_error());
+		close(a.fd);
+		return;
+	}
+	CU_ASSERT_EQUAL_FATAL(r, 0);
+	rt_thread_join(t, NULL);
+	CU_ASSERT_EQUAL(a.err, 0);
+	CU_ASSERT(!CPU_ISSET(cpu, &a.writer));       /* off the real-time CPU */
+	CU_ASSERT(CPU_COUNT(&a.writer) >= 1);
+	CU_ASSERT_EQUAL(a.err2, 0);
+	CU_ASSERT(CPU_ISSET(0, &a.explicit_writer) && CPU_COUNT(&a.explicit_writer) == 1);
+	close(a.fd);
+	/* bad cpuset options */
+	RT_OPTS(rt_log_opts, o, .cpuset = &rt);
+	errno = 0;
+	CU_ASSERT_PTR_NULL(rt_log_create(1, &o));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	cpu_set_t none;
+	CPU_ZERO(&none);
+	o.cpuset = &none;
+	o.cpuset_size = sizeof(none);
+	CU_ASSERT_PTR_NULL(rt_log_create(1, &o));
+	CU_ASSERT(strstr(rt_last_error(), "names no CPU") != NULL);
+}
+
 static const struct rtt_test tests[] = {
 	{ "100k records, default (fixed-buffer io_uring where it works): in order", test_order_fixed },
 	{ "100k records, RT_LOG_NO_URING (write(2)): complete, in order", test_order_write },
@@ -638,6 +913,9 @@ static const struct rtt_test tests[] = {
 	{ "RTMEM_DISABLE=io_uring: write(2), reason given", test_fallback_disable },
 	{ "sysctl kernel.io_uring_disabled=2: write(2), reason given", test_fallback_sysctl },
 	{ "registration over RLIMIT_MEMLOCK: plain io_uring writes", test_fallback_no_register },
+	{ "a signal handler logs while the thread logs", test_signal_handler },
+	{ "a fork child refuses the parent's log and makes its own", test_fork_child },
+	{ "the writer runs off a real-time creator's CPU, or where told", test_writer_cpus },
 	RTT_END
 };
 

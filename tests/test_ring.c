@@ -73,17 +73,32 @@ static void test_init_attach_errors(void)
 	CU_ASSERT_PTR_NULL(rt_ring_attach(m, 10));
 	CU_ASSERT_EQUAL(errno, EINVAL);
 
-	struct rt_ring *r = rt_ring_init(m, b, 32, 4);
-	CU_ASSERT_PTR_EQUAL_FATAL(r, m);
-	CU_ASSERT_PTR_EQUAL(rt_ring_attach(m, b), r);
+	struct rt_ring *r = rt_ring_init(m, b, 32, 4), *a;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	/* handles are private: never the shared memory itself */
+	CU_ASSERT((uint8_t *)r < m || (uint8_t *)r >= m + 2 * b);
+	a = rt_ring_attach(m, b);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_EQUAL(a, r);
+	CU_ASSERT_EQUAL(rt_ring_push(r, "x", 1), 0);           /* one ring, two handles */
+	CU_ASSERT_EQUAL(rt_ring_pop(a, m + b, 8), 1);
+	CU_ASSERT_EQUAL(rt_ring_detach(a), 0);
+	CU_ASSERT_EQUAL(rt_ring_detach(a), -EINVAL);            /* twice */
+	CU_ASSERT(strstr(rt_last_error(), "detached already") != NULL);
+	CU_ASSERT_EQUAL(rt_ring_push(a, "x", 1), -EINVAL);      /* a late call */
+	CU_ASSERT_EQUAL(rt_ring_detach(NULL), -EINVAL);
+	CU_ASSERT_EQUAL(rt_ring_detach((struct rt_ring *)m), -EINVAL);  /* the memory */
 	CU_ASSERT_PTR_NULL(rt_ring_attach(m, b - 1));               /* fewer bytes mapped */
 	CU_ASSERT_EQUAL(errno, EINVAL);
 	/* another layout version */
-	uint32_t *version = (uint32_t *)(m + 8);
+	uint32_t *version = (uint32_t *)(m + 8), v0 = *version;
 	*version = 99;
 	CU_ASSERT_PTR_NULL(rt_ring_attach(m, b));
 	CU_ASSERT_EQUAL(errno, EPROTO);
-	*version = 1;
+	*version = 1;                                              /* the length-only check */
+	CU_ASSERT_PTR_NULL(rt_ring_attach(m, b));
+	CU_ASSERT_EQUAL(errno, EPROTO);
+	*version = v0;
 	/* a header that lies about its slots */
 	uint64_t *slots = (uint64_t *)(m + 24);
 	*slots = 8;
@@ -91,7 +106,9 @@ static void test_init_attach_errors(void)
 	CU_ASSERT_EQUAL(errno, EINVAL);
 	CU_ASSERT(strstr(rt_last_error(), "inconsistent") != NULL);
 	*slots = 4;
-	CU_ASSERT_PTR_NOT_NULL(rt_ring_attach(m, b));
+	a = rt_ring_attach(m, b);
+	CU_ASSERT_PTR_NOT_NULL(a);
+	rt_ring_detach(a);
 	/* NULL everywhere */
 	CU_ASSERT_EQUAL(rt_ring_push(NULL, "x", 1), -EINVAL);
 	CU_ASSERT_EQUAL(rt_ring_pop(NULL, m, 1), -EINVAL);
@@ -103,6 +120,7 @@ static void test_init_attach_errors(void)
 	CU_ASSERT_EQUAL(rt_ring_claim(NULL, RT_RING_PRODUCER), -EINVAL);
 	CU_ASSERT_EQUAL(rt_ring_claim(r, (enum rt_ring_role)7), -EINVAL);
 	CU_ASSERT_EQUAL(rt_ring_push(r, NULL, 4), -EINVAL);
+	CU_ASSERT_EQUAL(rt_ring_detach(r), 0);
 	munmap(m, 2 * b);
 }
 
@@ -154,6 +172,7 @@ static void test_fifo(void)
 	CU_ASSERT_EQUAL(st.pushed, 1004);
 	CU_ASSERT_EQUAL(st.popped, 1004);
 	CU_ASSERT_EQUAL(st.used, 0);
+	rt_ring_detach(r);
 	munmap(m, b);
 }
 
@@ -196,6 +215,7 @@ static void test_zero_copy(void)
 	errno = 0;
 	CU_ASSERT_PTR_NULL(rt_ring_peek(r, &len));
 	CU_ASSERT_EQUAL(errno, EAGAIN);
+	rt_ring_detach(r);
 	munmap(m, b);
 }
 
@@ -208,19 +228,23 @@ static void test_corruption(void)
 
 	CU_ASSERT_EQUAL(rt_ring_push(r, "abcd", 4), 0);
 	/* a stray write over the slot's length */
-	uint32_t *len = (uint32_t *)(m + 192);
+	uint32_t *len = (uint32_t *)(m + 192), check = len[1];
 	*len = 1000;
 	CU_ASSERT_EQUAL(rt_ring_pop(r, buf, sizeof(buf)), -EBADMSG);
 	CU_ASSERT(strstr(rt_last_error(), "overwritten") != NULL);
+	*len = 3;                                   /* shorter, still in the slot */
+	CU_ASSERT_EQUAL(rt_ring_pop(r, buf, sizeof(buf)), -EBADMSG);
 	*len = 4;
 	len[1] = 0x1234;
 	CU_ASSERT_EQUAL(rt_ring_pop(r, buf, sizeof(buf)), -EBADMSG);   /* check word */
-	len[1] = ~4u;
+	len[1] = check;
 	CU_ASSERT_EQUAL(rt_ring_pop(r, buf, sizeof(buf)), 4);
+	CU_ASSERT_EQUAL(memcmp(buf, "abcd", 4), 0);
 	/* head far beyond tail */
 	uint64_t *head = (uint64_t *)(m + 64);
 	*head = 100;
 	CU_ASSERT_EQUAL(rt_ring_pop(r, buf, sizeof(buf)), -EBADMSG);
+	rt_ring_detach(r);
 	munmap(m, b);
 }
 
@@ -246,7 +270,14 @@ static void test_stale_holder(void)
 	atomic_fetch_add(tail, 1);            /* the new consumer took it meanwhile */
 	CU_ASSERT_EQUAL(rt_ring_consume(r), -EOWNERDEAD);
 	CU_ASSERT_EQUAL(atomic_load(tail), 1);
+	/* the stale holder is refused until it claims the role again */
+	CU_ASSERT_EQUAL(rt_ring_pop(r, buf, sizeof(buf)), -EBUSY);
+	CU_ASSERT_EQUAL(rt_ring_push(r, "x", 1), -EBUSY);
+	CU_ASSERT_EQUAL(rt_ring_claim(r, RT_RING_CONSUMER), 0);
+	CU_ASSERT_EQUAL(rt_ring_claim(r, RT_RING_PRODUCER), 0);
 	CU_ASSERT_EQUAL(rt_ring_pop(r, buf, sizeof(buf)), -EAGAIN);
+	CU_ASSERT_EQUAL(rt_ring_push(r, "x", 1), 0);
+	rt_ring_detach(r);
 	munmap(m, b);
 }
 
@@ -330,6 +361,423 @@ static void test_hot_path_quiet(void)
 	CU_ASSERT_EQUAL(rt_faults_since(&mark, &f), 0);
 	RTT_ASSERT_NO_FAULTS(f);
 	rt_region_destroy(reg);
+}
+
+/* ---- signal handlers ---- */
+
+/* A record that says what it should hold: who pushed it (0 the thread, 1
+ * its signal handler), its sequence number in that stream, and a body and
+ * length derived from both. */
+struct srec {
+	uint32_t src, len;
+	uint64_t seq;
+	uint8_t body[232];
+};
+
+static size_t srec_len(uint32_t src, uint64_t seq)
+{
+	return offsetof(struct srec, body) + (size_t)((seq * 13 + src * 101) % 233);
+}
+
+static void srec_fill(struct srec *r, uint32_t src, uint64_t seq)
+{
+	r->src = src;
+	r->seq = seq;
+	r->len = (uint32_t)srec_len(src, seq);
+	for (size_t i = 0; i + offsetof(struct srec, body) < r->len; i++)
+		r->body[i] = (uint8_t)(seq * 31 + i * 7 + src);
+}
+
+static bool srec_ok(const struct srec *r, size_t n)
+{
+	if (n < offsetof(struct srec, body) || r->src > 1 || r->len != n ||
+	    n != srec_len(r->src, r->seq))
+		return false;
+	for (size_t i = 0; i + offsetof(struct srec, body) < n; i++)
+		if (r->body[i] != (uint8_t)(r->seq * 31 + i * 7 + r->src))
+			return false;
+	return true;
+}
+
+/* what the handler and the interrupted thread count, by outcome */
+struct sig_counts {
+	unsigned long ok, busy, full, ownerdead, other;
+};
+
+static struct rt_ring *sig_ring;
+static volatile sig_atomic_t sig_ticks;
+static uint64_t sig_hseq;
+static struct sig_counts sig_h;
+
+static void count(struct sig_counts *c, int r)
+{
+	if (r == 0)
+		c->ok++;
+	else if (r == -EBUSY)
+		c->busy++;
+	else if (r == -EAGAIN)
+		c->full++;
+	else if (r == -EOWNERDEAD)
+		c->ownerdead++;
+	else
+		c->other++;
+}
+
+static void push_from_handler(int sig)
+{
+	int e = errno, r;
+	struct srec rec;
+
+	(void)sig;
+	srec_fill(&rec, 1, sig_hseq);
+	r = rt_ring_push(sig_ring, &rec, rec.len);
+	count(&sig_h, r);
+	if (r == 0)
+		sig_hseq++;
+	sig_ticks++;
+	errno = e;
+}
+
+struct sig_consumer {
+	struct rt_ring *r;
+	atomic_bool stop;
+	unsigned long recs, corrupt, badmsg, other;
+	uint64_t next[2];
+};
+
+static void *sig_consume(void *arg)
+{
+	struct sig_consumer *c = arg;
+	struct srec rec;
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		ssize_t n = rt_ring_pop(c->r, &rec, sizeof(rec));
+
+		if (n == -EAGAIN) {
+			if (atomic_load(&c->stop) && rt_ring_pop(c->r, &rec, sizeof(rec)) == -EAGAIN)
+				break;
+			continue;
+		}
+		if (n == -EBADMSG) {            /* refused: drop it and go on */
+			c->badmsg++;
+			rt_ring_consume(c->r);
+			continue;
+		}
+		if (n < 0) {
+			c->other++;
+			continue;
+		}
+		c->recs++;
+		if (!srec_ok(&rec, (size_t)n) || rec.seq != c->next[rec.src]) {
+			c->corrupt++;
+			if (rec.src <= 1)
+				c->next[rec.src] = rec.seq + 1;
+			continue;
+		}
+		c->next[rec.src]++;
+	}
+	return NULL;
+}
+
+/* A timer signal every 50 us whose handler pushes onto the ring the
+ * interrupted thread is pushing onto (issue 16 item 1). Before the fix, a
+ * handler that landed between the producer's check and its publish
+ * published the same slot, and the interrupted push then overwrote a
+ * published record and failed with a false EOWNERDEAD. Now the handler's
+ * push is refused (-EBUSY) while another is under way, the interrupted one
+ * completes, and the consumer sees every record intact and in order. */
+static void test_signal_handler_push(void)
+{
+	const unsigned long ticks = rtt_iters(30000, 1500);
+	size_t b = rt_ring_bytes(sizeof(struct srec), 64);
+	void *m = shared_mem(b);
+	struct rt_ring *r = rt_ring_init(m, b, sizeof(struct srec), 64);
+	struct sig_consumer c = { .r = r };
+	struct sig_counts mc = { 0 };
+	uint64_t mseq = 0;
+	struct srec rec;
+	pthread_t t;
+	int err;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	sig_ring = r;
+	sig_ticks = 0;
+	sig_hseq = 0;
+	memset(&sig_h, 0, sizeof(sig_h));
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, sig_consume, &c), 0);
+	err = rtt_tick_start(SIGALRM, push_from_handler, 50000);
+	CU_ASSERT_EQUAL_FATAL(err, 0);
+	while ((unsigned long)sig_ticks < ticks) {
+		int rc;
+
+		srec_fill(&rec, 0, mseq);
+		rc = rt_ring_push(r, &rec, rec.len);
+		count(&mc, rc);
+		if (rc == 0)
+			mseq++;
+	}
+	rtt_tick_stop(SIGALRM);
+	atomic_store(&c.stop, true);
+	pthread_join(t, NULL);
+	printf("\n  %lu ticks: handler pushed %lu, refused %lu busy and %lu full; thread "
+	       "pushed %lu; consumer got %lu, %lu corrupt, %lu refused as corrupt; false "
+	       "EOWNERDEAD %lu+%lu\n", (unsigned long)sig_ticks, sig_h.ok, sig_h.busy,
+	       sig_h.full, mc.ok, c.recs, c.corrupt, c.badmsg, mc.ownerdead, sig_h.ownerdead);
+	CU_ASSERT_EQUAL(c.corrupt, 0);
+	CU_ASSERT_EQUAL(c.badmsg, 0);
+	CU_ASSERT_EQUAL(c.other, 0);
+	CU_ASSERT_EQUAL(mc.ownerdead + sig_h.ownerdead, 0);
+	CU_ASSERT_EQUAL(mc.other + sig_h.other, 0);
+	CU_ASSERT_EQUAL(mc.busy, 0);            /* only a handler is ever refused */
+	/* every record accepted arrived, once, in order */
+	CU_ASSERT_EQUAL(c.next[0], mseq);
+	CU_ASSERT_EQUAL(c.next[1], sig_hseq);
+	CU_ASSERT_EQUAL(c.recs, mseq + sig_hseq);
+	CU_ASSERT(sig_h.ok > 0);
+	rt_ring_detach(r);
+	munmap(m, b);
+}
+
+/* The consumer's side: a handler that pops while the thread is inside a
+ * pop, or between its peek and consume, is refused; nothing is read twice
+ * or skipped. */
+static struct rt_ring *pop_ring;
+static struct sig_counts pop_h;
+static uint64_t pop_seen[1 << 12];
+static unsigned pop_nseen;
+
+static void pop_from_handler(int sig)
+{
+	int e = errno;
+	uint64_t v;
+	ssize_t n;
+
+	(void)sig;
+	n = rt_ring_pop(pop_ring, &v, sizeof(v));
+	count(&pop_h, n > 0 ? 0 : (int)n);
+	if (n == sizeof(v) && pop_nseen < sizeof(pop_seen) / sizeof(pop_seen[0]))
+		pop_seen[pop_nseen++] = v;
+	errno = e;
+}
+
+static void test_signal_handler_pop(void)
+{
+	const unsigned long n_recs = rtt_iters(400000, 20000);
+	size_t b = rt_ring_bytes(8, 1024);
+	void *m = shared_mem(b);
+	struct rt_ring *r = rt_ring_init(m, b, 8, 1024);
+	unsigned long got = 0, bad = 0, owner = 0, hseen = 0;
+	uint64_t v, last = 0;
+	bool any = false;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	pop_ring = r;
+	pop_nseen = 0;
+	memset(&pop_h, 0, sizeof(pop_h));
+	CU_ASSERT_EQUAL_FATAL(rtt_tick_start(SIGALRM, pop_from_handler, 50000), 0);
+	for (uint64_t i = 0; i < n_recs;) {
+		const uint64_t *p;
+		size_t len;
+		ssize_t k;
+
+		/* refill: the handler pops too; the handler's pops land in pop_seen */
+		while (i < n_recs && rt_ring_push(r, &i, sizeof(i)) == 0)
+			i++;
+		for (int j = 0; j < 512; j++) {
+			if (j & 1) {
+				p = rt_ring_peek(r, &len);
+				if (!p) {
+					owner += errno == EOWNERDEAD;
+					continue;
+				}
+				v = *p;
+				k = rt_ring_consume(r);
+				if (k) {
+					owner += k == -EOWNERDEAD;
+					continue;
+				}
+			} else {
+				k = rt_ring_pop(r, &v, sizeof(v));
+				if (k != sizeof(v)) {
+					owner += k == -EOWNERDEAD;
+					continue;
+				}
+			}
+			/* the thread's records rise; the handler's fill the gaps */
+			if (any && v <= last)
+				bad++;
+			last = v;
+			any = true;
+			got++;
+		}
+	}
+	rtt_tick_stop(SIGALRM);
+	while (rt_ring_pop(r, &v, sizeof(v)) == sizeof(v))
+		got++;
+	hseen = pop_h.ok;
+	printf("\n  handler popped %lu (refused %lu busy), thread %lu; %lu out of order, %lu "
+	       "false EOWNERDEAD\n", hseen, pop_h.busy, got, bad, owner + pop_h.ownerdead);
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL(owner + pop_h.ownerdead, 0);
+	CU_ASSERT_EQUAL(pop_h.other, 0);
+	CU_ASSERT_EQUAL(got + hseen, n_recs);   /* each record once */
+	rt_ring_detach(r);
+	munmap(m, b);
+}
+
+/* The record check covers the bytes, not only the length: a record changed
+ * after it was published is refused, and rt_ring_consume() drops it. */
+static void test_check_covers_data(void)
+{
+	size_t b = rt_ring_bytes(16, 4);
+	uint8_t *m = shared_mem(b);
+	struct rt_ring *r = rt_ring_init(m, b, 16, 4);
+	char buf[16];
+	size_t len;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(rt_ring_push(r, "abcdefgh", 8), 0);
+	CU_ASSERT_EQUAL(rt_ring_push(r, "next", 4), 0);
+	m[192 + 8 + 5] ^= 0x01;                 /* one bit of the first record's data */
+	CU_ASSERT_EQUAL(rt_ring_pop(r, buf, sizeof(buf)), -EBADMSG);
+	CU_ASSERT(strstr(rt_last_error(), "fails its check") != NULL);
+	errno = 0;
+	CU_ASSERT_PTR_NULL(rt_ring_peek(r, &len));
+	CU_ASSERT_EQUAL(errno, EBADMSG);
+	CU_ASSERT_EQUAL(rt_ring_consume(r), 0); /* dropped */
+	CU_ASSERT_EQUAL(rt_ring_pop(r, buf, sizeof(buf)), 4);
+	CU_ASSERT_EQUAL(memcmp(buf, "next", 4), 0);
+	/* after a peek, the record belongs to consume: pop is refused */
+	CU_ASSERT_EQUAL(rt_ring_push(r, "p", 1), 0);
+	CU_ASSERT_PTR_NOT_NULL(rt_ring_peek(r, &len));
+	CU_ASSERT_EQUAL(rt_ring_pop(r, buf, sizeof(buf)), -EBUSY);
+	CU_ASSERT_EQUAL(rt_ring_consume(r), 0);
+	CU_ASSERT_EQUAL(rt_ring_pop(r, buf, sizeof(buf)), -EAGAIN);
+	/* a slot left from an earlier lap (a stray head) is refused too */
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL(rt_ring_push(r, "lap", 3), 0);
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL(rt_ring_pop(r, buf, sizeof(buf)), 3);
+	_Atomic uint64_t *head = (_Atomic uint64_t *)(m + 64);
+	atomic_fetch_add(head, 4);              /* claims 4 records: stale slots */
+	CU_ASSERT_EQUAL(rt_ring_pop(r, buf, sizeof(buf)), -EBADMSG);
+	rt_ring_detach(r);
+	munmap(m, b);
+}
+
+/* ---- a peer scribbling on the shared header (issue 16 item 9) ---- */
+
+/* Ring memory that ends exactly at a PROT_NONE page: any access past the
+ * ring's end is a SIGSEGV. */
+static uint8_t *guarded(size_t bytes, size_t *mapped)
+{
+	size_t ps = rtk_page_size(), len = (bytes + ps - 1) / ps * ps;
+	uint8_t *m = mmap(NULL, len + ps, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			  -1, 0);
+
+	if (m == MAP_FAILED)
+		return NULL;
+	mprotect(m + len, ps, PROT_NONE);
+	*mapped = len + ps;
+	/* the ring's end at the guard, 64-byte aligned */
+	return m + ((len - bytes) & ~(size_t)63);
+}
+
+#define OFF_SLOT_SIZE 16
+#define OFF_SLOTS 24
+#define OFF_STRIDE 32
+
+static int scribble_stride(void *unused)
+{
+	size_t b = rt_ring_bytes(64, 4), len;
+	uint8_t *m = guarded(b, &len), rec[64] = { 1 };
+	struct rt_ring *r;
+
+	(void)unused;
+	RTT_CHILD_CHECK(m != NULL);
+	r = rt_ring_init(m, b, 64, 4);
+	RTT_CHILD_CHECK(r != NULL);
+	RTT_CHILD_CHECK(rt_ring_push(r, rec, sizeof(rec)) == 0);
+	/* a stride that puts slot 1 on the guard page (right after the ring) */
+	size_t ps = rtk_page_size();
+	uintptr_t guard = ((uintptr_t)m + b + ps - 1) & ~(uintptr_t)(ps - 1);
+	*(uint64_t *)(m + OFF_STRIDE) = guard - (uintptr_t)(m + 192);
+	RTT_CHILD_CHECK(rt_ring_push(r, rec, sizeof(rec)) == -EBADMSG);
+	RTT_CHILD_CHECK(strstr(rt_last_error(), "no longer matches") != NULL);
+	RTT_CHILD_CHECK(rt_ring_reserve(r) == NULL && errno == EBADMSG);
+	RTT_CHILD_CHECK(rt_ring_pop(r, rec, sizeof(rec)) == -EBADMSG);
+	return 0;
+}
+
+static int scribble_slot_size(void *unused)
+{
+	size_t b = rt_ring_bytes(64, 2), len;
+	uint8_t *m = guarded(b, &len), big[8192];
+	struct rt_ring *r;
+
+	(void)unused;
+	memset(big, 7, sizeof(big));
+	RTT_CHILD_CHECK(m != NULL);
+	r = rt_ring_init(m, b, 64, 2);
+	RTT_CHILD_CHECK(r != NULL);
+	RTT_CHILD_CHECK(rt_ring_push(r, big, 64) == 0);       /* slot 0; slot 1 is last */
+	*(uint64_t *)(m + OFF_SLOT_SIZE) = sizeof(big);
+	RTT_CHILD_CHECK(rt_ring_push(r, big, sizeof(big)) == -EMSGSIZE ||
+			rt_ring_push(r, big, sizeof(big)) == -EBADMSG);
+	RTT_CHILD_CHECK(rt_ring_push(r, big, 64) == -EBADMSG);
+	return 0;
+}
+
+static int scribble_consumer(void *unused)
+{
+	size_t b = rt_ring_bytes(64, 2), len;
+	uint8_t *m = guarded(b, &len), big[8192];
+	struct rt_ring *r;
+
+	(void)unused;
+	RTT_CHILD_CHECK(m != NULL);
+	r = rt_ring_init(m, b, 64, 2);
+	RTT_CHILD_CHECK(r != NULL);
+	RTT_CHILD_CHECK(rt_ring_push(r, big, 8) == 0);
+	RTT_CHILD_CHECK(rt_ring_pop(r, big, sizeof(big)) == 8);
+	RTT_CHILD_CHECK(rt_ring_push(r, big, 8) == 0);         /* in the last slot */
+	/* the header and the slot both claim a record running past the end */
+	*(uint64_t *)(m + OFF_SLOT_SIZE) = sizeof(big);
+	*(uint32_t *)(m + 192 + (64 + 8)) = sizeof(big);
+	RTT_CHILD_CHECK(rt_ring_pop(r, big, sizeof(big)) == -EBADMSG);
+	RTT_CHILD_CHECK(rt_ring_peek(r, NULL) == NULL && errno == EBADMSG);
+	/* the header restored, the slot's length alone is still refused */
+	*(uint64_t *)(m + OFF_SLOT_SIZE) = 64;
+	RTT_CHILD_CHECK(rt_ring_pop(r, big, sizeof(big)) == -EBADMSG);
+	/* more slots than there are: indices stay inside the real ring */
+	*(uint64_t *)(m + OFF_SLOTS) = 1024;
+	RTT_CHILD_CHECK(rt_ring_pop(r, big, sizeof(big)) == -EBADMSG);
+	RTT_CHILD_CHECK(rt_ring_stats(r, &(struct rt_ring_stats){ .sz = sizeof(struct rt_ring_stats) }) ==
+			-EBADMSG);
+	return 0;
+}
+
+/* Geometry is read once at attach and kept in the private handle: a stray
+ * write to the shared header is refused (-EBADMSG), never followed outside
+ * the ring (each case runs in a child, the ring against a guard page, so
+ * an out-of-bounds access there is a SIGSEGV, not silent). */
+static void test_scribbled_header(void)
+{
+	static int (*const cases[])(void *) = { scribble_stride, scribble_slot_size,
+						  scribble_consumer };
+	static const char *const names[] = { "stride", "slot size", "consumer" };
+
+	for (int i = 0; i < 3; i++) {
+		int rc = rtt_in_child(NULL, cases[i], NULL);
+
+		if (rc)
+			printf("\n  %s: the child %s %d\n", names[i], rc > 128 ? "died of signal" :
+			       "exited with", rc > 128 ? rc - 128 : rc);
+		CU_ASSERT_EQUAL(rc, 0);
+	}
 }
 
 /* ---- processes ---- */
@@ -633,6 +1081,10 @@ int main(void)
 		{ "a stale holder cannot move a counter", test_stale_holder },
 		{ "death mid-operation loses nothing", test_death_mid_operation },
 		{ "a stream through SIGKILLed producers", test_kill_stream },
+		{ "a signal handler pushes while the thread pushes", test_signal_handler_push },
+		{ "a signal handler pops while the thread pops", test_signal_handler_pop },
+		{ "the record check covers the data", test_check_covers_data },
+		{ "a scribbled shared header is refused, not followed", test_scribbled_header },
 		RTT_END,
 	};
 

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,10 +177,116 @@ static void test_errors(void)
 	CU_ASSERT_EQUAL(rt_selfcheck_stop(), 0);
 }
 
+/* ---- where the thread runs (issue 16 item 7) ---- */
+
+struct sc_arg {
+	cpu_set_t def, told;
+	int err, err2;
+};
+
+static void *start_pinned(void *arg)
+{
+	struct sc_arg *a = arg;
+	RT_OPTS(rt_selfcheck_opts, o, .interval_ms = 1000);
+	cpu_set_t zero;
+
+	a->err = rt_selfcheck_start(&o);
+	if (!a->err) {
+		a->err = rtt_thread_cpus("rtmem-selfcheck", &a->def);
+		rt_selfcheck_stop();
+	}
+	CPU_ZERO(&zero);
+	CPU_SET(0, &zero);
+	o.cpuset = &zero;
+	o.cpuset_size = sizeof(zero);
+	a->err2 = rt_selfcheck_start(&o);
+	if (!a->err2) {
+		a->err2 = rtt_thread_cpus("rtmem-selfcheck", &a->told);
+		rt_selfcheck_stop();
+	}
+	return NULL;
+}
+
+/* Started from a SCHED_FIFO thread pinned to one CPU, the self-check thread
+ * runs off that CPU; an explicit cpuset is used as given. */
+static void test_cpus(void)
+{
+	RT_OPTS(rt_thread_opts, to, .policy = SCHED_FIFO, .priority = 10);
+	RT_OPTS(rt_selfcheck_opts, o);
+	struct sc_arg a = { .err = -1 };
+	cpu_set_t all, rt, none;
+	pthread_t t;
+	int cpu = -1, r;
+
+	CPU_ZERO(&none);
+	o.cpuset = &none;
+	CU_ASSERT_EQUAL(rt_selfcheck_start(&o), -EINVAL);     /* without its size */
+	o.cpuset_size = sizeof(none);
+	CU_ASSERT_EQUAL(rt_selfcheck_start(&o), -EINVAL);     /* no CPU in it */
+	CU_ASSERT(strstr(rt_last_error(), "names no CPU") != NULL);
+	CU_ASSERT_EQUAL(rt_selfcheck_stop(), -ENOENT);
+	if (sched_getaffinity(0, sizeof(all), &all) || CPU_COUNT(&all) < 2) {
+		rtt_skip("fewer than 2 CPUs: nowhere else for the self-check to run");
+		return;
+	}
+	for (int i = CPU_SETSIZE - 1; i >= 0 && cpu < 0; i--)
+		if (CPU_ISSET(i, &all))
+			cpu = i;
+	CPU_ZERO(&rt);
+	CPU_SET(cpu, &rt);
+	to.cpuset = &rt;
+	to.cpuset_size = sizeof(rt);
+	r = rt_thread_create(&t, &to, start_pinned, &a);
+	if (r == -EPERM) {
+		rtt_skip("SCHED_FIFO refused here: %s", rt_last_error());
+		return;
+	}
+	CU_ASSERT_EQUAL_FATAL(r, 0);
+	rt_thread_join(t, NULL);
+	CU_ASSERT_EQUAL(a.err, 0);
+	CU_ASSERT(CPU_COUNT(&a.def) >= 1 && !CPU_ISSET(cpu, &a.def));
+	CU_ASSERT_EQUAL(a.err2, 0);
+	CU_ASSERT(CPU_ISSET(0, &a.told) && CPU_COUNT(&a.told) == 1);
+}
+
+/* A fork child has no self-check thread: it says so, and starts its own. */
+static int child_selfcheck(void *unused)
+{
+	RT_OPTS(rt_selfcheck_opts, o, .interval_ms = 10);
+	RT_OPTS(rt_audit_report, rep);
+
+	(void)unused;
+	RTT_CHILD_CHECK(rt_selfcheck_last(&rep, NULL) == -ENOENT);
+	RTT_CHILD_CHECK(rt_selfcheck_stop() == -ENOENT);
+#ifndef __SANITIZE_THREAD__
+	/* TSan does not support new threads after a multi-threaded fork */
+	RTT_CHILD_CHECK(rt_selfcheck_start(&o) == 0);
+	RTT_CHILD_CHECK(wait_audits(1, &rep) >= 1);
+	RTT_CHILD_CHECK(rep.pid == getpid());
+	RTT_CHILD_CHECK(rt_selfcheck_stop() == 0);
+#else
+	(void)o;
+#endif
+	return 0;
+}
+
+static void test_fork(void)
+{
+	RT_OPTS(rt_selfcheck_opts, o, .interval_ms = 10);
+	RT_OPTS(rt_audit_report, rep);
+
+	CU_ASSERT_EQUAL_FATAL(rt_selfcheck_start(&o), 0);
+	CU_ASSERT(wait_audits(1, &rep) >= 1);
+	CU_ASSERT_EQUAL(rtt_in_child(NULL, child_selfcheck, NULL), 0);
+	CU_ASSERT_EQUAL(rt_selfcheck_stop(), 0);
+}
+
 static const struct rtt_test tests[] = {
 	{ "periodic audits and an atomic Prometheus textfile", test_textfile },
 	{ "violation callback on a SCHED_IDLE thread", test_callback },
 	{ "errors and defaults", test_errors },
+	{ "the thread runs off a real-time creator's CPU, or where told", test_cpus },
+	{ "a fork child has no self-check, and can start one", test_fork },
 	RTT_END
 };
 
