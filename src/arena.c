@@ -456,7 +456,7 @@ static void fork_child(void)
 {
 	for (struct rt_arena *a = live_list; a; a = a->live_next) {
 		if (!a->single)
-			rt__mutex_init(&a->mu);
+			rt__mutex_init_child(&a->mu);
 		if (a->tcache)
 			rt__tc_fork_child(a);
 	}

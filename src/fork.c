@@ -110,7 +110,7 @@ static void at_child(void)
 	__atomic_store_n(&rt__fork_gen, rt__fork_gen + 1, __ATOMIC_RELAXED);
 	for (unsigned i = n_entries; i-- > 0;) {
 		if (entries[i].mu)
-			rt__mutex_init(entries[i].mu);
+			rt__mutex_init_child(entries[i].mu);
 		else if (entries[i].child)
 			entries[i].child();
 	}

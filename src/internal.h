@@ -24,6 +24,8 @@
  * PTHREAD_PRIO_INHERIT mutex; a plain one where the kernel lacks PI
  * futexes. Every library mutex a real-time thread can wait on is made so. */
 void rt__mutex_init(pthread_mutex_t *m);
+/* In a fork child, for a mutex the forking thread held across fork(). */
+void rt__mutex_init_child(pthread_mutex_t *m);
 /* True when m is priority-inheriting (tests): locked, its word holds the
  * owner's tid. m must be unlocked. */
 bool rt__mutex_is_pi(pthread_mutex_t *m);

@@ -36,6 +36,18 @@ void rt__mutex_init(pthread_mutex_t *m)
 	pthread_mutexattr_destroy(&a);
 }
 
+void rt__mutex_init_child(pthread_mutex_t *m)
+{
+#if defined(__SANITIZE_THREAD__)
+	/* ThreadSanitizer keeps its own record of who holds a mutex, and an
+	 * init does not clear it: the child's thread (the one that forked)
+	 * would then "double lock" it. An unlock clears TSan's record (the
+	 * real unlock's result does not matter: the init follows). */
+	(void)pthread_mutex_unlock(m);
+#endif
+	rt__mutex_init(m);
+}
+
 bool rt__mutex_is_pi(pthread_mutex_t *m)
 {
 	/* glibc keeps the protocol in the kind; no public getter exists for
