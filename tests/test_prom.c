@@ -268,12 +268,73 @@ static void test_publish(void)
 	CU_ASSERT_EQUAL(system(path), 0);
 }
 
+/* The steady-state fault alert (docs/prometheus/rtmem.rules.yml) fires on a
+ * fully locked process whose fault counters move: the self-check must not
+ * move them itself. In a child locked with rt_lock_all, audits and textfile
+ * writes after the first few take no page fault, and the textfile shows the
+ * process fully locked (no unlocked anonymous bytes). */
+static char sc_path[64];
+
+static unsigned long sc_audits(void)
+{
+	RT_OPTS(rt_audit_report, r);
+	unsigned long n = 0;
+
+	return rt_selfcheck_last(&r, &n) == 0 ? n : 0;
+}
+
+static int child_selfcheck_faults(void *arg)
+{
+	RT_OPTS(rt_selfcheck_opts, o, .interval_ms = 10, .prometheus_path = sc_path);
+	unsigned long want, budget = rtt_budget_ms(10000) / 5;
+	uint64_t min0, maj0, min1, maj1;
+	char comm[64], key[128], *t;
+	size_t len;
+
+	(void)arg;
+	RTT_CHILD_CHECK(rt_lock_all(NULL) == 0);
+	RTT_CHILD_CHECK(rt_selfcheck_start(&o) == 0);
+	for (unsigned long i = 0; i < budget && sc_audits() < 5; i++)
+		usleep(5000);
+	RTT_CHILD_CHECK(sc_audits() >= 5);
+	RTT_CHILD_CHECK(rt__proc_stat(0, comm, sizeof(comm), &min0, &maj0) == 0);
+	want = sc_audits() + rtt_iters(50, 5);
+	for (unsigned long i = 0; i < budget && sc_audits() < want; i++)
+		usleep(5000);
+	RTT_CHILD_CHECK(rt__proc_stat(0, comm, sizeof(comm), &min1, &maj1) == 0);
+	RTT_CHILD_CHECK(sc_audits() >= want);
+	RTT_CHILD_CHECK(rt_selfcheck_stop() == 0);
+	if (min1 != min0 || maj1 != maj0)
+		fprintf(stderr, "self-check took %llu minor, %llu major faults\n",
+			(unsigned long long)(min1 - min0), (unsigned long long)(maj1 - maj0));
+	RTT_CHILD_CHECK(min1 == min0 && maj1 == maj0);
+	t = rtk_read_file(sc_path, &len);
+	RTT_CHILD_CHECK(t != NULL);
+	snprintf(key, sizeof(key), "rtmem_unlocked_anon_bytes{pid=\"%d\",", (int)getpid());
+	RTT_CHILD_CHECK(strstr(t, key) != NULL);
+	RTT_CHILD_CHECK(strtoull(strstr(strstr(t, key), "} ") + 2, NULL, 10) == 0);
+	free(t);
+	return 0;
+}
+
+static void test_selfcheck_no_faults(void)
+{
+	if (RTT_SANITIZED) {
+		rtt_skip("sanitizer build: mlockall() is a no-op and the runtime faults by itself");
+		return;
+	}
+	snprintf(sc_path, sizeof(sc_path), "/tmp/rtmem-prom-%d.prom", (int)getpid());
+	CU_ASSERT_EQUAL(rtt_in_child(NULL, child_selfcheck_faults, NULL), 0);
+	unlink(sc_path);
+}
+
 static const struct rtt_test tests[] = {
 	{ "label values escaped and valid UTF-8", test_escaping },
 	{ "one HELP/TYPE per family, every process under it; the run", test_grouping },
 	{ "violations by kind, unrecorded past the findings kept", test_violation_kinds },
 	{ "comm and fault counts from /proc/PID/stat", test_proc_stat },
 	{ "atomic textfile: mode 0644, no temporary left, errors", test_publish },
+	{ "self-check of a locked process: no page faults of its own", test_selfcheck_no_faults },
 	RTT_END
 };
 
