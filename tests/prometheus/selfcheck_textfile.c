@@ -3,7 +3,8 @@
  * Description: a program whose self-check writes a real Prometheus textfile
  * for tests/prometheus/check.sh (promtool check metrics). It holds a locked
  * file mapping truncated under its lock (a violation), starts
- * rt_selfcheck_start with prometheus_path = argv[1], and once two audits
+ * rt_selfcheck_start with prometheus_path = argv[1] (the raw mlock system
+ * call: sanitizers make the libc wrapper a no-op), and once two audits
  * have written the file prints "ready" and waits for SIGTERM or SIGINT.
  */
 #include "rtmem.h"
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 int main(int argc, char **argv)
@@ -38,7 +40,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	m = mmap(NULL, (size_t)(4 * ps), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (m == MAP_FAILED || mlock(m, (size_t)(4 * ps)) || ftruncate(fd, ps)) {
+	if (m == MAP_FAILED || syscall(SYS_mlock, m, (size_t)(4 * ps)) || ftruncate(fd, ps)) {
 		perror("locked file mapping");
 		return 1;
 	}
