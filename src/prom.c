@@ -144,6 +144,18 @@ static const struct {
 	  "not audited, at the last audit.", offsetof(struct rt_audit_report, special_bytes) },
 };
 
+static const struct {
+	const char *name, *help;
+	size_t off;
+} fault_metrics[] = {
+	{ "rtmem_minor_page_faults_total",
+	  "Page faults of the process served without I/O (minflt of /proc/PID/stat), every "
+	  "thread, since the process started.", offsetof(struct rt__prom_proc, minflt) },
+	{ "rtmem_major_page_faults_total",
+	  "Page faults of the process that needed I/O (majflt of /proc/PID/stat), every "
+	  "thread, since the process started.", offsetof(struct rt__prom_proc, majflt) },
+};
+
 static uint64_t field(const struct rt_audit_report *r, size_t off)
 {
 	return *(const uint64_t *)((const char *)r + off);
@@ -207,22 +219,13 @@ static void per_process(FILE *f, const struct rt__prom_run *run, const struct rt
 		faults |= p[i].have_faults;
 		timed |= p[i].audit_seconds >= 0;
 	}
-	if (faults) {
-		family(f, "rtmem_minor_page_faults_total", "counter",
-		       "Page faults of the process served without I/O (minflt of /proc/PID/stat), "
-		       "every thread, since the process started.");
+	for (size_t m = 0; faults && m < sizeof(fault_metrics) / sizeof(fault_metrics[0]); m++) {
+		family(f, fault_metrics[m].name, "counter", fault_metrics[m].help);
 		for (size_t i = 0; i < n; i++)
 			if (p[i].have_faults) {
-				series(f, "rtmem_minor_page_faults_total", run, &p[i], NULL, NULL);
-				fprintf(f, "%" PRIu64 "\n", p[i].minflt);
-			}
-		family(f, "rtmem_major_page_faults_total", "counter",
-		       "Page faults of the process that needed I/O (majflt of /proc/PID/stat), "
-		       "every thread, since the process started.");
-		for (size_t i = 0; i < n; i++)
-			if (p[i].have_faults) {
-				series(f, "rtmem_major_page_faults_total", run, &p[i], NULL, NULL);
-				fprintf(f, "%" PRIu64 "\n", p[i].majflt);
+				series(f, fault_metrics[m].name, run, &p[i], NULL, NULL);
+				fprintf(f, "%" PRIu64 "\n", *(const uint64_t *)((const char *)&p[i] +
+								  fault_metrics[m].off));
 			}
 	}
 	if (timed) {

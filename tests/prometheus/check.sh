@@ -13,14 +13,8 @@ set -euo pipefail
 rtmem=$(realpath "$1") helper=$(realpath "$2") units=$3
 src=$(cd "$(dirname "$0")/../.." && pwd)
 
-if ! command -v promtool >/dev/null; then
-	if [ "${CI:-}" = true ]; then
-		echo "FAIL: promtool is missing; .ci/install-deps installs Debian's prometheus package"
-		exit 1
-	fi
-	echo "SKIP: promtool not found (apt-get install prometheus)"
-	exit 77
-fi
+. "$(dirname "$0")/lib.sh"
+require prometheus promtool
 
 work=$(mktemp -d /tmp/rtmem-promcheck-XXXXXX)
 pids=()
@@ -30,9 +24,6 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-failed=0 passed=0
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
 
 # promtool check metrics exits non-zero on a parse error or a lint problem
 # (counter without _total, a unit that is not a base unit, no HELP, ...)
@@ -51,12 +42,7 @@ ln -s "$helper" "$work/bin/sc\"q\\x"
 "$work/bin/sc\"q\\x" "$work/app.prom" "$work/data" > "$work/helper.out" &
 hpid=$!
 pids+=("$hpid")
-for _ in $(seq 1 600); do
-	grep -q ready "$work/helper.out" 2>/dev/null && break
-	kill -0 "$hpid" 2>/dev/null || break
-	sleep 0.05
-done
-if ! grep -q ready "$work/helper.out"; then
+if ! wait_for "$work/helper.out" ready; then
 	fail "the self-check helper did not write its textfile"
 else
 	cp "$work/app.prom" "$work/selfcheck.prom"
@@ -113,10 +99,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 		"$rtmem" lock --interval 3600 "$work/nobody.bin" > "$work/nobody.out" 2>&1 &
 	npid=$!
 	pids+=("$npid")
-	for _ in $(seq 1 600); do
-		grep -q "files locked" "$work/nobody.out" 2>/dev/null && break
-		sleep 0.05
-	done
+	wait_for "$work/nobody.out" "files locked" || fail "rtmem lock as nobody: $(cat "$work/nobody.out")"
 	caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$units/rtmem-check.service" |
 		tr 'A-Z' 'a-z' | sed 's/cap_//g; s/ /,+/g')
 	setpriv --bounding-set=-all,+"$caps" -- "$rtmem" check --all --json \

@@ -12,15 +12,9 @@
 # where that is a failure).
 set -euo pipefail
 rtmem=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-ne=$(command -v prometheus-node-exporter || command -v node_exporter || true)
-if [ -z "$ne" ] || ! command -v curl >/dev/null; then
-	if [ "${CI:-}" = true ]; then
-		echo "FAIL: prometheus-node-exporter or curl missing; .ci/install-deps installs them"
-		exit 1
-	fi
-	echo "SKIP: prometheus-node-exporter or curl not found (apt-get install prometheus-node-exporter curl)"
-	exit 77
-fi
+. "$(dirname "$0")/lib.sh"
+require "prometheus-node-exporter curl" prometheus-node-exporter curl
+ne=$(command -v prometheus-node-exporter)
 
 work=$(mktemp -d /tmp/rtmem-e2e-XXXXXX)
 ne_pid= lock_pid=
@@ -30,18 +24,6 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-failed=0 passed=0
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-# wait_for FILE PATTERN: up to 30 s for PATTERN to appear in FILE
-wait_for() {
-	for _ in $(seq 1 600); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
 # node_exporter on a port the kernel picks (it logs the address), its own
 # directory, only the textfile collector: the package's service, if any,
 # keeps 9100 and /var/lib/prometheus/node-exporter to itself
