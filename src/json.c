@@ -12,8 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
+size_t rt__utf8_len(const unsigned char *s, size_t n)
 {
 	unsigned c = s[0];
 	size_t len;
@@ -64,7 +63,7 @@ void rt__json_str(FILE *f, const char *s, size_t n)
 			fputs("\\r", f), i++;
 		} else if (c < 0x20 || c == 0x7f) {
 			fprintf(f, "\\u%04x", c), i++;
-		} else if ((l = utf8_len(p + i, n - i)) != 0) {
+		} else if ((l = rt__utf8_len(p + i, n - i)) != 0) {
 			fwrite(p + i, 1, l, f);
 			i += l;
 		} else {

@@ -3,8 +3,8 @@
  * Description: production self-check: a SCHED_IDLE thread that audits this
  * process every N ms, calls the user back on violations and keeps a
  * Prometheus textfile current (written to a temporary file in the same
- * directory, then renamed, so node_exporter never reads half a file). Also
- * the Prometheus text writer shared with `rtmem check --prometheus`.
+ * directory, then renamed, so node_exporter never reads half a file; the
+ * text is prom.c's, shared with `rtmem check --prometheus`).
  */
 #include "internal.h"
 #include "rtmem.h"
@@ -20,39 +20,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-void rt__prom_write(FILE *f, const struct rt_audit_report *r, double audit_seconds)
-{
-	static const struct {
-		const char *name, *help;
-		size_t off;
-	} m[] = {
-		{ "rtmem_locked_bytes", "Bytes in locked and lock-on-fault mappings.",
-		  offsetof(struct rt_audit_report, locked_bytes) },
-		{ "rtmem_resident_locked_bytes", "Resident bytes of those mappings.",
-		  offsetof(struct rt_audit_report, resident_locked_bytes) },
-		{ "rtmem_swapped_bytes", "Bytes of the process in swap.",
-		  offsetof(struct rt_audit_report, swapped_bytes) },
-		{ "rtmem_unlocked_anon_bytes", "Anonymous bytes in unlocked mappings.",
-		  offsetof(struct rt_audit_report, unlocked_anon_bytes) },
-	};
-	int pid = r->pid ? (int)r->pid : (int)getpid();
-
-	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
-		fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n%s{pid=\"%d\"} %" PRIu64 "\n",
-			m[i].name, m[i].help, m[i].name, m[i].name, pid,
-			*(const uint64_t *)((const char *)r + m[i].off));
-	fprintf(f, "# HELP rtmem_violations Locked mappings not wholly resident, or with "
-		   "pages in swap.\n# TYPE rtmem_violations gauge\n"
-		   "rtmem_violations{pid=\"%d\"} %zu\n", pid, r->violations);
-	fprintf(f, "# HELP rtmem_thp_partial_warnings Huge pages locked only in part "
-		   "(resident; not counted by Mlocked).\n# TYPE rtmem_thp_partial_warnings gauge\n"
-		   "rtmem_thp_partial_warnings{pid=\"%d\"} %zu\n", pid, r->warnings);
-	if (audit_seconds >= 0)
-		fprintf(f, "# HELP rtmem_audit_seconds Time the last audit took.\n"
-			   "# TYPE rtmem_audit_seconds gauge\n"
-			   "rtmem_audit_seconds{pid=\"%d\"} %.6f\n", pid, audit_seconds);
-}
 
 static struct {
 	pthread_mutex_t mu;
@@ -100,26 +67,20 @@ static double mono(void)
 }
 
 /* A failed write leaves the textfile stale; the thread has no caller to
- * return an error to, so the first failure is said once on stderr. */
+ * return an error to, so the first failure is said once on stderr. The
+ * file is not fsync'd: a journal commit every interval could stall the
+ * process's own writes, and a textfile lost in a crash is rewritten by the
+ * next audit. */
 static void write_prom(const struct rt_audit_report *r, double secs)
 {
 	static bool said;
-	FILE *f = fopen(sc.tmp, "we");
-	int e = 0;
+	struct rt__prom_proc p = { .rep = r, .findings = sc.findings, .audit_seconds = secs };
+	struct rt__prom_run run = { .selfcheck = true, .timestamp = rt__unix_now() };
 
-	if (!f) {
-		e = errno;
-	} else {
-		rt__prom_write(f, r, secs);
-		if (fclose(f) != 0 || rename(sc.tmp, sc.prom) != 0) {
-			e = errno;
-			unlink(sc.tmp);
-		}
-	}
-	if (e && !said) {
+	p.have_faults = rt__proc_stat(0, p.comm, sizeof(p.comm), &p.minflt, &p.majflt) == 0;
+	if (rt__prom_publish(sc.prom, sc.tmp, false, &run, &p, 1) != 0 && !said) {
 		said = true;
-		fprintf(stderr, "rtmem self-check: cannot write %s: %s; the Prometheus textfile "
-			"stays stale until the directory is writable again.\n", sc.prom, strerror(e));
+		fprintf(stderr, "rtmem self-check: %s\n", rt_last_error());
 	}
 }
 

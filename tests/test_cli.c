@@ -8,6 +8,7 @@
 #include "kernel/kernel.h"
 #include "rtmem.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -16,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -160,9 +163,10 @@ static void test_json_escaping(void)
 
 /* ---- rtmem check ---- */
 
-/* A child that locks 8 pages, and (when `path`) a file mapping truncated
- * under its lock; it waits for a byte on `down`. */
-static pid_t locked_child(const char *path, int *down_w)
+/* A child that locks 8 pages (with lock-on-fault, untouched, when
+ * `onfault`), and (when `path`) a file mapping truncated under its lock;
+ * named `name` when not NULL. It waits for a byte on `down`. */
+static pid_t spawn_child(const char *path, bool onfault, const char *name, int *down_w)
 {
 	int up[2], down[2];
 	pid_t pid;
@@ -175,7 +179,12 @@ static pid_t locked_child(const char *path, int *down_w)
 		char *m = mmap(NULL, 8 * ps, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-		c = (m != MAP_FAILED && rtk_mlock(m, 8 * ps) == 0) ? 'y' : 'n';
+		if (name)
+			prctl(PR_SET_NAME, name);
+		if (onfault)
+			c = (m != MAP_FAILED && rtk_mlock2(m, 8 * ps, MLOCK_ONFAULT) == 0) ? 'y' : 'n';
+		else
+			c = (m != MAP_FAILED && rtk_mlock(m, 8 * ps) == 0) ? 'y' : 'n';
 		if (path && c == 'y') {
 			int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 			char *f;
@@ -200,6 +209,11 @@ static pid_t locked_child(const char *path, int *down_w)
 	close(up[0]);
 	*down_w = down[1];
 	return pid;
+}
+
+static pid_t locked_child(const char *path, int *down_w)
+{
+	return spawn_child(path, false, NULL, down_w);
 }
 
 static void release_child(pid_t pid, int down_w)
@@ -242,13 +256,15 @@ static void test_check_clean(void)
 	}
 	{
 		const char *args[] = { "check", "--pid", pid_s, "--prometheus", NULL };
-		char want[64];
+		char want[160];
 
 		rc = run_cli(args, -1, out, sizeof(out), err, sizeof(err));
 		CU_ASSERT_EQUAL(rc, 0);
-		snprintf(want, sizeof(want), "rtmem_violations{pid=\"%d\"} 0\n", (int)pid);
+		snprintf(want, sizeof(want), "rtmem_violations{pid=\"%d\",comm=\"test_cli\","
+			 "source=\"check\",kind=\"not_present\"} 0\n", (int)pid);
 		CU_ASSERT(strstr(out, want) != NULL);
 		CU_ASSERT(strstr(out, "# TYPE rtmem_locked_bytes gauge\n") != NULL);
+		CU_ASSERT(strstr(out, "rtmem_check_processes_audited 1\n") != NULL);
 	}
 	release_child(pid, down);
 }
@@ -332,6 +348,323 @@ static void test_check_errors(void)
 		CU_ASSERT_EQUAL(rc, 2);
 		CU_ASSERT(strstr(err, "no permission") != NULL);
 		CU_ASSERT_STRING_EQUAL(out, "");
+	}
+}
+
+/* ---- rtmem check --all, --cgroup, --unit, --textfile ---- */
+
+static char big[1 << 20], berr[8192];
+
+/* The JSON object of process `pid` in an --all report ("" if absent): from
+ * its {"pid": to the next one. */
+static const char *proc_json(const char *json, pid_t pid, char *obj, size_t n)
+{
+	char k[32];
+	const char *p, *e;
+
+	snprintf(k, sizeof(k), "{\"pid\":%d,", (int)pid);
+	p = strstr(json, k);
+	if (!p) {
+		obj[0] = 0;
+		return obj;
+	}
+	e = strstr(p + 1, "{\"pid\":");
+	if (!e)
+		e = p + strlen(p);
+	snprintf(obj, n, "%.*s", (int)(e - p), p);
+	return obj;
+}
+
+/* Every process holding locked memory, lock-on-fault ones untouched too;
+ * a violation makes the exit 1; comm escaped in the Prometheus labels. */
+static void test_check_all(void)
+{
+	char path[128], a_s[16], obj[8192], want[256];
+	int down_a, down_b, rc;
+	pid_t a, b;
+
+	find_cli();
+	snprintf(path, sizeof(path), "/tmp/rtmem-cli-all-%d.dat", (int)getpid());
+	/* a: 8 pages locked on fault, never touched (VmLck counts them) */
+	a = spawn_child(NULL, true, "rt\"q\\x\n\xc3", &down_a);
+	CU_ASSERT_FATAL(a > 0);
+	b = locked_child(path, &down_b);
+	CU_ASSERT_FATAL(b > 0);
+	snprintf(a_s, sizeof(a_s), "%d", (int)a);
+	{
+		const char *args[] = { "check", "--all", "--json", NULL };
+
+		rc = run_cli(args, -1, big, sizeof(big), berr, sizeof(berr));
+		CU_ASSERT_EQUAL(rc, 1);
+		proc_json(big, a, obj, sizeof(obj));
+		CU_ASSERT(json_u64(obj, "lockonfault_bytes") >= 8 * ps);
+		CU_ASSERT_EQUAL(json_u64(obj, "violation_count"), 0);
+		CU_ASSERT(strstr(obj, "\"comm\":\"rt\\\"q\\\\x\\n\\u00c3\"") != NULL);
+		proc_json(big, b, obj, sizeof(obj));
+		CU_ASSERT_EQUAL(json_u64(obj, "violation_count"), 1);
+		CU_ASSERT(strstr(obj, "\"kind\":\"not_present\"") != NULL);
+		/* this process locks nothing: not listed */
+		CU_ASSERT_STRING_EQUAL(proc_json(big, getpid(), obj, sizeof(obj)), "");
+		CU_ASSERT(json_u64(big, "with_violations") >= 1);
+		CU_ASSERT(json_u64(big, "audited") >= 2);
+	}
+	{
+		const char *args[] = { "check", "--all", "--prometheus", NULL };
+
+		rc = run_cli(args, -1, big, sizeof(big), berr, sizeof(berr));
+		CU_ASSERT_EQUAL(rc, 1);
+		snprintf(want, sizeof(want), "rtmem_violations{pid=\"%d\",comm=\"test_cli\","
+			 "source=\"check\",kind=\"not_present\"} 1\n", (int)b);
+		CU_ASSERT(strstr(big, want) != NULL);
+		snprintf(want, sizeof(want), "rtmem_locked_bytes{pid=\"%d\",comm=\"rt\\\"q\\\\x\\n"
+			 "\xef\xbf\xbd\",source=\"check\",kind=\"lock_on_fault\"} %zu\n", (int)a,
+			 8 * ps);
+		CU_ASSERT(strstr(big, want) != NULL);
+		snprintf(want, sizeof(want), "rtmem_violations{pid=\"%d\",", (int)a);
+		CU_ASSERT(strstr(big, want) != NULL);
+		CU_ASSERT(strstr(big, "rtmem_check_processes_skipped{reason=\"vanished\"} ") != NULL);
+	}
+	{
+		const char *args[] = { "check", "--all", NULL };
+
+		rc = run_cli(args, -1, big, sizeof(big), berr, sizeof(berr));
+		CU_ASSERT_EQUAL(rc, 1);
+		snprintf(want, sizeof(want), "process %d (test_cli)", (int)b);
+		CU_ASSERT(strstr(big, want) != NULL);
+		CU_ASSERT(strstr(big, "processes with locked memory audited") != NULL);
+	}
+	release_child(a, down_a);
+	release_child(b, down_b);
+	unlink(path);
+	/* once they are gone, they are not listed */
+	{
+		const char *args[] = { "check", "--all", "--json", NULL };
+
+		rc = run_cli(args, -1, big, sizeof(big), berr, sizeof(berr));
+		CU_ASSERT(rc == 0 || rc == 1);
+		CU_ASSERT_STRING_EQUAL(proc_json(big, a, obj, sizeof(obj)), "");
+		CU_ASSERT_STRING_EQUAL(proc_json(big, b, obj, sizeof(obj)), "");
+	}
+}
+
+/* A cgroup hierarchy mounted with its root at the top: v2, or a v1 one
+ * without cpuset (which needs cpus and mems set before a task can join). */
+static bool cgroup_mount(bool v2, char *mnt, size_t n)
+{
+	char *text, *line, *save = NULL;
+	size_t len;
+	bool found = false;
+
+	text = rtk_read_file("/proc/self/mountinfo", &len);
+	if (!text)
+		return false;
+	for (line = strtok_r(text, "\n", &save); line && !found;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char root[256], point[256], *dash = strstr(line, " - ");
+		char fstype[32], src[64], opts[256];
+
+		if (!dash || sscanf(line, "%*s %*s %*s %255s %255s", root, point) != 2 ||
+		    sscanf(dash + 3, "%31s %63s %255s", fstype, src, opts) != 3)
+			continue;
+		if (strcmp(root, "/"))
+			continue;
+		if (v2 ? !strcmp(fstype, "cgroup2")
+		       : (!strcmp(fstype, "cgroup") && !strstr(opts, "cpuset"))) {
+			snprintf(mnt, n, "%s", point);
+			found = true;
+		}
+	}
+	free(text);
+	return found;
+}
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -errno;
+	r = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -errno;
+	close(fd);
+	return r;
+}
+
+/* --cgroup and --unit select the processes of one cgroup (and below it),
+ * on cgroup v2 and on a v1 hierarchy, whichever the machine mounts. */
+static void test_check_cgroup(void)
+{
+	char mnt[256], dir[512], sub[600], procs[700], name[64], rel[80], pid_s[16];
+	char obj[8192];
+	int tried = 0;
+
+	find_cli();
+	if (geteuid() != 0) {
+		rtt_skip("not root: cannot create a cgroup");
+		return;
+	}
+	for (int v2 = 1; v2 >= 0; v2--) {
+		int down_a, down_b, rc;
+		pid_t a, b;
+
+		if (!cgroup_mount(v2, mnt, sizeof(mnt)))
+			continue;
+		snprintf(name, sizeof(name), "rtmem-test-%d-%d", (int)getpid(), v2);
+		snprintf(dir, sizeof(dir), "%s/%s.service", mnt, name);
+		snprintf(sub, sizeof(sub), "%s/payload", dir);
+		snprintf(rel, sizeof(rel), "/%s.service", name);
+		if (mkdir(dir, 0755) || mkdir(sub, 0755)) {
+			printf("  (cannot create %s: %s)\n", sub, strerror(errno));
+			rmdir(dir);
+			continue;
+		}
+		tried++;
+		printf("  cgroup v%d: %s\n", v2 ? 2 : 1, dir);
+		a = locked_child(NULL, &down_a);
+		b = locked_child(NULL, &down_b);
+		CU_ASSERT_FATAL(a > 0 && b > 0);
+		snprintf(pid_s, sizeof(pid_s), "%d", (int)a);
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", sub);
+		CU_ASSERT_EQUAL(write_str(procs, pid_s), 0);
+		{
+			const char *sel[][3] = {
+				{ "--cgroup", rel, NULL },        /* as /proc/PID/cgroup shows it */
+				{ "--cgroup", dir, NULL },        /* the directory under /sys/fs/cgroup */
+				{ "--unit", name, NULL },         /* .service implied */
+			};
+
+			for (size_t i = 0; i < sizeof(sel) / sizeof(sel[0]); i++) {
+				const char *args[] = { "check", sel[i][0], sel[i][1], "--json", NULL };
+
+				rc = run_cli(args, -1, big, sizeof(big), berr, sizeof(berr));
+				CU_ASSERT_EQUAL(rc, 0);
+				CU_ASSERT(strstr(proc_json(big, a, obj, sizeof(obj)), "\"pid\"") != NULL);
+				CU_ASSERT_STRING_EQUAL(proc_json(big, b, obj, sizeof(obj)), "");
+				CU_ASSERT_EQUAL(json_u64(big, "audited"), 1);
+				if (rc != 0 || json_u64(big, "audited") != 1)
+					printf("  cgroup v%d, %s %s: rc %d, %s\n", v2 ? 2 : 1, sel[i][0],
+					       sel[i][1], rc, berr);
+			}
+		}
+		/* back to the top, so the cgroups can go */
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", mnt);
+		CU_ASSERT_EQUAL(write_str(procs, pid_s), 0);
+		release_child(a, down_a);
+		release_child(b, down_b);
+		CU_ASSERT_EQUAL(rmdir(sub), 0);
+		CU_ASSERT_EQUAL(rmdir(dir), 0);
+	}
+	/* nothing in a unit that does not exist: said, not an error */
+	{
+		const char *args[] = { "check", "--unit", "rtmem-no-such-unit", "--json", NULL };
+
+		CU_ASSERT_EQUAL(run_cli(args, -1, big, sizeof(big), berr, sizeof(berr)), 0);
+		CU_ASSERT(strstr(berr, "no process is in unit rtmem-no-such-unit.service") != NULL);
+		CU_ASSERT(strstr(big, "\"processes\":[]") != NULL);
+	}
+	if (!tried)
+		rtt_skip("no cgroup hierarchy mounted at its root");
+}
+
+/* --textfile DIR: DIR/rtmem.prom, whole, mode 0644 under any umask,
+ * nothing on stdout, no temporary left; an unwritable DIR exits 2. */
+static void test_check_textfile(void)
+{
+	char dir[] = "/tmp/rtmem-cli-tf-XXXXXX", path[128], file[160], want[160];
+	int down, rc;
+	struct stat st;
+	mode_t um;
+	size_t len;
+	pid_t b;
+	char *t;
+
+	find_cli();
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "/tmp/rtmem-cli-tf-%d.dat", (int)getpid());
+	b = locked_child(path, &down);
+	CU_ASSERT_FATAL(b > 0);
+	{
+		const char *args[] = { "check", "--all", "--prometheus", "--textfile", dir, NULL };
+
+		um = umask(077);
+		rc = run_cli(args, -1, big, sizeof(big), berr, sizeof(berr));
+		umask(um);
+		CU_ASSERT_EQUAL(rc, 1);
+		CU_ASSERT_STRING_EQUAL(big, "");
+	}
+	snprintf(file, sizeof(file), "%s/rtmem.prom", dir);
+	CU_ASSERT_EQUAL_FATAL(stat(file, &st), 0);
+	CU_ASSERT_EQUAL(st.st_mode & 07777, 0644);
+	t = rtk_read_file(file, &len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	snprintf(want, sizeof(want), "rtmem_violations{pid=\"%d\",comm=\"test_cli\","
+		 "source=\"check\",kind=\"not_present\"} 1\n", (int)b);
+	CU_ASSERT(strstr(t, want) != NULL);
+	CU_ASSERT(strstr(t, "rtmem_check_last_run_timestamp_seconds ") != NULL);
+	free(t);
+	{
+		struct dirent *d;
+		DIR *dh = opendir(dir);
+		int n = 0;
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(dh);
+		while ((d = readdir(dh)) != NULL)
+			n += strcmp(d->d_name, ".") && strcmp(d->d_name, "..");
+		closedir(dh);
+		CU_ASSERT_EQUAL(n, 1);
+	}
+	release_child(b, down);
+	unlink(path);
+	{
+		const char *args[] = { "check", "--all", "--textfile", "/nonexistent-rtmem-dir", NULL };
+
+		rc = run_cli(args, -1, big, sizeof(big), berr, sizeof(berr));
+		CU_ASSERT_EQUAL(rc, 2);
+		CU_ASSERT(strstr(berr, "/nonexistent-rtmem-dir/rtmem.prom") != NULL);
+		CU_ASSERT_PTR_NULL(strchr(strchr(berr, '\n') + 1, '\n'));   /* one line */
+	}
+	unlink(file);
+	rmdir(dir);
+}
+
+/* As nobody: root's processes are skipped and counted, not an error. */
+static void test_check_all_unprivileged(void)
+{
+	const char *args[] = { "check", "--all", "--json", NULL };
+	char obj[256];
+	int down, rc;
+	pid_t a;
+
+	find_cli();
+	if (geteuid() != 0) {
+		rtt_skip("not root: cannot run the check as another user");
+		return;
+	}
+	a = locked_child(NULL, &down);
+	CU_ASSERT_FATAL(a > 0);
+	rc = run_cli(args, 65534, big, sizeof(big), berr, sizeof(berr));
+	CU_ASSERT(rc == 0 || rc == 1);
+	CU_ASSERT(json_u64(big, "skipped_unreadable") >= 1);
+	CU_ASSERT_STRING_EQUAL(proc_json(big, a, obj, sizeof(obj)), "");
+	CU_ASSERT(strstr(berr, "CAP_SYS_PTRACE") != NULL);
+	release_child(a, down);
+}
+
+static void test_check_usage(void)
+{
+	static const char *const bad[][6] = {
+		{ "check", "--all", "--pid", "1", NULL },
+		{ "check", "--all", "--textfile", NULL },
+		{ "check", "--all", "--json", "--textfile", "/tmp", NULL },
+		{ "check", "--cgroup", "/a", "--unit", "b", NULL },
+		{ "check", "--unit", "a/b", NULL },
+		{ "check", "--all", "--frobnicate", NULL },
+	};
+
+	find_cli();
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CU_ASSERT_EQUAL(run_cli(bad[i], -1, big, sizeof(big), berr, sizeof(berr)), 2);
+		CU_ASSERT_STRING_EQUAL(big, "");
+		CU_ASSERT(strstr(berr, "usage:") != NULL);
 	}
 }
 
@@ -420,6 +753,12 @@ static const struct rtt_test tests[] = {
 	{ "check: a clean process, table/json/prometheus", test_check_clean },
 	{ "check: a violation, path escaped, exit 1", test_check_violation },
 	{ "check: errors exit 2 with one line", test_check_errors },
+	{ "check --all: every process with locked memory, exit 1 on a violation", test_check_all },
+	{ "check --cgroup, --unit: one cgroup's processes (v1 and v2)", test_check_cgroup },
+	{ "check --textfile: atomic, 0644, exit 2 when it cannot", test_check_textfile },
+	{ "check --all as nobody: unreadable processes counted, not errors",
+	  test_check_all_unprivileged },
+	{ "check: usage errors exit 2", test_check_usage },
 	{ "doctor: matches the probe, fixes given", test_doctor },
 	{ "doctor: small memlock without CAP_IPC_LOCK is severe", test_doctor_unprivileged },
 	RTT_END

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static size_t ps;
@@ -41,12 +42,24 @@ static unsigned long wait_audits(unsigned long n, struct rt_audit_report *rep)
 	return got;
 }
 
+/* The value of the first sample line that starts with `prefix`, or -1. */
+static double sample(const char *text, const char *prefix)
+{
+	const char *p = strstr(text, prefix);
+
+	return p ? strtod(p + strlen(prefix), NULL) : -1;
+}
+
 static void test_textfile(void)
 {
-	char dir[] = "/tmp/rtmem-sc-XXXXXX", path[128], want[64];
+	char dir[] = "/tmp/rtmem-sc-XXXXXX", path[128], want[160], comm[64];
 	RT_OPTS(rt_selfcheck_opts, o, .interval_ms = 20);
 	RT_OPTS(rt_audit_report, rep);
+	uint64_t minflt, majflt;
+	double before, after, ts;
 	struct dirent *d;
+	struct stat st;
+	mode_t um;
 	size_t len;
 	char *t;
 	DIR *dh;
@@ -55,10 +68,14 @@ static void test_textfile(void)
 	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
 	snprintf(path, sizeof(path), "%s/app.prom", dir);
 	o.prometheus_path = path;
+	before = rt__unix_now();
+	um = umask(077);
 	CU_ASSERT_EQUAL_FATAL(rt_selfcheck_start(&o), 0);
 	CU_ASSERT(wait_audits(3, &rep) >= 3);
 	CU_ASSERT_EQUAL(rt_selfcheck_start(&o), -EBUSY);
 	CU_ASSERT_EQUAL(rt_selfcheck_stop(), 0);
+	umask(um);
+	after = rt__unix_now();
 	CU_ASSERT_EQUAL(rt_selfcheck_stop(), -ENOENT);
 	/* the last report stays readable after the stop */
 	CU_ASSERT_EQUAL(rt_selfcheck_last(&rep, NULL), 0);
@@ -67,12 +84,29 @@ static void test_textfile(void)
 
 	t = rtk_read_file(path, &len);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-	snprintf(want, sizeof(want), "rtmem_violations{pid=\"%d\"} ", (int)getpid());
+	CU_ASSERT_EQUAL_FATAL(rt__proc_stat(0, comm, sizeof(comm), &minflt, &majflt), 0);
+	snprintf(want, sizeof(want), "rtmem_violations{pid=\"%d\",comm=\"%s\",source=\"selfcheck\","
+		 "kind=\"not_present\"} ", (int)getpid(), comm);
 	CU_ASSERT(strstr(t, want) != NULL);
 	CU_ASSERT(strstr(t, "# TYPE rtmem_locked_bytes gauge\n") != NULL);
-	CU_ASSERT(strstr(t, "rtmem_audit_seconds{pid=") != NULL);
+	CU_ASSERT(strstr(t, "rtmem_audit_duration_seconds{pid=") != NULL);
+	/* the time of the last audit, for an alert on a self-check that
+	 * stopped: between the start and the stop */
+	snprintf(want, sizeof(want), "rtmem_selfcheck_last_run_timestamp_seconds{pid=\"%d\","
+		 "comm=\"%s\"} ", (int)getpid(), comm);
+	ts = sample(t, want);
+	CU_ASSERT(ts >= before - 1 && ts <= after + 1);
+	/* the process's fault counter, as /proc/self/stat has it (it only grows) */
+	snprintf(want, sizeof(want), "rtmem_minor_page_faults_total{pid=\"%d\",comm=\"%s\","
+		 "source=\"selfcheck\"} ", (int)getpid(), comm);
+	CU_ASSERT(sample(t, want) > 0 && sample(t, want) <= (double)minflt);
+	CU_ASSERT(strstr(t, "# TYPE rtmem_major_page_faults_total counter\n") != NULL);
+	CU_ASSERT_PTR_NULL(strstr(t, "rtmem_check_"));
 	CU_ASSERT(len > 0 && t[len - 1] == '\n');
 	free(t);
+	/* node_exporter runs as another user: readable under any umask */
+	CU_ASSERT_EQUAL(stat(path, &st), 0);
+	CU_ASSERT_EQUAL(st.st_mode & 07777, 0644);
 	/* only the file itself: no temporary left behind */
 	dh = opendir(dir);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(dh);
@@ -108,13 +142,17 @@ static void on_violation(const struct rt_audit_report *rep, const struct rt_find
  * the SCHED_IDLE self-check thread. */
 static void test_callback(void)
 {
-	char path[] = "/tmp/rtmem-sc-file-XXXXXX";
-	RT_OPTS(rt_selfcheck_opts, o, .interval_ms = 20, .on_violation = on_violation);
+	char path[] = "/tmp/rtmem-sc-file-XXXXXX", prom[64], want[128];
+	RT_OPTS(rt_selfcheck_opts, o, .interval_ms = 20, .on_violation = on_violation,
+		.prometheus_path = prom);
+	size_t len;
+	char *t;
 	RT_OPTS(rt_audit_report, rep);
 	char *m;
 	int fd;
 
 	ps = rtk_page_size();
+	snprintf(prom, sizeof(prom), "/tmp/rtmem-sc-%d.prom", (int)getpid());
 	fd = mkstemp(path);
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT_EQUAL_FATAL(ftruncate(fd, (off_t)(8 * ps)), 0);
@@ -143,6 +181,18 @@ static void test_callback(void)
 	CU_ASSERT_EQUAL(cb.policy, SCHED_IDLE);
 	CU_ASSERT_EQUAL(rt_selfcheck_last(&rep, NULL), 0);
 	CU_ASSERT(rep.violations >= 1);
+	/* the textfile counts it as not present */
+	t = rtk_read_file(prom, &len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	snprintf(want, sizeof(want), "rtmem_violations{pid=\"%d\",comm=\"", (int)getpid());
+	{
+		const char *l = strstr(t, want), *k = l ? strstr(l, "kind=\"not_present\"} ") : NULL;
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(k);
+		CU_ASSERT(strtoul(k + strlen("kind=\"not_present\"} "), NULL, 10) >= 1);
+	}
+	free(t);
+	unlink(prom);
 	munmap(m, 8 * ps);
 	close(fd);
 	unlink(path);

@@ -2,10 +2,14 @@
 /*
  * Description: the `rtmem` command.
  *
- *   rtmem check --pid PID [--json | --prometheus]
- *       audit a running process: exit 0 when all its locked memory is
- *       resident, 1 on violations, 2 on error (no such process, no
- *       permission), with a one-line message on stderr.
+ *   rtmem check --pid PID | --all [--cgroup PATH | --unit NAME]
+ *               [--json | --prometheus] [--textfile DIR]
+ *       audit a running process, or every process holding locked memory
+ *       (in a cgroup or a systemd unit): exit 0 when all their locked
+ *       memory is resident, 1 on violations, 2 on error (no such process,
+ *       no permission; with --all: /proc unreadable, textfile not
+ *       written), with a one-line message on stderr. --textfile writes
+ *       DIR/rtmem.prom atomically for node_exporter.
  *   rtmem doctor [--json]
  *       audit this machine for real-time memory: exit 0, or 1 when a finding
  *       is severe, 2 on a usage error.
@@ -24,6 +28,7 @@
 #include "kernel/kernel.h"
 #include "rtmem.h"
 
+#include <dirent.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -35,13 +40,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Findings listed by check (a count of entries, not a size). */
 #define CHECK_FINDINGS_MAX 4096
 
 static int usage(FILE *f)
 {
-	fprintf(f, "usage: rtmem check --pid PID [--json | --prometheus]\n"
+	fprintf(f, "usage: rtmem check --pid PID [--json | --prometheus] [--textfile DIR]\n"
+		   "       rtmem check --all [--cgroup PATH | --unit NAME]\n"
+		   "                   [--json | --prometheus] [--textfile DIR]\n"
 		   "       rtmem doctor [--json]\n"
 		   "       rtmem lock [--snapshot] [--once] [--interval SEC] FILE...\n"
 		   "       rtmem run [--arena-size N] [--arena-max N] [--stack N] [--report]\n"
@@ -74,86 +82,323 @@ static void finding_json(struct rt__json *j, const struct rt_finding *f)
 	rt__json_close(j, '}');
 }
 
-static void check_json(const struct rt_audit_report *r, const struct rt_finding *f, size_t nf)
+/* One audited process. */
+struct audited {
+	struct rt_audit_report rep;
+	struct rt_finding *f;       /* rep.findings_stored of them; malloc'd */
+	char comm[64];
+	bool have_faults;
+	uint64_t minflt, majflt;
+	double secs;
+};
+
+static double mono_now(void)
 {
-	struct rt__json j;
-	rt__json_begin(&j, stdout);
-	rt__json_open(&j, '{');
-	rt__json_key(&j, "pid"), rt__json_i64(&j, r->pid);
-	rt__json_key(&j, "mappings"), rt__json_u64(&j, r->mappings);
-	rt__json_key(&j, "locked_bytes"), rt__json_u64(&j, r->locked_bytes);
-	rt__json_key(&j, "resident_locked_bytes"), rt__json_u64(&j, r->resident_locked_bytes);
-	rt__json_key(&j, "lockonfault_bytes"), rt__json_u64(&j, r->lockonfault_bytes);
-	rt__json_key(&j, "swapped_bytes"), rt__json_u64(&j, r->swapped_bytes);
-	rt__json_key(&j, "unlocked_anon_bytes"), rt__json_u64(&j, r->unlocked_anon_bytes);
-	rt__json_key(&j, "special_bytes"), rt__json_u64(&j, r->special_bytes);
-	rt__json_key(&j, "violation_count"), rt__json_u64(&j, r->violations);
-	rt__json_key(&j, "violations");
-	rt__json_open(&j, '[');
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Audit pid into *a, with every finding kept (the array grows to fit).
+ * 0 or -errno from rt_audit (-ESRCH: gone), with rt_last_error() set. */
+static int audit_one(pid_t pid, struct audited *a)
+{
+	RT_OPTS(rt_audit_opts, o, .pid = pid, .findings_cap = CHECK_FINDINGS_MAX);
+	double t0 = mono_now();
+	int r;
+
+	memset(a, 0, sizeof(*a));
+	for (int round = 0; round < 3; round++) {
+		a->f = calloc(o.findings_cap, sizeof(*a->f));
+		if (!a->f)
+			return -ENOMEM;
+		o.findings = a->f;
+		a->rep.sz = sizeof(a->rep);
+		r = rt_audit(&o, &a->rep);
+		if (r || a->rep.findings_stored >= a->rep.violations + a->rep.warnings)
+			break;
+		/* more findings than room: once more with room for all */
+		o.findings_cap = a->rep.violations + a->rep.warnings + 64;
+		free(a->f);
+		a->f = NULL;
+	}
+	if (r) {
+		free(a->f);
+		a->f = NULL;
+		return r;
+	}
+	a->secs = mono_now() - t0;
+	a->rep.pid = pid;
+	r = rt__proc_stat(pid, a->comm, sizeof(a->comm), &a->minflt, &a->majflt);
+	a->have_faults = r == 0;
+	if (r == -ESRCH) {
+		free(a->f);
+		a->f = NULL;
+		return rt__fail(ESRCH, "process %d exited during its audit.", (int)pid);
+	}
+	return 0;
+}
+
+static void audited_free(struct audited *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(a[i].f);
+	free(a);
+}
+
+static void check_json(struct rt__json *j, const struct audited *a)
+{
+	const struct rt_audit_report *r = &a->rep;
+	const struct rt_finding *f = a->f;
+	size_t nf = r->findings_stored;
+
+	rt__json_open(j, '{');
+	rt__json_key(j, "pid"), rt__json_i64(j, r->pid);
+	rt__json_key(j, "comm"), rt__json_string(j, a->comm, strlen(a->comm));
+	rt__json_key(j, "mappings"), rt__json_u64(j, r->mappings);
+	rt__json_key(j, "locked_bytes"), rt__json_u64(j, r->locked_bytes);
+	rt__json_key(j, "resident_locked_bytes"), rt__json_u64(j, r->resident_locked_bytes);
+	rt__json_key(j, "lockonfault_bytes"), rt__json_u64(j, r->lockonfault_bytes);
+	rt__json_key(j, "swapped_bytes"), rt__json_u64(j, r->swapped_bytes);
+	rt__json_key(j, "unlocked_anon_bytes"), rt__json_u64(j, r->unlocked_anon_bytes);
+	rt__json_key(j, "special_bytes"), rt__json_u64(j, r->special_bytes);
+	if (a->have_faults) {
+		rt__json_key(j, "minor_faults"), rt__json_u64(j, a->minflt);
+		rt__json_key(j, "major_faults"), rt__json_u64(j, a->majflt);
+	}
+	rt__json_key(j, "violation_count"), rt__json_u64(j, r->violations);
+	rt__json_key(j, "violations");
+	rt__json_open(j, '[');
 	for (size_t i = 0; i < nf; i++)
 		if (f[i].kind != RT_FINDING_THP_PARTIAL)
-			finding_json(&j, &f[i]);
-	rt__json_close(&j, ']');
-	rt__json_key(&j, "warning_count"), rt__json_u64(&j, r->warnings);
-	rt__json_key(&j, "thp_checked"), rt__json_bool(&j, r->thp_checked);
-	rt__json_key(&j, "warnings");
-	rt__json_open(&j, '[');
+			finding_json(j, &f[i]);
+	rt__json_close(j, ']');
+	rt__json_key(j, "warning_count"), rt__json_u64(j, r->warnings);
+	rt__json_key(j, "thp_checked"), rt__json_bool(j, r->thp_checked);
+	rt__json_key(j, "warnings");
+	rt__json_open(j, '[');
 	for (size_t i = 0; i < nf; i++)
 		if (f[i].kind == RT_FINDING_THP_PARTIAL)
-			finding_json(&j, &f[i]);
-	rt__json_close(&j, ']');
-	rt__json_close(&j, '}');
-	fputc('\n', stdout);
+			finding_json(j, &f[i]);
+	rt__json_close(j, ']');
+	rt__json_close(j, '}');
 }
 
-static void check_prometheus(const struct rt_audit_report *r)
+static void check_findings(const struct audited *a)
 {
-	rt__prom_write(stdout, r, -1);
-}
+	const struct rt_finding *f = a->f;
+	size_t nf = a->rep.findings_stored;
 
-static void check_table(const struct rt_audit_report *r, const struct rt_finding *f, size_t nf)
-{
-	char a[32];
-
-	printf("process %d: %zu mappings\n", (int)r->pid, r->mappings);
-	printf("  locked              %12s", rt__size(r->locked_bytes, a));
-	printf("  (lock-on-fault %s)\n", rt__size(r->lockonfault_bytes, a));
-	printf("  resident locked     %12s\n", rt__size(r->resident_locked_bytes, a));
-	printf("  swapped             %12s\n", rt__size(r->swapped_bytes, a));
-	printf("  unlocked anonymous  %12s\n", rt__size(r->unlocked_anon_bytes, a));
-	printf("  special             %12s\n", rt__size(r->special_bytes, a));
 	for (size_t i = 0; i < nf; i++)
 		if (f[i].kind == RT_FINDING_THP_PARTIAL)
 			printf("warning: %#" PRIxPTR "-%#" PRIxPTR " %s: a huge page straddles an edge "
 			       "of this locked mapping: resident, but not counted by Mlocked\n",
 			       f[i].start, f[i].end, f[i].path[0] ? f[i].path : "[anonymous]");
-	if (!r->violations) {
-		printf("OK: all locked memory is resident, none in swap\n");
-		return;
-	}
-	printf("VIOLATIONS: %zu\n", r->violations);
 	for (size_t i = 0; i < nf; i++)
 		if (f[i].kind != RT_FINDING_THP_PARTIAL)
 			printf("  %-11s %#" PRIxPTR "-%#" PRIxPTR " %zu of %zu pages present, %zu "
 			       "swapped  %s\n", kind_name(f[i].kind), f[i].start, f[i].end,
 			       f[i].present, f[i].pages, f[i].swapped,
 			       f[i].path[0] ? f[i].path : "[anonymous]");
-	if (nf < r->violations + r->warnings)
-		printf("  (%zu more findings not shown)\n", r->violations + r->warnings - nf);
+}
+
+static void check_table(const struct audited *a)
+{
+	const struct rt_audit_report *r = &a->rep;
+	char b[32];
+
+	printf("process %d (%s): %zu mappings\n", (int)r->pid, a->comm, r->mappings);
+	printf("  locked              %12s", rt__size(r->locked_bytes, b));
+	printf("  (lock-on-fault %s)\n", rt__size(r->lockonfault_bytes, b));
+	printf("  resident locked     %12s\n", rt__size(r->resident_locked_bytes, b));
+	printf("  swapped             %12s\n", rt__size(r->swapped_bytes, b));
+	printf("  unlocked anonymous  %12s\n", rt__size(r->unlocked_anon_bytes, b));
+	printf("  special             %12s\n", rt__size(r->special_bytes, b));
+	if (!r->violations) {
+		check_findings(a);
+		printf("OK: all locked memory is resident, none in swap\n");
+		return;
+	}
+	printf("VIOLATIONS: %zu\n", r->violations);
+	check_findings(a);
+}
+
+/* ---- which processes: --all, --cgroup, --unit ---- */
+
+struct select {
+	const char *cgroup[2];      /* a cgroup path, and the same without its first
+	                             * component (a v1 controller directory) */
+	char unit[256];             /* a unit's cgroup directory name */
+};
+
+/* Whether a cgroup path (of one /proc/PID/cgroup line) is the selected
+ * cgroup or below it, or holds the unit's directory. */
+static bool path_selected(const struct select *s, const char *path, size_t n)
+{
+	if (s->unit[0]) {
+		size_t u = strlen(s->unit);
+
+		for (const char *c = path; c < path + n;) {
+			const char *e = memchr(c, '/', (size_t)(path + n - c));
+			size_t len = e ? (size_t)(e - c) : (size_t)(path + n - c);
+
+			if (len == u && !memcmp(c, s->unit, u))
+				return true;
+			c += len + 1;
+		}
+		return false;
+	}
+	for (int i = 0; i < 2 && s->cgroup[i]; i++) {
+		size_t l = strlen(s->cgroup[i]);
+
+		if (l == 1 || (n >= l && !memcmp(path, s->cgroup[i], l) &&
+			       (n == l || path[l] == '/')))
+			return true;
+	}
+	return false;
+}
+
+/* 1 selected, 0 not, -errno when /proc/PID/cgroup cannot be read. */
+static int pid_selected(const struct select *s, const char *pid)
+{
+	char path[300], *text, *line, *end;
+	size_t len;
+	int hit = 0;
+
+	if (!s->unit[0] && !s->cgroup[0])
+		return 1;
+	snprintf(path, sizeof(path), "/proc/%s/cgroup", pid);
+	text = rtk_read_file(path, &len);
+	if (!text)
+		return -errno;
+	/* "hierarchy-ID:controllers:path" per line, v1 and v2 ("0::path") */
+	for (line = text; !hit && line < text + len; line = end + 1) {
+		char *c1, *c2;
+
+		end = memchr(line, '\n', (size_t)(text + len - line));
+		if (!end)
+			end = text + len;
+		c1 = memchr(line, ':', (size_t)(end - line));
+		c2 = c1 ? memchr(c1 + 1, ':', (size_t)(end - c1 - 1)) : NULL;
+		if (c2)
+			hit = path_selected(s, c2 + 1, (size_t)(end - c2 - 1));
+	}
+	free(text);
+	return hit;
+}
+
+/* VmLck of a process in kB; 0 for none (kernel threads and zombies have no
+ * line), -errno when status cannot be read. VmLck counts lock-on-fault
+ * ranges at lock time, touched or not (mm->locked_vm), so it finds every
+ * process with a locked mapping. */
+static long long vm_locked_kb(const char *pid)
+{
+	char path[300], *text, *p;
+	long long kb = 0;
+	size_t len;
+
+	snprintf(path, sizeof(path), "/proc/%s/status", pid);
+	text = rtk_read_file(path, &len);
+	if (!text)
+		return -errno;
+	p = strstr(text, "\nVmLck:");
+	if (p)
+		kb = strtoll(p + 7, NULL, 10);
+	free(text);
+	return kb;
+}
+
+struct walk {
+	struct audited *a;
+	size_t n, cap;
+	size_t vanished, unreadable, matched;
+};
+
+/* Audit every selected process that holds locked memory. 0, or -errno when
+ * /proc cannot be listed or memory runs out. */
+static int walk_procs(const struct select *s, struct walk *w)
+{
+	struct dirent *d;
+	DIR *dir = opendir("/proc");
+	pid_t self = getpid();
+
+	if (!dir)
+		return -errno;
+	while ((d = readdir(dir)) != NULL) {
+		char *end;
+		long pid = strtol(d->d_name, &end, 10);
+		long long kb;
+		int r;
+
+		if (*end || pid <= 0 || pid == self)
+			continue;
+		r = pid_selected(s, d->d_name);
+		if (r == 0 || r == -ENOENT || r == -ESRCH)
+			continue;               /* not ours, or gone before it counted */
+		if (r < 0) {
+			w->unreadable++;
+			continue;
+		}
+		w->matched++;
+		kb = vm_locked_kb(d->d_name);
+		if (kb == -ENOENT || kb == -ESRCH || kb == 0)
+			continue;
+		if (kb < 0) {
+			w->unreadable++;
+			continue;
+		}
+		if (w->n == w->cap) {
+			size_t cap = w->cap ? w->cap * 2 : 16;
+			struct audited *na = realloc(w->a, cap * sizeof(*na));
+
+			if (!na) {
+				closedir(dir);
+				return -ENOMEM;
+			}
+			w->a = na;
+			w->cap = cap;
+		}
+		r = audit_one((pid_t)pid, &w->a[w->n]);
+		if (r == 0)
+			w->n++;
+		else if (r == -ESRCH)
+			w->vanished++;
+		else if (r == -ENOMEM)
+			return closedir(dir), -ENOMEM;
+		else
+			w->unreadable++;
+	}
+	closedir(dir);
+	return 0;
+}
+
+static int check_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "rtmem check: ");
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+	return usage(stderr);
 }
 
 static int cmd_check(int argc, char **argv)
 {
 	enum { TABLE, JSON, PROM } fmt = TABLE;
-	RT_OPTS(rt_audit_opts, o);
-	RT_OPTS(rt_audit_report, rep);
-	struct rt_finding *f;
+	const char *textfile = NULL, *cgroup = NULL, *unit = NULL;
+	char *cg_buf = NULL, *prom_path = NULL;
+	struct select sel = { { NULL, NULL }, "" };
+	struct walk w = { 0 };
+	bool all = false;
+	size_t bad = 0;
+	double t0 = mono_now();
 	long pid = -1;
 	char *end;
-	int r;
+	int r, rc;
 
 	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--pid") && i + 1 < argc) {
+		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(o, "--pid") && v) {
 			errno = 0;
 			pid = strtol(argv[++i], &end, 10);
 			if (errno || *end || pid <= 0 || pid > 0x7fffffff) {
@@ -161,42 +406,165 @@ static int cmd_check(int argc, char **argv)
 					argv[i]);
 				return 2;
 			}
-		} else if (!strcmp(argv[i], "--json")) {
+		} else if (!strcmp(o, "--all")) {
+			all = true;
+		} else if (!strcmp(o, "--cgroup") && v && *v) {
+			cgroup = argv[++i];
+		} else if (!strcmp(o, "--unit") && v && *v && !strchr(v, '/')) {
+			unit = argv[++i];
+		} else if (!strcmp(o, "--textfile") && v && *v) {
+			textfile = argv[++i];
+		} else if (!strcmp(o, "--json")) {
 			fmt = JSON;
-		} else if (!strcmp(argv[i], "--prometheus")) {
+		} else if (!strcmp(o, "--prometheus")) {
 			fmt = PROM;
 		} else {
-			return usage(stderr);
+			return check_usage("unknown option or missing value: '%s'", o);
 		}
 	}
-	if (pid < 0)
-		return usage(stderr);
-	o.pid = (pid_t)pid;
-	o.findings_cap = CHECK_FINDINGS_MAX;
-	f = calloc(o.findings_cap, sizeof(*f));
-	if (!f) {
-		fprintf(stderr, "rtmem check: out of memory\n");
-		return 2;
+	if (cgroup || unit)
+		all = true;
+	if ((pid > 0) == all)
+		return check_usage("%s", "give --pid PID, or --all (--cgroup PATH, --unit NAME)");
+	if (cgroup && unit)
+		return check_usage("%s", "give --cgroup or --unit, not both");
+	if (textfile && fmt == JSON)
+		return check_usage("%s", "--textfile writes Prometheus text, not --json");
+	if (textfile)
+		fmt = PROM;
+	if (cgroup) {
+		/* the path /proc/PID/cgroup shows; a /sys/fs/cgroup path also
+		 * works, with or without a v1 controller directory */
+		const char *c = cgroup;
+		bool sysfs = !strncmp(c, "/sys/fs/cgroup", 14) && (c[14] == '/' || !c[14]);
+		size_t l;
+
+		if (sysfs)
+			c += 14;
+		while (*c == '/')
+			c++;
+		if (asprintf(&cg_buf, "/%s", c) < 0)
+			return 2;
+		l = strlen(cg_buf);
+		while (l > 1 && cg_buf[l - 1] == '/')
+			cg_buf[--l] = 0;
+		sel.cgroup[0] = cg_buf;
+		if (sysfs && strchr(cg_buf + 1, '/'))
+			sel.cgroup[1] = strchr(cg_buf + 1, '/');
 	}
-	o.findings = f;
-	r = rt_audit(&o, &rep);
-	if (r) {
-		fprintf(stderr, "rtmem check: %s\n", rt_last_error());
-		free(f);
+	if (unit)
+		snprintf(sel.unit, sizeof(sel.unit), "%s%s", unit, strchr(unit, '.') ? "" : ".service");
+	if (textfile && asprintf(&prom_path, "%s/rtmem.prom", textfile) < 0)
 		return 2;
+
+	if (all) {
+		r = walk_procs(&sel, &w);
+		if (r) {
+			fprintf(stderr, "rtmem check: cannot list the processes in /proc: %s\n",
+				strerror(-r));
+			rc = 2;
+			goto out;
+		}
+	} else {
+		w.a = calloc(1, sizeof(*w.a));
+		if (!w.a) {
+			fprintf(stderr, "rtmem check: out of memory\n");
+			rc = 2;
+			goto out;
+		}
+		r = audit_one((pid_t)pid, w.a);
+		if (r) {
+			fprintf(stderr, "rtmem check: %s\n", r == -ENOMEM ? "out of memory" :
+				rt_last_error());
+			rc = 2;
+			goto out;
+		}
+		w.n = 1;
 	}
-	if (fmt == JSON)
-		check_json(&rep, f, rep.findings_stored);
-	else if (fmt == PROM)
-		check_prometheus(&rep);
-	else
-		check_table(&rep, f, rep.findings_stored);
-	free(f);
+	for (size_t i = 0; i < w.n; i++)
+		bad += w.a[i].rep.violations != 0;
+
+	if (fmt == PROM) {
+		struct rt__prom_proc *pp = calloc(w.n ? w.n : 1, sizeof(*pp));
+		struct rt__prom_run run = { .timestamp = rt__unix_now(),
+					    .duration = mono_now() - t0,
+					    .vanished = w.vanished, .unreadable = w.unreadable };
+
+		if (!pp) {
+			fprintf(stderr, "rtmem check: out of memory\n");
+			rc = 2;
+			goto out;
+		}
+		for (size_t i = 0; i < w.n; i++) {
+			pp[i].rep = &w.a[i].rep;
+			pp[i].findings = w.a[i].f;
+			memcpy(pp[i].comm, w.a[i].comm, sizeof(pp[i].comm));
+			pp[i].have_faults = w.a[i].have_faults;
+			pp[i].minflt = w.a[i].minflt;
+			pp[i].majflt = w.a[i].majflt;
+			pp[i].audit_seconds = w.a[i].secs;
+		}
+		if (prom_path) {
+			r = rt__prom_publish(prom_path, NULL, true, &run, pp, w.n);
+			if (r) {
+				fprintf(stderr, "rtmem check: %s\n", rt_last_error());
+				free(pp);
+				rc = 2;
+				goto out;
+			}
+		} else {
+			rt__prom_write(stdout, &run, pp, w.n);
+		}
+		free(pp);
+	} else if (fmt == JSON) {
+		struct rt__json j;
+
+		rt__json_begin(&j, stdout);
+		if (!all) {
+			check_json(&j, w.a);
+		} else {
+			rt__json_open(&j, '{');
+			rt__json_key(&j, "processes");
+			rt__json_open(&j, '[');
+			for (size_t i = 0; i < w.n; i++)
+				check_json(&j, &w.a[i]);
+			rt__json_close(&j, ']');
+			rt__json_key(&j, "audited"), rt__json_u64(&j, w.n);
+			rt__json_key(&j, "with_violations"), rt__json_u64(&j, bad);
+			rt__json_key(&j, "skipped_vanished"), rt__json_u64(&j, w.vanished);
+			rt__json_key(&j, "skipped_unreadable"), rt__json_u64(&j, w.unreadable);
+			rt__json_close(&j, '}');
+		}
+		fputc('\n', stdout);
+	} else {
+		for (size_t i = 0; i < w.n; i++) {
+			if (i)
+				putchar('\n');
+			check_table(&w.a[i]);
+		}
+		if (all)
+			printf("%s%zu processes with locked memory audited, %zu with violations; "
+			       "skipped: %zu vanished, %zu unreadable\n", w.n ? "\n" : "", w.n, bad,
+			       w.vanished, w.unreadable);
+	}
+	if (all && w.unreadable)
+		fprintf(stderr, "rtmem check: skipped %zu process%s whose /proc files could not "
+			"be read (another user's process needs root, or CAP_SYS_PTRACE and "
+			"CAP_DAC_READ_SEARCH)\n", w.unreadable, w.unreadable == 1 ? "" : "es");
+	if (all && (cgroup || unit) && !w.matched)
+		fprintf(stderr, "rtmem check: no process is in %s %s\n", cgroup ? "cgroup" : "unit",
+			cgroup ? sel.cgroup[0] : sel.unit);
 	if (fflush(stdout)) {
 		fprintf(stderr, "rtmem check: writing the report: %s\n", strerror(errno));
-		return 2;
+		rc = 2;
+		goto out;
 	}
-	return rep.violations ? 1 : 0;
+	rc = bad ? 1 : 0;
+out:
+	audited_free(w.a, w.n);
+	free(cg_buf);
+	free(prom_path);
+	return rc;
 }
 
 static int cmd_doctor(int argc, char **argv)
