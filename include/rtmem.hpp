@@ -25,26 +25,26 @@
  *    rtmem::error, a std::system_error whose code() is the errno and whose
  *    what() carries rt_last_error()'s sentence. The std::nothrow overloads
  *    throw nothing: they leave the owner empty (operator bool is false).
- *  - Memory resources. std::pmr containers never check allocate() for
- *    null, so by default (rtmem::on_failure::throw_bad_alloc) a failed
- *    allocation throws rtmem::bad_alloc, a std::bad_alloc whose what() is
- *    the reason (the arena's sentence: its size and use). With
- *    rtmem::on_failure::return_null, allocate() returns nullptr instead
- *    (errno set): only for code that calls resource.allocate() itself and
- *    checks it; a std::pmr container on such a resource dereferences null.
+ *  - Memory resources. allocate() throws rtmem::bad_alloc, a std::bad_alloc
+ *    whose what() is the reason (the arena's sentence: its size and use):
+ *    std::pmr containers never check for null, and libstdc++ declares
+ *    memory_resource::allocate never to return null. try_allocate() on the
+ *    same resource returns nullptr instead (errno set), for code that calls
+ *    the resource itself and checks; deallocate() takes both.
  *  - rtmem::allocator<T>::allocate throws rtmem::bad_alloc (the Allocator
  *    requirements leave no other choice); rtmem::arena::alloc and friends
  *    return nullptr as the C API does.
  *  - Built with -fno-exceptions, every "throw" above prints the reason to
- *    stderr and calls std::abort(); use the std::nothrow overloads, the
- *    on_failure::return_null resources and the C-style calls there.
+ *    stderr and calls std::abort(); use the std::nothrow overloads,
+ *    try_allocate and the C-style calls there.
  *
  * Foreign pointers. A pointer that a resource (or allocator) did not hand
  * out, or one given back twice, is refused exactly as by the C API:
  * deallocate() changes nothing, the arena's bad_frees (the pool's bad_puts)
- * counts it and rt_last_error() in that thread names it. deallocate() is
- * noexcept, as std::pmr requires, so it returns normally: read the counters
- * (rt_arena_stats, rt_pool_stats) to find such frees.
+ * counts it and rt_last_error() in that thread names it. deallocate() never
+ * throws (std::pmr and the Allocator requirements say it must not), so it
+ * returns normally: read the counters (rt_arena_stats, rt_pool_stats) to
+ * find such frees.
  *
  * Real-time safety.
  *  - Safe on a real-time thread (O(1), no syscall, no page fault): allocate
@@ -135,8 +135,7 @@ public:
 	}
 };
 
-/* What a memory resource (on_failure::throw_bad_alloc) and allocator<T>
- * throw when memory runs out: a std::bad_alloc that says why. It holds its
+/* What a memory resource's allocate() and allocator<T>::allocate throw when memory runs out: a std::bad_alloc that says why. It holds its
  * text (truncated to 255 bytes), so making it allocates nothing beyond the
  * exception object itself. */
 class bad_alloc : public std::bad_alloc {
@@ -149,12 +148,6 @@ public:
 
 private:
 	char why_[256];
-};
-
-/* How a memory resource reports an allocation it cannot make. */
-enum class on_failure {
-	throw_bad_alloc,        /* throw rtmem::bad_alloc (what std::pmr expects) */
-	return_null,            /* return nullptr, errno set (never under a container) */
 };
 
 namespace detail {
@@ -599,26 +592,29 @@ private:
 
 /* A std::pmr::memory_resource on an rt_arena (not owned: the arena must
  * outlive the resource and everything allocated from it). Any alignment
- * up to 1 GiB is honoured (rt_arena_aligned_alloc above 16 bytes). */
+ * up to 1 GiB is honoured (rt_arena_aligned_alloc above 16 bytes).
+ * allocate() throws rtmem::bad_alloc with the arena's sentence when it is
+ * full; try_allocate() returns nullptr (errno, rt_last_error()) instead. */
 class arena_resource : public std::pmr::memory_resource {
 public:
-	explicit arena_resource(rt_arena *a, on_failure f = on_failure::throw_bad_alloc) noexcept
-		: a_(a), fail_(f)
-	{
-	}
-	explicit arena_resource(const arena &a, on_failure f = on_failure::throw_bad_alloc) noexcept
-		: arena_resource(a.get(), f)
-	{
-	}
+	explicit arena_resource(rt_arena *a) noexcept : a_(a) {}
+	explicit arena_resource(const arena &a) noexcept : a_(a.get()) {}
 	rt_arena *get() const noexcept { return a_; }
-	on_failure failure_policy() const noexcept { return fail_; }
+
+	/* As allocate(), but nullptr (errno ENOMEM or EINVAL) on failure; give
+	 * the memory back with deallocate(). */
+	void *try_allocate(std::size_t bytes,
+			   std::size_t align = alignof(std::max_align_t)) noexcept
+	{
+		return rt_arena_aligned_alloc(a_, align, bytes);
+	}
 
 protected:
 	void *do_allocate(std::size_t bytes, std::size_t align) override
 	{
-		void *p = rt_arena_aligned_alloc(a_, align, bytes);
+		void *p = try_allocate(bytes, align);
 
-		if (!p && fail_ == on_failure::throw_bad_alloc)
+		if (!p)
 			detail::fail_alloc(rt_last_error());
 		return p;
 	}
@@ -643,7 +639,6 @@ protected:
 
 private:
 	rt_arena *a_;
-	on_failure fail_;
 };
 
 /* A std::pmr::memory_resource on an rt_pool (not owned): requests the
@@ -654,12 +649,13 @@ private:
  * where allocate took it. An empty pool is a failure (the pool never
  * spills to upstream for a size it holds). Node containers
  * (std::pmr::list, map, set, and unordered_map's nodes, whose bucket array
- * goes upstream) fit this best. */
+ * goes upstream) fit this best. allocate() throws rtmem::bad_alloc on
+ * failure; try_allocate() returns nullptr (errno ENOMEM: the pool is
+ * empty; EINVAL: the size does not fit and there is no upstream). */
 class pool_resource : public std::pmr::memory_resource {
 public:
-	explicit pool_resource(rt_pool *p, std::pmr::memory_resource *upstream = nullptr,
-			       on_failure f = on_failure::throw_bad_alloc) noexcept
-		: p_(p), up_(upstream), fail_(f)
+	explicit pool_resource(rt_pool *p, std::pmr::memory_resource *upstream = nullptr) noexcept
+		: p_(p), up_(upstream)
 	{
 		struct rt_pool_stats s = opts<struct rt_pool_stats>();
 
@@ -669,9 +665,8 @@ public:
 			obj_align_ = s.stride & (~s.stride + 1);
 		}
 	}
-	explicit pool_resource(const pool &p, std::pmr::memory_resource *upstream = nullptr,
-			       on_failure f = on_failure::throw_bad_alloc) noexcept
-		: pool_resource(p.get(), upstream, f)
+	explicit pool_resource(const pool &p, std::pmr::memory_resource *upstream = nullptr) noexcept
+		: pool_resource(p.get(), upstream)
 	{
 	}
 	rt_pool *get() const noexcept { return p_; }
@@ -684,6 +679,30 @@ public:
 		return bytes <= obj_size_ && align <= obj_align_;
 	}
 
+	/* As allocate(), but nullptr (errno) on failure. With an upstream, a
+	 * size the pool does not hold goes there, and an upstream that throws
+	 * is caught (nullptr, errno ENOMEM). */
+	void *try_allocate(std::size_t bytes,
+			   std::size_t align = alignof(std::max_align_t)) noexcept
+	{
+		if (fits(bytes, align))
+			return rt_pool_get(p_);         /* ENOMEM when empty */
+		if (!up_) {
+			errno = EINVAL;
+			return nullptr;
+		}
+#if RTMEM_HPP_EXCEPTIONS
+		try {
+			return up_->allocate(bytes, align);
+		} catch (...) {
+			errno = ENOMEM;
+			return nullptr;
+		}
+#else
+		return up_->allocate(bytes, align);
+#endif
+	}
+
 protected:
 	void *do_allocate(std::size_t bytes, std::size_t align) override
 	{
@@ -691,12 +710,12 @@ protected:
 			void *o = rt_pool_get(p_);
 
 			if (!o)
-				return failed(ENOMEM, bytes, align);
+				failed(bytes, align);
 			return o;
 		}
-		if (up_)
-			return up_->allocate(bytes, align);
-		return failed(EINVAL, bytes, align);
+		if (!up_)
+			failed(bytes, align);
+		return up_->allocate(bytes, align);
 	}
 	/* A pointer the pool refuses changes nothing: bad_puts counts it. */
 	void do_deallocate(void *p, std::size_t bytes, std::size_t align) noexcept override
@@ -725,15 +744,11 @@ protected:
 	}
 
 private:
-	void *failed(int err, std::size_t bytes, std::size_t align)
+	[[noreturn]] void failed(std::size_t bytes, std::size_t align) const
 	{
-		if (fail_ == on_failure::return_null) {
-			errno = err;
-			return nullptr;
-		}
 		char why[200];
 
-		if (err == ENOMEM)
+		if (fits(bytes, align))
 			std::snprintf(why, sizeof(why),
 				      "rtmem::pool_resource: the pool is empty (%zu bytes asked); "
 				      "create it with more objects", bytes);
@@ -747,7 +762,6 @@ private:
 
 	rt_pool *p_;
 	std::pmr::memory_resource *up_;
-	on_failure fail_;
 	std::size_t obj_size_ = 0, obj_align_ = 0;
 };
 
