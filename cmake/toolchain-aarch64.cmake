@@ -15,6 +15,14 @@ set(CMAKE_SYSTEM_PROCESSOR aarch64)
 
 set(_rtmem_triple aarch64-linux-gnu)
 set(CMAKE_C_COMPILER ${_rtmem_triple}-gcc)
+# C++ (rtmem.hpp's tests, the C++ example) with the cross g++ when it is
+# installed (package g++-aarch64-linux-gnu); without it they are not built.
+find_program(RTMEM_AARCH64_CXX ${_rtmem_triple}-g++)
+if(RTMEM_AARCH64_CXX)
+  set(CMAKE_CXX_COMPILER ${RTMEM_AARCH64_CXX})
+else()
+  set(RTMEM_BUILD_CXX OFF)
+endif()
 set(CMAKE_AR ${_rtmem_triple}-ar CACHE FILEPATH "")
 set(CMAKE_RANLIB ${_rtmem_triple}-ranlib CACHE FILEPATH "")
 set(CMAKE_STRIP ${_rtmem_triple}-strip CACHE FILEPATH "")
@@ -31,6 +39,7 @@ if(RTMEM_ARM64_SYSROOT)
   list(APPEND CMAKE_FIND_ROOT_PATH "${RTMEM_ARM64_SYSROOT}")
   # Headers and -l libraries outside pkg-config resolve from the sysroot too.
   set(CMAKE_C_FLAGS_INIT "-idirafter ${RTMEM_ARM64_SYSROOT}/usr/include")
+  set(CMAKE_CXX_FLAGS_INIT "-idirafter ${RTMEM_ARM64_SYSROOT}/usr/include")
   set(CMAKE_EXE_LINKER_FLAGS_INIT "-L${RTMEM_ARM64_SYSROOT}/usr/lib/${_rtmem_triple}")
   set(_rtmem_pc "${RTMEM_ARM64_SYSROOT}/usr/lib/${_rtmem_triple}/pkgconfig")
   set(ENV{PKG_CONFIG_SYSROOT_DIR} "${RTMEM_ARM64_SYSROOT}")

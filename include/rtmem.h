@@ -22,6 +22,13 @@
 #include <sys/types.h>
 
 #ifdef __cplusplus
+/* C++ (rtmem.hpp wraps this header): g++ -Wshadow says rt_region_info()
+ * and the other functions named after the struct they fill "hide the
+ * struct's constructor"; in C++ write `struct rt_region_info` for the type. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wshadow"
+#endif
 extern "C" {
 #endif
 
@@ -959,6 +966,9 @@ int rt_log_destroy(struct rt_log *l);
 
 #ifdef __cplusplus
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 #endif
 
 #endif /* RTMEM_H */

@@ -36,6 +36,10 @@
 #include <stdio.h>
 #include <time.h>
 
+#ifdef __cplusplus
+extern "C" {            /* examples/tracker is C++ */
+#endif
+
 /* Exit statuses shared by the examples. */
 enum {
 	RTEX_EXIT_OK = 0,       /* no steady-state fault, no residency violation */
@@ -216,5 +220,9 @@ int rtex_verdict(const char *prog, int faults_ok, long violations, const char *o
 
 /* "12.3 MiB" into buf; returns buf. */
 const char *rtex_bytes(char *buf, size_t len, uint64_t bytes);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* RTEX_H */

@@ -13,6 +13,11 @@
 # 4. packs a busybox initramfs with the binaries and ./init,
 # 5. boots each kernel with 2 NUMA nodes and a swap disk,
 # 6. reads the console: pass/fail per binary, and a summary table.
+# With --packages DIR (the arm64 .debs of .ci/package --arch arm64), each
+# guest also gets the packages unpacked at / with the dynamic loader and the
+# shared libraries they need, and runs consumers built against the -dev
+# package (pkg-config and find_package, C and C++), the packaged rtmem
+# doctor and rtmem run; --packages-only runs just those.
 # Exits non-zero when any run fails, times out, lacks its result marker or
 # cannot get its kernel. See tests/arm64/README.md and docs/arm64.md.
 set -euo pipefail
@@ -30,6 +35,8 @@ install=1
 capture_fixtures=0
 verbose=0
 refresh=0
+packages=
+packages_only=0
 
 # run name | kernel | kernel command line extra | fixture directory | guest
 # memory in GiB, split over 2 NUMA nodes (64K pages: a 512 MiB THP needs room).
@@ -72,6 +79,10 @@ usage: tests/arm64/run.sh [options]
   --refresh-kernels   take the newest kernel packages even when older ones
                       are cached (default: reuse the cache; it never updates)
   --verbose           copy guest consoles to the terminal as they run (--jobs 1)
+  --packages DIR      also use rtmem's arm64 .deb files from DIR in the guests:
+                      unpacked at /, consumers built against librtmem-dev,
+                      the packaged rtmem (.ci/package --arch arm64 makes them)
+  --packages-only     with --packages: run only that, not the suites
 environment: RTMEM_ARM64_CACHE (default /var/cache/rtmem-arm64): downloads,
   extracted kernels, the 64K kernel build and the arm64 sysroot.
 EOF
@@ -92,12 +103,19 @@ while (($#)); do
 	--capture-fixtures) capture_fixtures=1; shift ;;
 	--refresh-kernels) refresh=1; shift ;;
 	--verbose) verbose=1; shift ;;
+	--packages) packages=$(realpath -m "$2"); shift 2 ;;
+	--packages=*) packages=$(realpath -m "${1#*=}"); shift ;;
+	--packages-only) packages_only=1; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
 	esac
 done
 [[ $jobs =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --jobs needs a positive number" >&2; exit 2; }
 [[ $slowdown =~ ^[1-9][0-9]{0,2}$ ]] || { echo "run.sh: --slowdown needs 1..999" >&2; exit 2; }
+if ((packages_only)) && [[ -z $packages ]]; then
+	echo "run.sh: --packages-only needs --packages DIR" >&2
+	exit 2
+fi
 
 t0=$SECONDS
 log() { printf '[arm64 %4ds] %s\n' $((SECONDS - t0)) "$*" >&2; }
@@ -138,7 +156,7 @@ trap 'exit 130' INT TERM
 
 # ---- 1. host packages ---------------------------------------------------------
 
-HOST_PKGS=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu
+HOST_PKGS=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu
 	qemu-system-arm cpio xz-utils gzip flex bison bc libssl-dev make cmake pkg-config
 	ca-certificates)
 
@@ -271,7 +289,7 @@ cross_build() {
 	log "cross-compiling (log: $out/build.log)"
 	# Relink every program: after a failed build no stale binary may run.
 	find "$b/tests" "$b/examples" -maxdepth 2 -type f \( -name 'test_*' -o -name quickstart \
-		-o -name robotics -o -name audio -o -name trading \) \
+		-o -name robotics -o -name audio -o -name trading -o -name tracker \) \
 		-perm -u+x -delete 2>/dev/null || true
 	if ! cmake --build "$b" -j"$(nproc)" -- -k >"$out/build.log" 2>&1; then
 		grep -E 'error|Error' "$out/build.log" | head -n 20 >&2 || true
@@ -284,6 +302,80 @@ cross_build() {
 	log "capture helper"
 	aarch64-linux-gnu-gcc -std=gnu11 -O2 -Wall -Wextra -static -o "$b/capture" \
 		"$here/capture.c" || die "cannot build tests/arm64/capture.c"
+}
+
+# ---- 2b. rtmem's packages (--packages) -------------------------------------------
+
+# Shared libraries the packaged binaries and the consumers load in the
+# guest, and the -dev packages the consumers build against, from Debian.
+PKG_RUNTIME=(libc6 libgcc-s1 libstdc++6 liburing2)
+PKG_DEVEL=(liburing-dev liburing2)
+
+# make_pkg: $tmp/pkgrun (unpacked at the guest's /) with the consumers in
+# rtmem/pkg/ and rtmem/pkg/tests (one "NAME COMMAND" line per check the
+# guest's init runs).
+make_pkg() {
+	local dev=$tmp/pkgdev run=$tmp/pkgrun b=$tmp/pkgbuild p f deb flags
+	local ml=usr/lib/aarch64-linux-gnu
+	apt_for host
+	rm -rf "$dev" "$run" "$b"
+	mkdir -p "$dev" "$run/rtmem/pkg" "$b"
+	for p in librtmem0 librtmem-dev rtmem; do
+		f=$(ls "$packages"/${p}_*_arm64.deb 2>/dev/null | head -n1)
+		[[ -n $f ]] || die "--packages $packages: no ${p}_*_arm64.deb (.ci/package --arch arm64 builds them)"
+		log "package: $(basename "$f")"
+		[[ $p == rtmem ]] || dpkg-deb -x "$f" "$dev"
+		[[ $p == librtmem-dev ]] || dpkg-deb -x "$f" "$run"
+	done
+	for p in "${PKG_DEVEL[@]}"; do
+		deb=$(fetch_deb "$p:arm64") || die "cannot download $p:arm64"
+		dpkg-deb -x "$deb" "$dev"
+	done
+	for p in "${PKG_RUNTIME[@]}"; do
+		deb=$(fetch_deb "$p:arm64") || die "cannot download $p:arm64"
+		dpkg-deb -x "$deb" "$run"
+	done
+	rm -rf "$run/usr/share" "$run/$ml/gconv" "$run/usr/lib/aarch64-linux-gnu/audit"
+
+	# the consumers of tests/install, built as a user cross-compiling against
+	# the -dev package would: pkg-config with a sysroot, and find_package
+	log "package: building the consumers against librtmem-dev (arm64)"
+	local pc=(env PKG_CONFIG_SYSROOT_DIR="$dev" PKG_CONFIG_LIBDIR="$dev/$ml/pkgconfig:$dev/usr/share/pkgconfig"
+		PKG_CONFIG_PATH= PKG_CONFIG_ALLOW_SYSTEM_CFLAGS=1 PKG_CONFIG_ALLOW_SYSTEM_LIBS=1 pkg-config)
+	flags=$("${pc[@]}" --cflags --libs rtmem) || die "pkg-config rtmem against the arm64 librtmem-dev failed"
+	log "package: pkg-config --cflags --libs rtmem: $flags"
+	aarch64-linux-gnu-gcc -std=gnu11 -Wall -Wextra -Werror -o "$b/consumer_pc" \
+		"$top/tests/install/consumer.c" $flags -Wl,-rpath-link,"$dev/$ml" >"$out/pkg-build.log" 2>&1 ||
+		{ cat "$out/pkg-build.log" >&2; die "the pkg-config C consumer did not build for arm64"; }
+	aarch64-linux-gnu-g++ -std=c++17 -Wall -Wextra -Wshadow -pedantic -Werror -o "$b/consumer_pc_cxx" \
+		"$top/tests/install/consumer_cxx.cpp" $flags -Wl,-rpath-link,"$dev/$ml" >>"$out/pkg-build.log" 2>&1 ||
+		{ cat "$out/pkg-build.log" >&2; die "the pkg-config C++ consumer did not build for arm64"; }
+	if ! RTMEM_ARM64_SYSROOT=$dev cmake -S "$top/tests/install" -B "$b/cm" \
+		-DCMAKE_TOOLCHAIN_FILE="$top/cmake/toolchain-aarch64.cmake" -DCMAKE_SKIP_BUILD_RPATH=ON \
+		-DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$dev/$ml" >>"$out/pkg-build.log" 2>&1 ||
+		! cmake --build "$b/cm" >>"$out/pkg-build.log" 2>&1; then
+		cat "$out/pkg-build.log" >&2
+		die "the find_package(rtmem) consumers did not build for arm64"
+	fi
+	grep -q "rtmem_DIR:PATH=$dev/$ml/cmake/rtmem" "$b/cm/CMakeCache.txt" ||
+		die "find_package(rtmem) did not take the arm64 librtmem-dev: $(grep rtmem_DIR "$b/cm/CMakeCache.txt")"
+	for f in consumer_pc consumer_pc_cxx cm/consumer_cmake cm/consumer_cmake_cxx; do
+		aarch64-linux-gnu-readelf -d "$b/$f" | grep -q 'NEEDED.*librtmem.so.0' ||
+			die "$f is not linked against librtmem.so.0"
+		aarch64-linux-gnu-strip -o "$run/rtmem/pkg/${f##*/}" "$b/$f"
+	done
+	# what the guest's init runs, after the suites (or alone: --packages-only)
+	cat >"$run/rtmem/pkg/tests" <<'TESTS'
+pkg_consumer_pc /rtmem/pkg/consumer_pc
+pkg_consumer_pc_cxx /rtmem/pkg/consumer_pc_cxx
+pkg_consumer_cmake /rtmem/pkg/consumer_cmake
+pkg_consumer_cmake_cxx /rtmem/pkg/consumer_cmake_cxx
+pkg_rtmem_doctor /usr/bin/rtmem doctor; rc=$?; echo "rtmem doctor exited $rc (0 or 1: it ran)"; [ $rc -le 1 ]
+pkg_rtmem_run r=$(/usr/bin/rtmem run --report -- /rtmem/pkg/consumer_pc 2>&1); rc=$?; echo "$r"; [ $rc = 0 ] && case $r in *"0 violations: OK"*) true ;; *) false ;; esac
+TESTS
+	PKG_TESTS=()
+	while read -r f _; do PKG_TESTS+=("$f"); done <"$run/rtmem/pkg/tests"
+	log "package: $(du -sh "$run" | cut -f1) unpacked for the guests (packages, loader, libraries, consumers)"
 }
 
 # ---- 3. kernels -------------------------------------------------------------
@@ -381,12 +473,19 @@ make_base_cpio() {
 	install -m 755 "$here/init" "$r/init"
 	if ((EUID == 0)); then mknod -m 600 "$r/dev/console" c 5 1; fi
 	BINARIES=()
+	if ((packages_only)); then
+		cp -a "$tmp/pkgrun/." "$r/"
+		BINARIES+=("${PKG_TESTS[@]}")
+		(cd "$r" && find . | cpio -o -H newc --quiet | gzip -1) >"$tmp/base.cpio.gz"
+		log "initramfs: the packages and ${#PKG_TESTS[@]} checks ($(du -h "$tmp/base.cpio.gz" | cut -f1) compressed)"
+		return 0
+	fi
 	# the examples run in their short mode, as example_NAME (init passes --short)
-	for t in "$b"/tests/test_* "$b/examples/quickstart" "$b"/examples/{robotics,audio,trading} \
+	for t in "$b"/tests/test_* "$b/examples/quickstart" "$b"/examples/{robotics,audio,trading,tracker} \
 		"$b/capture"; do
 		[[ -f $t && -x $t ]] || continue
 		name=${t##*/}
-		case $name in robotics | audio | trading) name=example_$name ;; esac
+		case $name in robotics | audio | trading | tracker) name=example_$name ;; esac
 		aarch64-linux-gnu-strip -o "$r/rtmem/bin/$name" "$t"
 		[[ $name == capture ]] || BINARIES+=("$name")
 	done
@@ -395,6 +494,10 @@ make_base_cpio() {
 	[[ -x $b/rtmem ]] || die "the rtmem command was not built (see $out/build.log)"
 	aarch64-linux-gnu-strip -o "$r/rtmem/bin/rtmem" "$b/rtmem"
 	cp -r "$top/tests/fixtures" "$r/rtmem/fixtures"
+	if [[ -n $packages ]]; then
+		cp -a "$tmp/pkgrun/." "$r/"
+		BINARIES+=("${PKG_TESTS[@]}")
+	fi
 	(cd "$r" && find . | cpio -o -H newc --quiet | gzip -1) >"$tmp/base.cpio.gz"
 	log "initramfs: ${#BINARIES[@]} binaries ($(du -h "$tmp/base.cpio.gz" | cut -f1) compressed)"
 }
@@ -437,7 +540,7 @@ boot_run() {
 		-drive file="$disks/swap.img",if=virtio,format=raw
 		-drive file="$disks/results.img",if=virtio,format=raw
 		-kernel "$image" -initrd "$dir/initrd.cpio.gz"
-		-append "console=ttyAMA0 panic=-1 loglevel=4 rtmem.run=$name rtmem.timeout=$test_timeout rtmem.slowdown=$slowdown $extra")
+		-append "console=ttyAMA0 panic=-1 loglevel=4 rtmem.run=$name rtmem.timeout=$test_timeout rtmem.slowdown=$slowdown${only:+ rtmem.only=$only} $extra")
 	printf '%q ' "${qemu[@]}" >"$dir/qemu.cmd"
 	st=$SECONDS
 	set +e
@@ -541,7 +644,8 @@ for r in "${selected[@]}"; do
 	fi
 done
 
-cross_build
+if [[ -n $packages ]]; then make_pkg; fi
+if ((packages_only)); then only=pkg; else only=; cross_build; fi
 make_base_cpio
 
 # wait_kernel KERNEL: 0 when its directory is known (after its build).

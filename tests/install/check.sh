@@ -26,6 +26,18 @@ cmake -S "$src" -B "$work/cm" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$work/cm" >/dev/null
 LD_LIBRARY_PATH=$libdir "$work/cm/consumer_cmake"
 
+# C++: rtmem.hpp with nothing but pkg-config's flags (g++ 11 and later
+# default to C++17), strictly as well, and through rtmem::rtmem
+if command -v c++ >/dev/null; then
+	[ -f "$prefix/include/rtmem.hpp" ] || { echo "rtmem.hpp not installed"; exit 1; }
+	c++ "$src/consumer_cxx.cpp" -o "$work/consumer_cxx" $(pkg-config --cflags --libs rtmem)
+	LD_LIBRARY_PATH=$libdir "$work/consumer_cxx"
+	c++ -std=c++17 -Wall -Wextra -Wshadow -pedantic -Werror "$src/consumer_cxx.cpp" \
+		-o "$work/consumer_cxx_strict" $(pkg-config --cflags --libs rtmem)
+	[ -x "$work/cm/consumer_cmake_cxx" ] || { echo "find_package consumer: no C++ target built"; exit 1; }
+	LD_LIBRARY_PATH=$libdir "$work/cm/consumer_cmake_cxx"
+fi
+
 # only public names are exported; the few internals librtmem-preload.so
 # needs carry the version RTMEM_PRIVATE (not API), nothing else is visible
 syms=$(nm -D --defined-only "$libdir/librtmem.so" | awk '{print $3}')
