@@ -56,6 +56,14 @@ void rt__fork_hook(int rank, void (*prepare)(void), void (*parent)(void), void (
 		rt__fork_mutex(&name, rank);                                     \
 	}
 
+/* The file-scope mutexes of thread.c, region.c and process.c (tests: that
+ * they are PI, and that fork() takes them). */
+pthread_mutex_t *rt__thread_mu(void);
+/* Records thread.c keeps (running rt threads, and ended ones not joined). */
+size_t rt__thread_records(void);
+pthread_mutex_t *rt__live_mu(void);
+pthread_mutex_t *rt__proc_mu(void);
+
 /* ---- errors (error.c) ---- */
 /* Record a sentence for this thread and return -err (err > 0). */
 int rt__fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -32,8 +32,14 @@ struct rt_region {
 	int hugetlb;
 };
 
-static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+/* The live-region list: priority-inheriting, taken across fork() (fork.c). */
+RT__MUTEX(live_mu, RT__RANK_LIVE)
 static struct rt_region *live;
+
+pthread_mutex_t *rt__live_mu(void)
+{
+	return &live_mu;
+}
 
 /* ---- huge pages ------------------------------------------------------------ */
 
@@ -212,6 +218,9 @@ static int populate_parallel(uint8_t *addr, size_t len, size_t unit, unsigned nt
 	}
 	if (n <= 1)
 		return pop_chunk(addr, len, by_mlock);
+	/* the caller may be a real-time thread: it waits here on helpers
+	 * that inherit its scheduling, so no priority inversion either */
+	rt__mutex_init(&st.mu);
 
 	/* Small stacks, faulted in now (rt__populate itself needs little).
 	 * glibc puts the thread's static TLS inside a caller's stack and

@@ -23,6 +23,8 @@
 #include <sys/swap.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
 static unsigned skipped;
@@ -220,6 +222,72 @@ int rtt_in_child(const struct rtt_child *c, int (*fn)(void *), void *arg)
 	if (WIFSIGNALED(st))
 		return 128 + WTERMSIG(st);
 	return WEXITSTATUS(st);
+}
+
+struct held {
+	pthread_mutex_t *m;
+	int state;                  /* 1 held, 2 released */
+};
+
+static void *hold_fn(void *arg)
+{
+	struct held *h = arg;
+	struct timespec ts;
+	unsigned long ms = rtt_budget_ms(100);
+
+	pthread_mutex_lock(h->m);
+	__atomic_store_n(&h->state, 1, __ATOMIC_RELEASE);
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+	pthread_mutex_unlock(h->m);
+	__atomic_store_n(&h->state, 2, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+int rtt_fork_while_held(pthread_mutex_t *m, int (*fn)(void *), void *arg)
+{
+	struct held h = { m, 0 };
+	unsigned long waited = 0, budget = rtt_budget_ms(10000);
+	pthread_t t;
+	pid_t pid;
+	int st, r;
+
+	if (pthread_create(&t, NULL, hold_fn, &h))
+		return -EAGAIN;
+	while (__atomic_load_n(&h.state, __ATOMIC_ACQUIRE) == 0)
+		sched_yield();
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		st = fn(arg);
+		fflush(NULL);
+		_exit(st);
+	}
+	r = pid < 0 ? -errno : 0;
+	while (r == 0) {
+		pid_t w = waitpid(pid, &st, WNOHANG);
+
+		if (w == pid) {
+			r = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+			break;
+		}
+		if (w < 0 && errno != EINTR) {
+			r = -errno;
+			break;
+		}
+		if (waited >= budget) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			r = 124;
+			break;
+		}
+		usleep(10000);
+		waited += 10;
+	}
+	pthread_join(t, NULL);
+	return r;
 }
 
 /* ---- memory cgroups -------------------------------------------------------- */

@@ -1095,6 +1095,28 @@ static void test_hugetlb(void)
 	CU_ASSERT_EQUAL(set_nr_huge(nr0), 0);
 }
 
+/* ---- the live-region lock: priority inheritance, fork ---- */
+
+static int child_region_use(void *arg)
+{
+	struct rt_region *r = rt_region_create(1, NULL);
+
+	(void)arg;
+	RTT_CHILD_CHECK(r != NULL);
+	RTT_CHILD_CHECK(rt_region_destroy(r) == 0);
+	return 0;
+}
+
+static void test_lock_pi_and_fork(void)
+{
+	/* a real-time thread creating or destroying a region may wait on
+	 * it: the holder inherits its priority */
+	CU_ASSERT(rt__mutex_is_pi(rt__live_mu()));
+	/* held by another thread as this one forks: the child can still
+	 * create and destroy regions (fork takes the lock first) */
+	CU_ASSERT_EQUAL(rtt_fork_while_held(rt__live_mu(), child_region_use, NULL), 0);
+}
+
 static const struct rtt_test tests[] = {
 	{ "populate: present, lo, VmLck, sizes", test_populate_sizes },
 	{ "onfault: lf, charged in full, locks as touched", test_onfault },
@@ -1115,6 +1137,7 @@ static const struct rtt_test tests[] = {
 	{ "unprivileged: EPERM/ENOMEM with the limit named", test_unprivileged },
 	{ "bad input gets documented errors", test_bad_input },
 	{ "registry under concurrent lock/unlock", test_registry_threads },
+	{ "live-region lock: PI, taken across fork", test_lock_pi_and_fork },
 	RTT_END
 };
 
