@@ -120,6 +120,19 @@ unsigned rt__uring_features(const struct rt_uring *u);
 bool rt__numa_node_online(int node);
 /* mbind(MPOL_BIND) of [addr, addr+len) to node: 0 or -errno. */
 int rt__numa_bind(void *addr, size_t len, int node);
+/* The same, and move pages already present elsewhere (MPOL_MF_MOVE). */
+int rt__numa_bind_move(void *addr, size_t len, int node);
+/* mbind(MPOL_DEFAULT): the range follows the thread's policy again. */
+int rt__numa_unbind(void *addr, size_t len);
+/* A thread's memory policy (get_mempolicy / set_mempolicy). */
+struct rt__mpol {
+	int mode;                   /* with its MPOL_F_* flags */
+	unsigned long mask[16];     /* 1024 nodes */
+};
+int rt__mpol_get(struct rt__mpol *m);        /* the calling thread's: 0 or -errno */
+int rt__mpol_set(const struct rt__mpol *m);  /* 0 or -errno */
+/* Bind the calling thread's allocations to node (MPOL_BIND). */
+int rt__mpol_bind(int node);
 /* Sampled pages of the range not on node: 0, a count, or -errno. */
 long rt__numa_misplaced(void *addr, size_t len, int node);
 

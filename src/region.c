@@ -312,15 +312,59 @@ bool rt__numa_node_online(int node)
 	return access(path, F_OK) == 0;
 }
 
-int rt__numa_bind(void *addr, size_t len, int node)
+#define RT__MPOL_MF_MOVE (1u << 1)
+#define RT__NODE_BITS (RT__NODE_WORDS * 8 * sizeof(unsigned long))
+
+static int numa_bind_flags(void *addr, size_t len, int node, unsigned flags)
 {
 	unsigned long mask[RT__NODE_WORDS] = { 0 };
 	const unsigned long bits = 8 * sizeof(unsigned long);
 
 	mask[node / bits] = 1ul << (node % bits);
-	if (syscall(SYS_mbind, addr, len, RT__MPOL_BIND, mask, RT__NODE_WORDS * bits + 1, 0))
+	if (syscall(SYS_mbind, addr, len, RT__MPOL_BIND, mask, RT__NODE_BITS + 1, flags))
 		return -errno;
 	return 0;
+}
+
+int rt__numa_bind(void *addr, size_t len, int node)
+{
+	return numa_bind_flags(addr, len, node, 0);
+}
+
+int rt__numa_bind_move(void *addr, size_t len, int node)
+{
+	return numa_bind_flags(addr, len, node, RT__MPOL_MF_MOVE);
+}
+
+int rt__numa_unbind(void *addr, size_t len)
+{
+	if (syscall(SYS_mbind, addr, len, RT__MPOL_DEFAULT, NULL, 0UL, 0))
+		return -errno;
+	return 0;
+}
+
+int rt__mpol_get(struct rt__mpol *m)
+{
+	memset(m, 0, sizeof(*m));
+	if (syscall(SYS_get_mempolicy, &m->mode, m->mask, RT__NODE_BITS + 1, NULL, 0UL))
+		return -errno;
+	return 0;
+}
+
+int rt__mpol_set(const struct rt__mpol *m)
+{
+	if (syscall(SYS_set_mempolicy, m->mode, m->mask, RT__NODE_BITS + 1))
+		return -errno;
+	return 0;
+}
+
+int rt__mpol_bind(int node)
+{
+	struct rt__mpol m = { .mode = RT__MPOL_BIND };
+	const unsigned long bits = 8 * sizeof(unsigned long);
+
+	m.mask[node / bits] = 1ul << (node % bits);
+	return rt__mpol_set(&m);
 }
 
 /* Pages of [addr, addr+len) not on `node`, from a sample of at most 1024

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 static size_t ps;
@@ -34,6 +35,9 @@ struct probe {
 	struct rt_thread_info info;
 	int cpu;
 	int policy, priority;
+	uint64_t vmlck;             /* VmLck while the thread ran */
+	int node;                   /* >= 0: check the stack is on it, in the thread */
+	long misplaced;
 };
 
 static __attribute__((noinline)) void touch_deep(size_t bytes)
@@ -63,6 +67,9 @@ static void *probe_fn(void *arg)
 	p->priority = sp.sched_priority;
 	p->info.sz = sizeof(p->info);
 	rt_thread_info(pthread_self(), &p->info);
+	p->vmlck = rtt_vmlck();
+	if (p->node >= 0)
+		p->misplaced = rt__numa_misplaced(p->info.stack, p->info.stack_size, p->node);
 	return p;
 }
 
@@ -71,7 +78,7 @@ static void *probe_fn(void *arg)
 static int child_no_faults(void *arg)
 {
 	RT_OPTS(rt_thread_opts, o, .stack_size = 256 << 10, .name = "rt-probe");
-	struct probe p = { .stack_touch = 160 << 10 };
+	struct probe p = { .stack_touch = 160 << 10, .node = -1 };
 	struct rt_residency res;
 	struct rtk_vma v;
 	pthread_t t;
@@ -120,7 +127,7 @@ static void test_no_faults(void)
 static void test_stack_locked_without_lock_all(void)
 {
 	RT_OPTS(rt_thread_opts, o);
-	struct probe p = { .stack_touch = 128 << 10 };
+	struct probe p = { .stack_touch = 128 << 10, .node = -1 };
 	uint64_t lck0;
 	pthread_t t;
 
@@ -132,11 +139,12 @@ static void test_stack_locked_without_lock_all(void)
 	CU_ASSERT_EQUAL(p.faults_in_loop, 0);
 #endif
 	CU_ASSERT_EQUAL(p.info.stack_size, 256 << 10);         /* the default */
-	/* the stack and its TLS room (not the guard) are locked while pooled */
-	CU_ASSERT_EQUAL(rtt_vmlck(), lck0 + (256 << 10) + p.info.tls_size);
+	/* the stack and its TLS room (not the guard) were locked while the
+	 * thread ran; nothing stays locked once it is joined */
+	CU_ASSERT_EQUAL(p.vmlck, lck0 + (256 << 10) + p.info.tls_size);
 	CU_ASSERT(p.info.tls_size >= ps);
-	CU_ASSERT_EQUAL(rt_thread_pool_trim(), 1);
 	CU_ASSERT_EQUAL(rtt_vmlck(), lck0);
+	CU_ASSERT_EQUAL(rt_thread_pool_trim(), 0);
 }
 
 /* ---- the guard page ---- */
@@ -279,7 +287,6 @@ static void test_reuse_and_high_water(void)
 	CU_ASSERT(b.stack_high_water > 0);
 	CU_ASSERT_EQUAL(b.stack_size, 512 << 10);
 	CU_ASSERT_EQUAL(b.policy, SCHED_OTHER);
-	CU_ASSERT_EQUAL(rt_thread_pool_trim(), 1);
 	CU_ASSERT_EQUAL(rt_thread_pool_trim(), 0);
 }
 
@@ -291,7 +298,7 @@ static void test_numa(void)
 
 	for (int n = 0; n < 64; n++) {
 		RT_OPTS(rt_thread_opts, o, .numa_node = RT_NUMA_NODE(n));
-		struct probe p = { .stack_touch = 64 << 10 };
+		struct probe p = { .stack_touch = 64 << 10, .node = n };
 		char path[96], cpus[256];
 		pthread_t t;
 
@@ -306,8 +313,9 @@ static void test_numa(void)
 		CU_ASSERT_EQUAL_FATAL(rt_thread_create(&t, &o, probe_fn, &p), 0);
 		CU_ASSERT_EQUAL(rt_thread_join(t, NULL), 0);
 		CU_ASSERT_EQUAL(p.info.numa_node, RT_NUMA_NODE(n));
-		/* the kernel's answer for the stack's pages (move_pages query) */
-		CU_ASSERT_EQUAL(rt__numa_misplaced(p.info.stack, p.info.stack_size, n), 0);
+		/* the kernel's answer for the stack's pages (move_pages query,
+		 * in the thread: once it ends, the stack is glibc's again) */
+		CU_ASSERT_EQUAL(p.misplaced, 0);
 		/* it ran on one of the node's CPUs */
 		{
 			char want[32];
@@ -331,7 +339,7 @@ static int child_sched_denied(void *arg)
 {
 	RT_OPTS(rt_thread_opts, o, .policy = SCHED_FIFO, .priority = 10);
 	struct rlimit rl = { 0, 0 };
-	struct probe p = { .stack_touch = 4096 };
+	struct probe p = { .stack_touch = 4096, .node = -1 };
 	pthread_t t;
 	int r;
 
@@ -359,7 +367,7 @@ static int child_sched_denied(void *arg)
 static void test_sched(void)
 {
 	RT_OPTS(rt_thread_opts, o, .policy = SCHED_FIFO, .priority = 10, .name = "rt-fifo");
-	struct probe p = { .stack_touch = 4096 };
+	struct probe p = { .stack_touch = 4096, .node = -1 };
 	pthread_t t;
 	int r;
 
@@ -396,7 +404,7 @@ static void test_affinity(void)
 	CPU_SET(last, &set);
 	{
 		RT_OPTS(rt_thread_opts, o, .cpuset = &set, .cpuset_size = sizeof(set));
-		struct probe p = { .stack_touch = 4096 };
+		struct probe p = { .stack_touch = 4096, .node = -1 };
 		pthread_t t;
 
 		CU_ASSERT_EQUAL_FATAL(rt_thread_create(&t, &o, probe_fn, &p), 0);
@@ -459,6 +467,7 @@ static void test_bad_input(void)
 {
 	RT_OPTS(rt_thread_opts, o);
 	RT_OPTS(rt_thread_info, info);
+	uint64_t lck0 = rtt_vmlck();
 	cpu_set_t set;
 	pthread_t t;
 
@@ -500,8 +509,221 @@ static void test_bad_input(void)
 	CU_ASSERT_EQUAL_FATAL(rt_thread_create(&t, NULL, nop_fn, NULL), 0);
 	CU_ASSERT_EQUAL(rt_thread_join(t, NULL), 0);
 	CU_ASSERT_EQUAL(rt_thread_join(t, NULL), -ESRCH);
-	/* nothing leaked by the refusals: one stack in the pool */
-	CU_ASSERT_EQUAL(rt_thread_pool_trim(), 1);
+	/* nothing leaked by the refusals */
+	CU_ASSERT_EQUAL(rtt_vmlck(), lck0);
+	CU_ASSERT_EQUAL(rt__thread_records(), 0);
+}
+
+/* ---- pthread_join, pthread_detach, pthread_exit ---- */
+
+enum end_how { BY_RT_JOIN, BY_PTHREAD_JOIN, BY_DETACH, BY_EXIT_PTHREAD_JOIN };
+static const char *const how_name[] = { "rt_thread_join", "pthread_join", "pthread_detach",
+					"pthread_exit + pthread_join" };
+
+static void *exit_fn(void *arg)
+{
+	touch_deep(32 << 10);
+	pthread_exit(arg);
+	return NULL;
+}
+
+/* Threads of this process, from /proc/self/status. */
+static unsigned thread_count(void)
+{
+	struct rtk_status st;
+
+	return rtk_self_status(&st) == 0 ? st.threads : 0;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Wait until the process is back to `base` threads (exited ones gone): 0,
+ * or -ETIMEDOUT when the count made no progress for rtt_budget_ms(10000). */
+static int wait_threads(unsigned base)
+{
+	unsigned n = thread_count(), last = n;
+	uint64_t since = now_ms();
+
+	while (n > base) {
+		sched_yield();
+		n = thread_count();
+		if (n < last) {
+			last = n;
+			since = now_ms();
+		} else if (now_ms() - since > rtt_budget_ms(10000)) {
+			fprintf(stderr, "still %u threads (want %u) after %lu ms without one "
+				"ending\n", n, base, rtt_budget_ms(10000));
+			return -ETIMEDOUT;
+		}
+	}
+	return 0;
+}
+
+/* One create and end; the next create must not find this thread still
+ * exiting (glibc would take a fresh stack), so a detached one is waited
+ * for: its exit is done when the thread count is back to `base`. */
+static int cycle(enum end_how how, unsigned base)
+{
+	RT_OPTS(rt_thread_opts, o, .stack_size = 128 << 10);
+	void *ret = NULL;
+	pthread_t t;
+	int e;
+
+	e = rt_thread_create(&t, &o, how == BY_EXIT_PTHREAD_JOIN ? exit_fn : nop_fn, &o);
+	if (e)
+		return e;
+	switch (how) {
+	case BY_RT_JOIN:
+		e = rt_thread_join(t, &ret);
+		break;
+	case BY_PTHREAD_JOIN:
+	case BY_EXIT_PTHREAD_JOIN:
+		e = pthread_join(t, &ret) ? -EINVAL : 0;
+		break;
+	case BY_DETACH:
+		ret = &o;
+		e = pthread_detach(t) ? -EINVAL : 0;
+		if (!e)
+			e = wait_threads(base);
+		break;
+	}
+	return e ? e : ret == &o ? 0 : -EPROTO;
+}
+
+/* Each way of ending rt threads, many times over: VmLck, the mapping count
+ * and thread.c's records end where they started. */
+static int churn_ends(bool lock_all)
+{
+	unsigned long n = rtt_iters(2000, 50);
+	unsigned base = thread_count();
+	int bad = 0;
+
+	for (int how = BY_RT_JOIN; how <= BY_EXIT_PTHREAD_JOIN; how++) {
+		uint64_t lck0;
+		int maps0;
+
+		for (int i = 0; i < 20; i++)          /* warm glibc's stack cache */
+			bad += cycle(how, base) != 0;
+		lck0 = rtt_vmlck();
+		maps0 = rtt_map_count();
+		for (unsigned long i = 0; i < n; i++)
+			bad += cycle(how, base) != 0;
+		printf("\n  note: %s%s x %lu: VmLck %+lld kB, maps %+d, records %zu",
+		       how_name[how], lock_all ? " (rt_lock_all)" : "", n,
+		       ((long long)rtt_vmlck() - (long long)lck0) / 1024,
+		       rtt_map_count() - maps0, rt__thread_records());
+		if (rtt_vmlck() != lck0 || !RTT_MAPS_UNCHANGED(maps0) ||
+		    rt__thread_records() > 1)
+			bad++;
+	}
+	printf("\n");
+	return bad;
+}
+
+static int child_churn_ends(void *arg)
+{
+	(void)arg;
+	RTT_CHILD_CHECK(rt_lock_all(NULL) == 0);
+	RTT_CHILD_CHECK(churn_ends(true) == 0);
+	return 0;
+}
+
+static void test_join_family(void)
+{
+	CU_ASSERT_EQUAL(churn_ends(false), 0);
+	if (RTT_SANITIZED) {
+		printf("  note: sanitizer build: rt_lock_all refuses the shadow memory; its part "
+		       "not run\n");
+		return;
+	}
+	CU_ASSERT_EQUAL(rtt_in_child(NULL, child_churn_ends, NULL), 0);
+}
+
+/* After pthread_join or pthread_detach, rt_thread_join and rt_thread_info
+ * answer -ESRCH; before the join, an ended thread still has its info. */
+static void test_ended_threads(void)
+{
+	RT_OPTS(rt_thread_opts, o, .stack_size = 256 << 10);
+	RT_OPTS(rt_thread_info, info);
+	unsigned base = thread_count();
+	void *ret = NULL;
+	pthread_t t;
+
+	/* ended, not joined: info from the thread's last moment */
+	CU_ASSERT_EQUAL_FATAL(rt_thread_create(&t, &o, deep_fn, (void *)(uintptr_t)(100 << 10)), 0);
+	CU_ASSERT_EQUAL_FATAL(wait_threads(base), 0);
+	CU_ASSERT_EQUAL(rt_thread_info(t, &info), 0);
+	CU_ASSERT(info.stack_high_water >= (100 << 10));
+	CU_ASSERT(info.stack_high_water < (256 << 10));
+	CU_ASSERT_EQUAL(rt_thread_join(t, NULL), 0);
+	CU_ASSERT_EQUAL(rt_thread_info(t, &info), -ESRCH);
+	CU_ASSERT_EQUAL(rt_thread_join(t, NULL), -ESRCH);
+
+	/* joined with pthread_join */
+	CU_ASSERT_EQUAL_FATAL(rt_thread_create(&t, &o, nop_fn, &o), 0);
+	CU_ASSERT_EQUAL(pthread_join(t, &ret), 0);
+	CU_ASSERT_PTR_EQUAL(ret, &o);
+	CU_ASSERT_EQUAL(rt_thread_info(t, &info), -ESRCH);
+	CU_ASSERT_EQUAL(rt_thread_join(t, NULL), -ESRCH);
+	CU_ASSERT(strstr(rt_last_error(), "rt_thread_join") != NULL);
+	CU_ASSERT_EQUAL(rt__thread_records(), 0);
+
+	/* ended by pthread_exit, joined by rt_thread_join */
+	CU_ASSERT_EQUAL_FATAL(rt_thread_create(&t, &o, exit_fn, &o), 0);
+	CU_ASSERT_EQUAL(rt_thread_join(t, &ret), 0);
+	CU_ASSERT_PTR_EQUAL(ret, &o);
+
+	/* detached, then ended */
+	CU_ASSERT_EQUAL_FATAL(rt_thread_create(&t, &o, nop_fn, &o), 0);
+	CU_ASSERT_EQUAL(pthread_detach(t), 0);
+	CU_ASSERT_EQUAL_FATAL(wait_threads(base), 0);
+	CU_ASSERT_EQUAL(rt_thread_join(t, NULL), -ESRCH);
+	CU_ASSERT_EQUAL(rt_thread_info(t, &info), -ESRCH);
+	CU_ASSERT_EQUAL(rt__thread_records(), 0);
+}
+
+/* ---- the record lock: priority inheritance, fork ---- */
+
+static int child_thread_use(void *arg)
+{
+	RT_OPTS(rt_thread_info, info);
+	pthread_t t = *(pthread_t *)arg;
+
+	/* the parent's thread is not in the child */
+	RTT_CHILD_CHECK(rt_thread_info(t, &info) == -ESRCH);
+	RTT_CHILD_CHECK(rt_thread_join(t, NULL) == -ESRCH);
+	RTT_CHILD_CHECK(rt__thread_records() == 0);
+	return 0;
+}
+
+static void *park_fn(void *arg)
+{
+	char c;
+
+	return read(*(int *)arg, &c, 1) == 1 ? arg : NULL;
+}
+
+static void test_lock_pi_and_fork(void)
+{
+	RT_OPTS(rt_thread_info, info);
+	pthread_t t;
+	int fd[2];
+
+	CU_ASSERT(rt__mutex_is_pi(rt__thread_mu()));
+	CU_ASSERT_EQUAL_FATAL(pipe(fd), 0);
+	CU_ASSERT_EQUAL_FATAL(rt_thread_create(&t, NULL, park_fn, &fd[0]), 0);
+	CU_ASSERT_EQUAL(rt_thread_info(t, &info), 0);
+	CU_ASSERT_EQUAL(rtt_fork_while_held(rt__thread_mu(), child_thread_use, &t), 0);
+	CU_ASSERT_EQUAL(write(fd[1], "x", 1), 1);
+	CU_ASSERT_EQUAL(rt_thread_join(t, NULL), 0);
+	close(fd[0]);
+	close(fd[1]);
 }
 
 static const struct rtt_test tests[] = {
@@ -515,6 +737,9 @@ static const struct rtt_test tests[] = {
 	{ "CPU affinity", test_affinity },
 	{ "rt_stack_prefault: main thread and rt thread", test_stack_prefault },
 	{ "bad input gets documented errors", test_bad_input },
+	{ "pthread_join / pthread_detach / pthread_exit leave nothing locked", test_join_family },
+	{ "ended threads: info until joined; -ESRCH after pthread_join or detach", test_ended_threads },
+	{ "record lock: PI; a fork child has no records of the parent's threads", test_lock_pi_and_fork },
 	RTT_END
 };
 
