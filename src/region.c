@@ -552,7 +552,9 @@ static struct rt_region *create_hugetlb(const char *fn, size_t bytes,
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return rt__fail_null(ENOMEM, "%s: out of memory for the region handle.", fn);
-	m = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	/* PROT_NONE first: under mlockall(MCL_FUTURE) a readable mapping is
+	 * populated inside mmap, on the caller's node, before mbind */
+	m = mmap(NULL, size, o->numa_node ? PROT_NONE : PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
 	if (m == MAP_FAILED) {
 		err = errno;
@@ -587,6 +589,13 @@ static struct rt_region *create_hugetlb(const char *fn, size_t bytes,
 					     o->numa_node - 1, rt_strerror(err));
 		}
 		r->numa_node = o->numa_node;
+		if (mprotect(m, size, PROT_READ | PROT_WRITE)) {
+			err = errno;
+			munmap(m, size);
+			free(r);
+			return rt__fail_null(err, "%s: mprotect of the hugetlb mapping: %s.", fn,
+					     rt_strerror(err));
+		}
 	}
 	if (p->populate_write && madvise(m, size, MADV_POPULATE_WRITE) == 0) {
 		r->populate_method = RT_POPULATE_MADVISE;
@@ -641,6 +650,7 @@ struct rt_region *rt_region_create(size_t bytes, const struct rt_region_opts *uo
 	struct rt_region_opts o;
 	struct rt_region *r;
 	size_t ps = p->page_size, size, gran, body = 0, align;
+	unsigned nt;
 	char a[32];
 	uint8_t *m;
 	int err;
@@ -763,15 +773,11 @@ struct rt_region *rt_region_create(size_t bytes, const struct rt_region_opts *uo
 		r->huge_page_size = gran;
 		r->huge_bytes = body;
 	}
-	if (mprotect(m, size, PROT_READ | PROT_WRITE)) {
-		err = errno;
-		munmap(m, size);
-		free(r);
-		if (err == ENOMEM || err == EAGAIN)
-			return lock_fail_null(fn, err, size);
-		return rt__fail_null(err, "%s: mprotect: %s.", fn, rt_strerror(err));
-	}
-
+	/* The node and lock-on-fault are set while the mapping is still
+	 * PROT_NONE: under mlockall(MCL_FUTURE) it is VM_LOCKED already, and
+	 * the mprotect below populates a VM_LOCKED private mapping on the
+	 * spot, on the caller's node, before anything else could run; a
+	 * lock-on-fault mapping it leaves alone. */
 	if (o.numa_node) {
 		err = rt__numa_bind(m, size, o.numa_node - 1);
 		if (err) {
@@ -782,32 +788,42 @@ struct rt_region *rt_region_create(size_t bytes, const struct rt_region_opts *uo
 		}
 		r->numa_node = o.numa_node;
 	}
+	nt = r->mode_used == RT_LOCK_ONFAULT ? 1 : pop_threads_for(size, o.populate_threads);
+	if (p->mlock_onfault && (r->mode_used == RT_LOCK_ONFAULT || nt > 1)) {
+		/* populate mode with helpers: lock on fault first, so every
+		 * page goes straight onto the unevictable list as it is
+		 * faulted (and RLIMIT_MEMLOCK is checked before any work) */
+		err = rtk_mlock2(m, size, MLOCK_ONFAULT);
+		if (err) {
+			munmap(m, size);
+			free(r);
+			return lock_fail_null(fn, -err, size);
+		}
+	}
+	if (mprotect(m, size, PROT_READ | PROT_WRITE)) {
+		err = errno;
+		munmap(m, size);
+		free(r);
+		if (err == ENOMEM || err == EAGAIN)
+			return lock_fail_null(fn, err, size);
+		return rt__fail_null(err, "%s: mprotect: %s.", fn, rt_strerror(err));
+	}
 
 	if (r->mode_used == RT_LOCK_ONFAULT) {
 		r->populate_method = RT_POPULATE_NONE;
 		err = rt__reg_lock((uintptr_t)m, size, (uintptr_t)m, (uintptr_t)m + size,
 				   RT__LK_ONFAULT, true);
 	} else {
-		/* Lock on fault first, so every page goes straight onto the
-		 * unevictable list as it is faulted (and RLIMIT_MEMLOCK is
-		 * checked before any work); populate, in parallel for large
-		 * regions; then mlock only turns lock-on-fault into a full lock
-		 * and finds every page present. With one thread, mlock's own
-		 * populate is the fastest (docs/performance.md): it faults each
-		 * page straight onto the unevictable list and walks once. */
-		unsigned nt = pop_threads_for(size, o.populate_threads);
+		/* Locked on fault above when helpers populate (in parallel
+		 * for large regions); then mlock only turns lock-on-fault into
+		 * a full lock and finds every page present. With one thread,
+		 * mlock's own populate is the fastest (docs/performance.md): it
+		 * faults each page straight onto the unevictable list and walks
+		 * once. */
 		int pm = RT_POPULATE_MLOCK;
 
 		r->populate_threads = 1;
 		if (nt > 1) {
-			if (p->mlock_onfault) {
-				err = rtk_mlock2(m, size, MLOCK_ONFAULT);
-				if (err) {
-					munmap(m, size);
-					free(r);
-					return lock_fail_null(fn, -err, size);
-				}
-			}
 			pm = populate_parallel(m, size, body ? gran : ps, nt, !p->populate_write,
 					      &r->populate_threads);
 			if (pm < 0) {
