@@ -561,22 +561,26 @@ struct rt_thread_info {
 
 /* pthread_create on a stack that is locked and pre-faulted before the thread
  * runs (its TLS and descriptor included), with a guard page below, placed on
- * a NUMA node, with CPU affinity, scheduling policy and name. Stacks come
- * from a pool: once warm, a create and rt_thread_join map, unmap and fault
- * nothing. NULL opts = defaults. 0 or a negative errno: -EINVAL (bad
+ * a NUMA node, with CPU affinity, scheduling policy and name. The stack is
+ * glibc's (cached by glibc), unlocked when the thread ends: rt_thread_join,
+ * pthread_join, pthread_detach and pthread_exit all leave nothing locked,
+ * and once warm, thread churn maps, unmaps and faults nothing. NULL opts =
+ * defaults. 0 or a negative errno: -EINVAL (bad
  * options, or a stack too small for this program's static TLS), -EPERM
  * (scheduling not permitted, without RT_THREAD_SCHED_FALLBACK), -ENOMEM
  * (locking the stack refused), -EAGAIN (thread limit). */
 int rt_thread_create(pthread_t *thread, const struct rt_thread_opts *opts,
 		     void *(*fn)(void *), void *arg);
-/* pthread_join, then the stack goes back to the pool. Join rt threads with
- * this, not pthread_join (whose stack would stay in use, never reused).
- * -ESRCH for a thread that is not a live rt thread. */
+/* pthread_join, and rtmem's record of the thread goes at once (after a
+ * plain pthread_join it goes later). -ESRCH for a thread that is not an rt
+ * thread rtmem knows (joined already, or detached and ended); -EINVAL for a
+ * detached one still running. */
 int rt_thread_join(pthread_t thread, void **ret);
 /* The stack and scheduling of a live rt thread (also from the thread
  * itself). -ESRCH if it is not one. */
 int rt_thread_info(pthread_t thread, struct rt_thread_info *out);
-/* Unmap the pool's free stacks (their locks go with them). Returns how many. */
+/* Kept for compatibility: stacks are glibc's, and hold no lock of rtmem's
+ * once their thread has ended. Returns 0. */
 int rt_thread_pool_trim(void);
 
 /* Pre-fault `bytes` of the calling thread's stack below the current depth
