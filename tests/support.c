@@ -5,6 +5,7 @@
 #include "support.h"
 
 #include <CUnit/Basic.h>
+#include <sched.h>
 #include <errno.h>
 #include <linux/perf_event.h>
 #include <sys/mount.h>
@@ -23,7 +24,6 @@
 #include <sys/swap.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -291,6 +291,47 @@ int rtt_fork_while_held(pthread_mutex_t *m, int (*fn)(void *), void *arg)
 	}
 	pthread_join(t, NULL);
 	return r;
+}
+
+void rtt_numa_nodes(int nodes[65])
+{
+	nodes[0] = 0;
+	for (int n = 0; n < 1024 && nodes[0] < 64; n++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/sys/devices/system/node/node%d", n);
+		if (access(path, F_OK) == 0)
+			nodes[++nodes[0]] = n;
+	}
+}
+
+int rtt_pin_to_node(int n)
+{
+	char path[96], buf[256], *q = buf;
+	cpu_set_t set;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist", n);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	CPU_ZERO(&set);
+	while (*q && *q != '\n') {
+		char *e;
+		long a = strtol(q, &e, 10), b = a;
+
+		if (e == q)
+			break;
+		if (*e == '-')
+			b = strtol(e + 1, &e, 10);
+		for (long c = a; c <= b && c < CPU_SETSIZE; c++)
+			CPU_SET((int)c, &set);
+		q = *e == ',' ? e + 1 : e;
+	}
+	return CPU_COUNT(&set) && sched_setaffinity(0, sizeof(set), &set) == 0 ? 0 : -1;
 }
 
 /* ---- memory cgroups -------------------------------------------------------- */

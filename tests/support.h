@@ -66,6 +66,13 @@ int rtt_in_child(const struct rtt_child *c, int (*fn)(void *), void *arg);
  * Returns the child's exit code, 128+signal, 124 when it hung, or -errno. */
 int rtt_fork_while_held(pthread_mutex_t *m, int (*fn)(void *), void *arg);
 
+/* Pin the calling thread to the CPUs of NUMA node n (sysfs cpulist): 0, or
+ * -1 when the node has no CPU or the affinity is refused. */
+int rtt_pin_to_node(int n);
+/* The online NUMA nodes: nodes[0] = how many (at most 64), nodes[1..] their
+ * numbers. */
+void rtt_numa_nodes(int nodes[65]);
+
 /* In a child: check a condition, print file:line and the expression if
  * false, and return 1 from the calling function. */
 #define RTT_CHILD_CHECK(cond) do { if (!(cond)) { \

@@ -1108,31 +1108,6 @@ static long thread_minflt(void)
 	return getrusage(RUSAGE_THREAD, &ru) ? -1 : ru.ru_minflt;
 }
 
-/* Pin this thread to the CPUs of node n: 0, or -1 if it has none. */
-static int pin_to_node(int n)
-{
-	char path[96], buf[256], *q = buf;
-	cpu_set_t set;
-
-	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist", n);
-	if (rtk_read_line(path, buf, sizeof(buf)))
-		return -1;
-	CPU_ZERO(&set);
-	while (*q && *q != '\n') {
-		char *e;
-		long a = strtol(q, &e, 10), b = a;
-
-		if (e == q)
-			break;
-		if (*e == '-')
-			b = strtol(e + 1, &e, 10);
-		for (long c = a; c <= b && c < CPU_SETSIZE; c++)
-			CPU_SET((int)c, &set);
-		q = *e == ',' ? e + 1 : e;
-	}
-	return CPU_COUNT(&set) && sched_setaffinity(0, sizeof(set), &set) == 0 ? 0 : -1;
-}
-
 static int child_lock_all_order(void *arg)
 {
 	const size_t big = (size_t)32 << 20;
@@ -1183,7 +1158,7 @@ static int child_lock_all_order(void *arg)
 				.numa_node = RT_NUMA_NODE(nodes[j]));
 			int to = nodes[j];
 
-			if (i == j || pin_to_node(nodes[i]))
+			if (i == j || rtt_pin_to_node(nodes[i]))
 				continue;
 			for (int k = 0; k < 3; k++) {
 				o.mode = k == 2 ? RT_LOCK_ONFAULT : RT_LOCK_POPULATE;
@@ -1221,13 +1196,7 @@ static void test_lock_all_order(void)
 		rtt_skip("sanitizer build: rt_lock_all refuses the shadow memory");
 		return;
 	}
-	for (int n = 0; n < 64 && nodes[0] < 64; n++) {
-		char path[64];
-
-		snprintf(path, sizeof(path), "/sys/devices/system/node/node%d", n);
-		if (access(path, F_OK) == 0)
-			nodes[++nodes[0]] = n;
-	}
+	rtt_numa_nodes(nodes);
 	if (nodes[0] < 2)
 		printf("\n  note: %d NUMA node: the caller-on-another-node part needs two "
 		       "(run in the two-node arm64 guests)\n", nodes[0]);

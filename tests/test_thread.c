@@ -335,31 +335,6 @@ static void test_numa(void)
 	rt_thread_pool_trim();
 }
 
-/* Pin this thread to the CPUs of node n: 0, or -1 if it has none. */
-static int pin_to_node(int n)
-{
-	char path[96], buf[256], *q = buf;
-	cpu_set_t set;
-
-	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist", n);
-	if (rtk_read_line(path, buf, sizeof(buf)))
-		return -1;
-	CPU_ZERO(&set);
-	while (*q && *q != '\n') {
-		char *e;
-		long a = strtol(q, &e, 10), b = a;
-
-		if (e == q)
-			break;
-		if (*e == '-')
-			b = strtol(e + 1, &e, 10);
-		for (long c = a; c <= b && c < CPU_SETSIZE; c++)
-			CPU_SET((int)c, &set);
-		q = *e == ',' ? e + 1 : e;
-	}
-	return CPU_COUNT(&set) && sched_setaffinity(0, sizeof(set), &set) == 0 ? 0 : -1;
-}
-
 /* Under rt_lock_all glibc's mprotect populates a new stack inside
  * pthread_create, in the creator, before any mbind of the stack: the
  * stack must land on the thread's node all the same, from a fresh stack
@@ -375,7 +350,7 @@ static int child_numa_lock_all(void *arg)
 		for (int j = 1; j <= nn; j++) {
 			RT_OPTS(rt_thread_opts, o, .numa_node = RT_NUMA_NODE(nodes[j]));
 
-			if ((nn > 1 && i == j) || pin_to_node(nodes[i]))
+			if ((nn > 1 && i == j) || rtt_pin_to_node(nodes[i]))
 				continue;
 			for (int k = 0; k < 3; k++) {       /* fresh, then cached stacks */
 				struct probe p = { .stack_touch = 64 << 10, .node = nodes[j] };
@@ -406,13 +381,7 @@ static void test_numa_lock_all(void)
 		rtt_skip("sanitizer build: rt_lock_all refuses the shadow memory");
 		return;
 	}
-	for (int n = 0; n < 64 && nodes[0] < 64; n++) {
-		char path[64];
-
-		snprintf(path, sizeof(path), "/sys/devices/system/node/node%d", n);
-		if (access(path, F_OK) == 0)
-			nodes[++nodes[0]] = n;
-	}
+	rtt_numa_nodes(nodes);
 	if (nodes[0] < 2)
 		printf("\n  note: %d NUMA node: the creator-on-another-node part needs two (run in "
 		       "the two-node arm64 guests); the node's own case runs\n", nodes[0]);
