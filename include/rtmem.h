@@ -595,6 +595,8 @@ enum {
 	 * rt_thread_info() then reports sched_fallback = 1, and rt_last_error()
 	 * says why (the call still returns 0). */
 	RT_THREAD_SCHED_FALLBACK = 1u << 0,
+	/* Do not warm the thread for rt_malloc (see malloc_warm). */
+	RT_THREAD_NO_MALLOC_WARM = 1u << 1,
 };
 
 struct rt_thread_opts {
@@ -614,6 +616,13 @@ struct rt_thread_opts {
 	int priority;               /* 1..99 for SCHED_FIFO / SCHED_RR */
 	unsigned flags;             /* RT_THREAD_* */
 	const char *name;           /* at most 15 bytes, or NULL */
+	/* When rt_malloc's process-wide arena exists, the thread is warmed
+	 * for it before its function runs (rt_malloc_thread_warm): its cache
+	 * and a span for every size class up to malloc_warm bytes (0 = 1 KiB;
+	 * up to 8 KiB). Its first rt_malloc of such sizes then takes no lock.
+	 * RT_THREAD_NO_MALLOC_WARM skips it. A warm-up that fails (the arena
+	 * full) does not fail the thread: it allocates cold. */
+	size_t malloc_warm;
 };
 
 struct rt_thread_info {
@@ -633,22 +642,26 @@ struct rt_thread_info {
 
 /* pthread_create on a stack that is locked and pre-faulted before the thread
  * runs (its TLS and descriptor included), with a guard page below, placed on
- * a NUMA node, with CPU affinity, scheduling policy and name. Stacks come
- * from a pool: once warm, a create and rt_thread_join map, unmap and fault
- * nothing. NULL opts = defaults. 0 or a negative errno: -EINVAL (bad
+ * a NUMA node, with CPU affinity, scheduling policy and name. The stack is
+ * glibc's (cached by glibc), unlocked when the thread ends: rt_thread_join,
+ * pthread_join, pthread_detach and pthread_exit all leave nothing locked,
+ * and once warm, thread churn maps, unmaps and faults nothing. NULL opts =
+ * defaults. 0 or a negative errno: -EINVAL (bad
  * options, or a stack too small for this program's static TLS), -EPERM
  * (scheduling not permitted, without RT_THREAD_SCHED_FALLBACK), -ENOMEM
  * (locking the stack refused), -EAGAIN (thread limit). */
 int rt_thread_create(pthread_t *thread, const struct rt_thread_opts *opts,
 		     void *(*fn)(void *), void *arg);
-/* pthread_join, then the stack goes back to the pool. Join rt threads with
- * this, not pthread_join (whose stack would stay in use, never reused).
- * -ESRCH for a thread that is not a live rt thread. */
+/* pthread_join, and rtmem's record of the thread goes at once (after a
+ * plain pthread_join it goes later). -ESRCH for a thread that is not an rt
+ * thread rtmem knows (joined already, or detached and ended); -EINVAL for a
+ * detached one still running. */
 int rt_thread_join(pthread_t thread, void **ret);
 /* The stack and scheduling of a live rt thread (also from the thread
  * itself). -ESRCH if it is not one. */
 int rt_thread_info(pthread_t thread, struct rt_thread_info *out);
-/* Unmap the pool's free stacks (their locks go with them). Returns how many. */
+/* Kept for compatibility: stacks are glibc's, and hold no lock of rtmem's
+ * once their thread has ended. Returns 0. */
 int rt_thread_pool_trim(void);
 
 /* Pre-fault `bytes` of the calling thread's stack below the current depth

@@ -117,11 +117,11 @@ int rt_thread_join(pthread_t thread, void **ret);
 int rt_thread_info(pthread_t thread, struct rt_thread_info *out);
 int rt_thread_pool_trim(void);
 int rt_stack_prefault(size_t bytes);""",
-  desc=["rt_thread_create() is pthread_create(3) on a stack that is locked and pre-faulted before the thread runs, its static TLS and descriptor included, with a PROT_NONE guard page below. Options: stack_size (default 256 KiB), numa_node (stack and CPUs), cpuset, policy and priority (SCHED_FIFO or SCHED_RR; RT_THREAD_SCHED_FALLBACK runs SCHED_OTHER instead of failing), name. rt_thread_join() joins and returns the stack to a pool, so thread churn maps and faults nothing once warm. rt_thread_info() reports the stack and its high-water mark.",
+  desc=["rt_thread_create() is pthread_create(3) on a stack that is locked and pre-faulted before the thread runs, its static TLS and descriptor included, with a PROT_NONE guard page below. Options: stack_size (default 256 KiB), numa_node (stack and CPUs), cpuset, policy and priority (SCHED_FIFO or SCHED_RR; RT_THREAD_SCHED_FALLBACK runs SCHED_OTHER instead of failing), name, malloc_warm. When rt_malloc's process-wide arena exists, the thread is warmed for it before its function runs (rt_malloc_thread_warm(3) up to malloc_warm bytes, default 1 KiB; RT_THREAD_NO_MALLOC_WARM skips it), so its first rt_malloc takes no lock. The stack is glibc's own (cached by glibc), locked before the function runs and unlocked when the thread ends, however it ends: rt_thread_join(), pthread_join(3), pthread_detach(3) and pthread_exit(3) all leave nothing locked, and once warm thread churn maps and faults nothing. rt_thread_join() is pthread_join(3) that also drops rtmem's record of the thread. rt_thread_info() reports the stack and its high-water mark, also for an ended thread not yet joined. rt_thread_pool_trim() is kept for compatibility and returns 0.",
         "rt_stack_prefault() touches bytes of the calling thread's stack below the current depth, within RLIMIT_STACK and the kernel's stack guard gap on the main thread."],
-  ret="0 or a negative errno; rt_thread_pool_trim() returns how many stacks it unmapped.",
+  ret="0 or a negative errno; rt_thread_pool_trim() returns 0.",
   err=[("EINVAL", "NULL thread or fn, bad options"), ("EPERM", "real-time scheduling not permitted (the sentence names RLIMIT_RTPRIO and CAP_SYS_NICE)"),
-       ("ESRCH", "not a live rt thread"), ("ENOMEM", "locking the stack refused, or more stack asked than is left")]),
+       ("ESRCH", "not an rt thread rtmem knows: joined already (either way), detached and ended, or made by pthread_create(3)"), ("ENOMEM", "locking the stack refused, or more stack asked than is left")]),
  "rt_file_lock": dict(
   names=["rt_file_lock", "rt_file_addr", "rt_file_size", "rt_file_check", "rt_file_unlock"],
   brief="files mapped, locked and verified",

@@ -1133,6 +1133,11 @@ void rt_arena_destroy(struct rt_arena *a)
 	pthread_mutex_unlock(&dead_mu);
 }
 
+pthread_mutex_t *rt__arena_mutex(struct rt_arena *a)
+{
+	return arena_ok(a) && !a->single ? &a->mu : NULL;
+}
+
 /* ---- for librtmem-preload (exported under RTMEM_PRIVATE) ---- */
 
 int rt__arena_owns(const struct rt_arena *a, const void *p)

@@ -72,6 +72,7 @@ size_t rt__fork_mutexes(pthread_mutex_t **mu, int *rank, size_t cap);
 /* Per-object mutexes, for tests (rt__mutex_is_pi). NULL without one. */
 pthread_mutex_t *rt__log_mutex(struct rt_log *l);
 pthread_mutex_t *rt__uring_mutex(struct rt_uring *u);
+pthread_mutex_t *rt__arena_mutex(struct rt_arena *a);
 
 /* fork generation: 0 in the process that loaded the library, +1 in each
  * fork child (fork.c, first thing in the child). An object that cannot be
@@ -92,6 +93,17 @@ int rt__helper_attr(pthread_attr_t *at, const void *cpuset, size_t size, const c
  * CPU sets of the live threads rt_thread_create started as SCHED_FIFO or
  * SCHED_RR; returns how many there are. */
 int rt__thread_rt_cpus(cpu_set_t *out) __attribute__((weak));
+/* The file-scope mutexes of thread.c, region.c and process.c (tests: that
+ * they are PI, and that fork() takes them). */
+pthread_mutex_t *rt__thread_mu(void);
+/* malloc.c: warm the calling thread for rt_malloc (rt_arena_thread_warm up
+ * to max_size) if the process-wide arena exists and has thread caches;
+ * never makes the arena, keeps errno. For rt_thread_create's threads. */
+void rt__malloc_warm_if_made(size_t max_size);
+/* Records thread.c keeps (running rt threads, and ended ones not joined). */
+size_t rt__thread_records(void);
+pthread_mutex_t *rt__live_mu(void);
+pthread_mutex_t *rt__proc_mu(void);
 
 /* ---- errors (error.c) ---- */
 /* Record a sentence for this thread and return -err (err > 0). */
@@ -174,6 +186,19 @@ unsigned rt__uring_features(const struct rt_uring *u);
 bool rt__numa_node_online(int node);
 /* mbind(MPOL_BIND) of [addr, addr+len) to node: 0 or -errno. */
 int rt__numa_bind(void *addr, size_t len, int node);
+/* The same, and move pages already present elsewhere (MPOL_MF_MOVE). */
+int rt__numa_bind_move(void *addr, size_t len, int node);
+/* mbind(MPOL_DEFAULT): the range follows the thread's policy again. */
+int rt__numa_unbind(void *addr, size_t len);
+/* A thread's memory policy (get_mempolicy / set_mempolicy). */
+struct rt__mpol {
+	int mode;                   /* with its MPOL_F_* flags */
+	unsigned long mask[16];     /* 1024 nodes */
+};
+int rt__mpol_get(struct rt__mpol *m);        /* the calling thread's: 0 or -errno */
+int rt__mpol_set(const struct rt__mpol *m);  /* 0 or -errno */
+/* Bind the calling thread's allocations to node (MPOL_BIND). */
+int rt__mpol_bind(int node);
 /* Sampled pages of the range not on node: 0, a count, or -errno. */
 long rt__numa_misplaced(void *addr, size_t len, int node);
 

@@ -6,6 +6,7 @@
  * 32 MiB when unset), no growth, and per-thread caches (tcache.c), so
  * threads allocate and free blocks up to 8 KiB without a lock.
  */
+#include "arena.h"
 #include "internal.h"
 #include "rtmem.h"
 
@@ -174,6 +175,18 @@ size_t rt_malloc_usable_size(void *p)
 	struct rt_arena *a = atomic_load_explicit(&global, memory_order_acquire);
 
 	return a && p ? rt_arena_usable_size(a, p) : 0;
+}
+
+void rt__malloc_warm_if_made(size_t max_size)
+{
+	struct rt_arena *a = atomic_load_explicit(&global, memory_order_acquire);
+	int saved = errno;
+
+	/* a failure keeps the caller's errno and sentence out of it: the
+	 * thread then allocates cold, which is what it would do without */
+	if (a && a->tcache)
+		(void)rt_arena_thread_warm(a, max_size);
+	errno = saved;
 }
 
 int rt_malloc_thread_warm(size_t max_size)

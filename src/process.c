@@ -38,7 +38,9 @@ struct keep {
 	bool lf;                    /* lock-on-fault */
 };
 
-static pthread_mutex_t proc_mu = PTHREAD_MUTEX_INITIALIZER;
+/* rt_lock_all / rt_unlock_all: priority-inheriting, taken across fork()
+ * (fork.c), the first lock in the library's order. */
+RT__MUTEX(proc_mu, RT__RANK_PROCESS)
 static struct {
 	bool active, future, best_effort;
 	bool rlimit_raised;
@@ -54,17 +56,26 @@ static struct {
 	size_t npre;
 } st;
 
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+/* In a fork child, after fork.c re-initialised proc_mu (the child has one
+ * thread: no lock needed). mlockall's locks and MCL_FUTURE are not
+ * inherited; with RT_LOCK_ALL_FORK_RELOCK the child locks itself again. */
 static void child_after_fork(void)
 {
-	/* mlockall's locks and MCL_FUTURE are not inherited by a fork child;
-	 * with RT_LOCK_ALL_FORK_RELOCK the child locks itself again */
 	if (st.active && st.fork_mcl && mlockall(st.fork_mcl) == 0)
 		return;
 	st.active = false;
 	st.future = false;
 }
-static void install_fork(void) { pthread_atfork(NULL, NULL, child_after_fork); }
+
+__attribute__((constructor(101))) static void process_fork_init(void)
+{
+	rt__fork_hook(RT__RANK_PROCESS, NULL, NULL, child_after_fork);
+}
+
+pthread_mutex_t *rt__proc_mu(void)
+{
+	return &proc_mu;
+}
 
 int rt_lock_all_active(void)
 {
@@ -500,7 +511,6 @@ int rt_lock_all(const struct rt_lock_opts *uopts)
 	}
 	onfault = (o.flags & RT_LOCK_ALL_ONFAULT) != 0;
 
-	pthread_once(&fork_once, install_fork);
 	pthread_mutex_lock(&proc_mu);
 	if (st.active) {
 		if (rep) {

@@ -32,8 +32,14 @@ struct rt_region {
 	int hugetlb;
 };
 
-static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+/* The live-region list: priority-inheriting, taken across fork() (fork.c). */
+RT__MUTEX(live_mu, RT__RANK_LIVE)
 static struct rt_region *live;
+
+pthread_mutex_t *rt__live_mu(void)
+{
+	return &live_mu;
+}
 
 /* ---- huge pages ------------------------------------------------------------ */
 
@@ -212,6 +218,9 @@ static int populate_parallel(uint8_t *addr, size_t len, size_t unit, unsigned nt
 	}
 	if (n <= 1)
 		return pop_chunk(addr, len, by_mlock);
+	/* the caller may be a real-time thread: it waits here on helpers
+	 * that inherit its scheduling, so no priority inversion either */
+	rt__mutex_init(&st.mu);
 
 	/* Small stacks, faulted in now (rt__populate itself needs little).
 	 * glibc puts the thread's static TLS inside a caller's stack and
@@ -303,15 +312,59 @@ bool rt__numa_node_online(int node)
 	return access(path, F_OK) == 0;
 }
 
-int rt__numa_bind(void *addr, size_t len, int node)
+#define RT__MPOL_MF_MOVE (1u << 1)
+#define RT__NODE_BITS (RT__NODE_WORDS * 8 * sizeof(unsigned long))
+
+static int numa_bind_flags(void *addr, size_t len, int node, unsigned flags)
 {
 	unsigned long mask[RT__NODE_WORDS] = { 0 };
 	const unsigned long bits = 8 * sizeof(unsigned long);
 
 	mask[node / bits] = 1ul << (node % bits);
-	if (syscall(SYS_mbind, addr, len, RT__MPOL_BIND, mask, RT__NODE_WORDS * bits + 1, 0))
+	if (syscall(SYS_mbind, addr, len, RT__MPOL_BIND, mask, RT__NODE_BITS + 1, flags))
 		return -errno;
 	return 0;
+}
+
+int rt__numa_bind(void *addr, size_t len, int node)
+{
+	return numa_bind_flags(addr, len, node, 0);
+}
+
+int rt__numa_bind_move(void *addr, size_t len, int node)
+{
+	return numa_bind_flags(addr, len, node, RT__MPOL_MF_MOVE);
+}
+
+int rt__numa_unbind(void *addr, size_t len)
+{
+	if (syscall(SYS_mbind, addr, len, RT__MPOL_DEFAULT, NULL, 0UL, 0))
+		return -errno;
+	return 0;
+}
+
+int rt__mpol_get(struct rt__mpol *m)
+{
+	memset(m, 0, sizeof(*m));
+	if (syscall(SYS_get_mempolicy, &m->mode, m->mask, RT__NODE_BITS + 1, NULL, 0UL))
+		return -errno;
+	return 0;
+}
+
+int rt__mpol_set(const struct rt__mpol *m)
+{
+	if (syscall(SYS_set_mempolicy, m->mode, m->mask, RT__NODE_BITS + 1))
+		return -errno;
+	return 0;
+}
+
+int rt__mpol_bind(int node)
+{
+	struct rt__mpol m = { .mode = RT__MPOL_BIND };
+	const unsigned long bits = 8 * sizeof(unsigned long);
+
+	m.mask[node / bits] = 1ul << (node % bits);
+	return rt__mpol_set(&m);
 }
 
 /* Pages of [addr, addr+len) not on `node`, from a sample of at most 1024
@@ -499,7 +552,9 @@ static struct rt_region *create_hugetlb(const char *fn, size_t bytes,
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return rt__fail_null(ENOMEM, "%s: out of memory for the region handle.", fn);
-	m = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	/* PROT_NONE first: under mlockall(MCL_FUTURE) a readable mapping is
+	 * populated inside mmap, on the caller's node, before mbind */
+	m = mmap(NULL, size, o->numa_node ? PROT_NONE : PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
 	if (m == MAP_FAILED) {
 		err = errno;
@@ -534,6 +589,13 @@ static struct rt_region *create_hugetlb(const char *fn, size_t bytes,
 					     o->numa_node - 1, rt_strerror(err));
 		}
 		r->numa_node = o->numa_node;
+		if (mprotect(m, size, PROT_READ | PROT_WRITE)) {
+			err = errno;
+			munmap(m, size);
+			free(r);
+			return rt__fail_null(err, "%s: mprotect of the hugetlb mapping: %s.", fn,
+					     rt_strerror(err));
+		}
 	}
 	if (p->populate_write && madvise(m, size, MADV_POPULATE_WRITE) == 0) {
 		r->populate_method = RT_POPULATE_MADVISE;
@@ -588,6 +650,7 @@ struct rt_region *rt_region_create(size_t bytes, const struct rt_region_opts *uo
 	struct rt_region_opts o;
 	struct rt_region *r;
 	size_t ps = p->page_size, size, gran, body = 0, align;
+	unsigned nt;
 	char a[32];
 	uint8_t *m;
 	int err;
@@ -710,15 +773,11 @@ struct rt_region *rt_region_create(size_t bytes, const struct rt_region_opts *uo
 		r->huge_page_size = gran;
 		r->huge_bytes = body;
 	}
-	if (mprotect(m, size, PROT_READ | PROT_WRITE)) {
-		err = errno;
-		munmap(m, size);
-		free(r);
-		if (err == ENOMEM || err == EAGAIN)
-			return lock_fail_null(fn, err, size);
-		return rt__fail_null(err, "%s: mprotect: %s.", fn, rt_strerror(err));
-	}
-
+	/* The node and lock-on-fault are set while the mapping is still
+	 * PROT_NONE: under mlockall(MCL_FUTURE) it is VM_LOCKED already, and
+	 * the mprotect below populates a VM_LOCKED private mapping on the
+	 * spot, on the caller's node, before anything else could run; a
+	 * lock-on-fault mapping it leaves alone. */
 	if (o.numa_node) {
 		err = rt__numa_bind(m, size, o.numa_node - 1);
 		if (err) {
@@ -729,32 +788,42 @@ struct rt_region *rt_region_create(size_t bytes, const struct rt_region_opts *uo
 		}
 		r->numa_node = o.numa_node;
 	}
+	nt = r->mode_used == RT_LOCK_ONFAULT ? 1 : pop_threads_for(size, o.populate_threads);
+	if (p->mlock_onfault && (r->mode_used == RT_LOCK_ONFAULT || nt > 1)) {
+		/* populate mode with helpers: lock on fault first, so every
+		 * page goes straight onto the unevictable list as it is
+		 * faulted (and RLIMIT_MEMLOCK is checked before any work) */
+		err = rtk_mlock2(m, size, MLOCK_ONFAULT);
+		if (err) {
+			munmap(m, size);
+			free(r);
+			return lock_fail_null(fn, -err, size);
+		}
+	}
+	if (mprotect(m, size, PROT_READ | PROT_WRITE)) {
+		err = errno;
+		munmap(m, size);
+		free(r);
+		if (err == ENOMEM || err == EAGAIN)
+			return lock_fail_null(fn, err, size);
+		return rt__fail_null(err, "%s: mprotect: %s.", fn, rt_strerror(err));
+	}
 
 	if (r->mode_used == RT_LOCK_ONFAULT) {
 		r->populate_method = RT_POPULATE_NONE;
 		err = rt__reg_lock((uintptr_t)m, size, (uintptr_t)m, (uintptr_t)m + size,
 				   RT__LK_ONFAULT, true);
 	} else {
-		/* Lock on fault first, so every page goes straight onto the
-		 * unevictable list as it is faulted (and RLIMIT_MEMLOCK is
-		 * checked before any work); populate, in parallel for large
-		 * regions; then mlock only turns lock-on-fault into a full lock
-		 * and finds every page present. With one thread, mlock's own
-		 * populate is the fastest (docs/performance.md): it faults each
-		 * page straight onto the unevictable list and walks once. */
-		unsigned nt = pop_threads_for(size, o.populate_threads);
+		/* Locked on fault above when helpers populate (in parallel
+		 * for large regions); then mlock only turns lock-on-fault into
+		 * a full lock and finds every page present. With one thread,
+		 * mlock's own populate is the fastest (docs/performance.md): it
+		 * faults each page straight onto the unevictable list and walks
+		 * once. */
 		int pm = RT_POPULATE_MLOCK;
 
 		r->populate_threads = 1;
 		if (nt > 1) {
-			if (p->mlock_onfault) {
-				err = rtk_mlock2(m, size, MLOCK_ONFAULT);
-				if (err) {
-					munmap(m, size);
-					free(r);
-					return lock_fail_null(fn, -err, size);
-				}
-			}
 			pm = populate_parallel(m, size, body ? gran : ps, nt, !p->populate_write,
 					      &r->populate_threads);
 			if (pm < 0) {

@@ -1,17 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Description: real-time threads on locked, pre-faulted stacks
- * (rt_thread_create / rt_thread_join / rt_thread_info), the stack pool that
- * recycles them, and rt_stack_prefault for any thread.
+ * (rt_thread_create / rt_thread_join / rt_thread_info), and
+ * rt_stack_prefault for any thread.
  *
- * A stack is one mapping: a PROT_NONE guard page (never locked) and above it
- * the stack, locked through the registry (so it is populated and counted)
- * and filled with a pattern before the thread starts. glibc puts the
- * thread's static TLS and descriptor at the top of a caller's stack, so they
- * are resident from the first instruction too. After rt_thread_join the
- * stack is scanned for its high-water mark, the used part is painted again,
- * and the stack waits in the pool for the next thread of the same size and
- * node: thread churn maps, unmaps and faults nothing once warm.
+ * The stack is glibc's own, from its stack cache: so pthread_join,
+ * pthread_detach and pthread_exit work on an rt thread exactly as on any
+ * other, and the stack goes back to glibc's cache whoever ends the thread.
+ * What rtmem adds happens between the clone and the thread's function:
+ * the new thread waits while its creator finds the stack (guard page below,
+ * static TLS and descriptor at the top), binds it to the NUMA node asked
+ * for, and locks it through the registry, which populates it; the thread
+ * then paints the part below its frame with a pattern (for the high-water
+ * mark) and calls the function. Nothing the function touches on its stack
+ * or in its TLS faults. When the function returns (or the thread calls
+ * pthread_exit, or is cancelled) the thread records its high-water mark
+ * and releases its lock on the stack: munlocked, unless rt_lock_all keeps
+ * the whole process locked. Once warm, glibc's cache serves every create
+ * without mmap or munmap, and a joined or detached thread leaves nothing
+ * locked behind.
+ *
+ * A record per thread keeps what rt_thread_info reports. It outlives the
+ * thread until rt_thread_join, since a finished thread can still be
+ * joined; a thread joined with pthread_join instead is recognised from
+ * glibc's thread descriptor (see pd_state) and its record dropped.
  */
 #include "internal.h"
 #include "kernel/kernel.h"
@@ -19,6 +31,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -27,247 +40,348 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define DEF_STACK ((size_t)256 << 10)
 #define MIN_STACK ((size_t)16 << 10)
-#define PAINT 0xa5u
 #define PAINT_WORD 0xa5a5a5a5a5a5a5a5ull
 
-struct rt_stack {
-	struct rt_stack *next;      /* the pool's free list, or the live list */
-	uint8_t *map;               /* guard + stack */
-	size_t map_len, guard;
-	uint8_t *lo;                /* lowest usable byte */
-	size_t size;                /* the whole stack: asked + TLS reserve */
-	size_t asked;               /* what the caller asked for */
-	int node;                   /* RT_NUMA_NODE(n) or 0 */
-	size_t dirty;               /* bytes from the top that may hold no pattern */
-	/* the thread using it */
+/* The stack scan and paint read and write stack memory below the frames
+ * of a running thread (their own, or another's): not for the sanitizers'
+ * instrumentation. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define RT_NOSAN __attribute__((no_sanitize("address", "thread"), noinline))
+#else
+#define RT_NOSAN __attribute__((noinline))
+#endif
+
+enum { GO_WAIT = 0, GO_RUN = 1, GO_ABORT = 2 };
+enum { T_RUNNING = 0, T_ENDED = 1 };
+
+struct rt_thr {
+	struct rt_thr *next;        /* the live list */
 	pthread_t tid;
+	int ktid;                   /* the kernel's thread id (set by the thread) */
+	int go;                     /* futex: GO_* */
+	int state;                  /* T_*, under mu */
+	bool joining;               /* rt_thread_join in progress, under mu */
+	bool locked;                /* the registry holds the stack's lock */
 	void *(*fn)(void *);
 	void *arg;
+	/* glibc's stack: guard below lo; static TLS and descriptor at the top */
+	uint8_t *lo;
+	size_t size;                /* lo .. top */
+	size_t guard;
+	size_t asked;               /* what the caller asked for its frames */
+	int node;                   /* RT_NUMA_NODE(n) or 0 */
 	char name[16];
 	int policy, priority, fallback;
-	bool joining;
+	size_t malloc_warm;         /* 0: no warm-up for rt_malloc */
 	uintptr_t entry_sp;         /* the stack depth where fn was entered */
+	size_t final_hw;            /* the high-water mark when the thread ended */
+	bool restore_mpol;          /* the thread puts back the creator's policy */
+	struct rt__mpol mpol;
 };
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static struct rt_stack *pool, *live;
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+/* The live list: priority-inheriting, taken across fork() (fork.c). */
+RT__MUTEX(mu, RT__RANK_THREAD)
+static struct rt_thr *live;
 
-/* A fork child must not inherit the list lock held by another thread. Its
- * live list names the parent's threads, which the child does not have:
- * rt_thread_join of one there is the caller's error, as with pthread_join. */
-static void at_prepare(void) { pthread_mutex_lock(&mu); }
-static void at_release(void) { pthread_mutex_unlock(&mu); }
-static void install_fork(void) { pthread_atfork(at_prepare, at_release, at_release); }
+pthread_mutex_t *rt__thread_mu(void)
+{
+	return &mu;
+}
 
-/* ---- glibc's static TLS and descriptor ---- */
+/* A fork child has only the thread that forked: the records of the
+ * others name threads it does not have, so they go (rt_thread_join of one
+ * there gives -ESRCH). fork.c re-initialised mu; one thread, no lock. The
+ * registry's entries for those stacks stay (the registry is not touched
+ * from here: its own fork handler may not have run yet); the child
+ * inherited no lock on them, so they only keep the registry from
+ * munlocking those ranges, which are not locked. */
+static void thread_child(void)
+{
+	struct rt_thr **pp = &live;
 
-/* glibc carves a thread's static TLS and descriptor out of the top of a
- * caller's stack. Their size is not public and varies with the program (a
- * sanitizer runtime alone takes about 900 KB), so it is measured once: a
- * probe thread on a scratch stack reports how far below the top its first
- * frame starts. stack_size then means room for the thread's own frames. */
+	while (*pp) {
+		struct rt_thr *r = *pp;
+
+		if (r->state == T_RUNNING && pthread_equal(r->tid, pthread_self())) {
+			pp = &r->next;
+			continue;
+		}
+		*pp = r->next;
+		free(r);
+	}
+}
+
+__attribute__((constructor(101))) static void thread_fork_init(void)
+{
+	rt__fork_hook(RT__RANK_THREAD, NULL, NULL, thread_child);
+}
+
+/* ---- glibc's static TLS and thread descriptor ---- */
+
+/* glibc carves a thread's static TLS and descriptor out of the top of its
+ * stack. Their size is not public and varies with the program (a sanitizer
+ * runtime alone takes about 900 KB), so it is measured once: a probe thread
+ * on a scratch stack reports how far below the top its first frame starts.
+ * stack_size then means room for the thread's own frames.
+ *
+ * The same probe finds where glibc keeps the thread's kernel id in its
+ * descriptor (pthread_t is the descriptor's address): the kernel clears
+ * that word when the thread has exited (CLONE_CHILD_CLEARTID), and glibc's
+ * pthread_join sets it to -1 ("terminated and joined"), which is how
+ * pthread_join itself answers ESRCH for a thread joined already. The
+ * offset is taken only when the word is seen to do exactly that (the id
+ * while running, -1 after pthread_join), else it stays unknown (-1). */
+#define PD_SCAN 4096
 static size_t tls_reserve;
+static long tid_off = -1;
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 
-static void *tls_probe(void *arg)
-{
-	volatile char here = 0;
+struct tls_probe {
+	uintptr_t sp;
+	int ktid;
+	uintptr_t self;
+	size_t n;
+	unsigned char snap[PD_SCAN];
+	uintptr_t map_end;
+};
 
-	*(uintptr_t *)arg = (uintptr_t)&here;
+RT_NOSAN static void *tls_probe(void *arg)
+{
+	struct tls_probe *p = arg;
+	volatile char here = 0;
+	uintptr_t self = (uintptr_t)pthread_self();
+
+	p->sp = (uintptr_t)&here;
+	p->ktid = (int)syscall(SYS_gettid);
+	p->self = self;
+	p->n = 0;
+	if (self < p->map_end)
+		p->n = p->map_end - self < PD_SCAN ? p->map_end - self : PD_SCAN;
+	for (size_t i = 0; i < p->n; i++)
+		p->snap[i] = ((const volatile unsigned char *)self)[i];
 	return NULL;
+}
+
+RT_NOSAN static void find_tid_off(const struct tls_probe *p)
+{
+	long found = -1;
+
+	for (size_t i = 0; i + sizeof(int) <= p->n; i += sizeof(int)) {
+		int then, now;
+
+		memcpy(&then, p->snap + i, sizeof(int));
+		now = *(const volatile int *)(p->self + i);
+		if (then == p->ktid && now == -1) {
+			if (found >= 0)
+				return;     /* two candidates: do not guess */
+			found = (long)i;
+		}
+	}
+	tid_off = found;
 }
 
 static void measure_tls(void)
 {
 	const size_t ps = rtk_page_size();
 	size_t sz = (size_t)1 << 20, used = (size_t)64 << 10;
+	struct tls_probe *pr = calloc(1, sizeof(*pr));
 
+	if (!pr) {
+		tls_reserve = used + ps;
+		return;
+	}
 	for (;;) {
 		uint8_t *m = mmap(NULL, sz, PROT_READ | PROT_WRITE,
 				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 		pthread_attr_t at;
-		uintptr_t sp = 0;
 		pthread_t t;
 		int e = ENOMEM;
 
 		if (m == MAP_FAILED)
 			break;
+		pr->sp = 0;
+		pr->map_end = (uintptr_t)m + sz;
 		if (pthread_attr_init(&at) == 0) {
 			e = pthread_attr_setstack(&at, m, sz);
 			if (!e)
-				e = pthread_create(&t, &at, tls_probe, &sp);
-			if (!e)
+				e = pthread_create(&t, &at, tls_probe, pr);
+			if (!e) {
 				pthread_join(t, NULL);
+				find_tid_off(pr);
+			}
 			pthread_attr_destroy(&at);
 		}
 		munmap(m, sz);
-		if (!e && sp > (uintptr_t)m && sp < (uintptr_t)m + sz) {
-			used = (uintptr_t)m + sz - sp;
+		if (!e && pr->sp > (uintptr_t)m && pr->sp < (uintptr_t)m + sz) {
+			used = (uintptr_t)m + sz - pr->sp;
 			break;
 		}
 		if (e != EINVAL || sz >= ((size_t)256 << 20))
 			break;
 		sz *= 4;
 	}
+	free(pr);
 	/* plus a page for the frames above the caller's function */
 	tls_reserve = (used + ps - 1) / ps * ps + ps;
 }
 
-/* ---- stacks ---- */
-
-static void stack_free(struct rt_stack *s)
+/* The id word of the descriptor of t, read without trusting that the
+ * descriptor is still mapped (glibc unmaps stacks its cache evicts):
+ * 0 and *v, -EFAULT when the memory is gone, or another -errno when it
+ * cannot be read at all (then nothing is known). */
+static int pd_read(pthread_t t, int *v)
 {
-	rt_unlock_range(s->lo, s->size);
-	munmap(s->map, s->map_len);
-	free(s);
+	struct iovec l = { v, sizeof(*v) };
+	struct iovec rm = { (char *)t + tid_off, sizeof(*v) };
+	ssize_t n;
+
+	if (tid_off < 0)
+		return -ENOSYS;
+	n = process_vm_readv(getpid(), &l, 1, &rm, 1, 0);
+	if (n == (ssize_t)sizeof(*v))
+		return 0;
+	return n < 0 ? -errno : -EFAULT;
 }
 
-/* Bytes written from the top: the first word from the bottom that is not
- * the pattern marks the deepest the stack ever reached. Whole chunks are
- * compared with memcmp (vectorised in glibc), then words in the first
- * chunk that differs. The chunk is 4 KiB whatever the page size: it only
- * sets how much memcmp compares at once. */
-static const uint64_t paint_chunk[512] = { [0 ... 511] = PAINT_WORD };
-
-static size_t written(const struct rt_stack *s)
+/* An ended thread whose record is stale: joined with pthread_join (-1), its
+ * descriptor given to another thread (another id) or unmapped. 0 (the
+ * kernel cleared the id: not joined yet, or detached) or its own id (still
+ * exiting) keep the record; so does not knowing. Under mu. */
+static bool stale(const struct rt_thr *r)
 {
-	const size_t chunk = sizeof(paint_chunk);
-	const uint64_t *w;
-	size_t off = 0, i = 0, n;
+	int v = 0, e = pd_read(r->tid, &v);
 
-	while (off + chunk <= s->size && !memcmp(s->lo + off, paint_chunk, chunk))
-		off += chunk;
-	w = (const uint64_t *)(void *)(s->lo + off);
-	n = (s->size - off) / sizeof(*w);
+	if (e == -EFAULT)
+		return true;
+	if (e)
+		return false;
+	return v != 0 && v != r->ktid;
+}
+
+/* ---- the stack's pattern ---- */
+
+/* Offset of the first word in [lo, lo+len) that is not the pattern: the
+ * deepest the stack ever reached (len if all of it is). Whole chunks are
+ * compared with an OR over their words (vectorised), then words. */
+RT_NOSAN static size_t first_unpainted(const uint8_t *lo, size_t len)
+{
+	const uint64_t *w = (const uint64_t *)(const void *)lo;
+	size_t n = len / sizeof(*w), i = 0;
+
+	while (i + 64 <= n) {
+		uint64_t x = 0;
+
+		for (size_t j = 0; j < 64; j++)
+			x |= w[i + j] ^ PAINT_WORD;
+		if (x)
+			break;
+		i += 64;
+	}
 	while (i < n && w[i] == PAINT_WORD)
 		i++;
-	return s->size - off - i * sizeof(*w);
+	return i * sizeof(*w);
 }
 
 /* What the thread's own frames used: from where its function was entered
- * (recorded by the trampoline) down to the lowest byte written. */
-static size_t high_water(const struct rt_stack *s)
+ * down to the lowest byte written. */
+static size_t high_water(const struct rt_thr *r)
 {
-	uintptr_t low = (uintptr_t)s->lo + s->size - written(s);
-	uintptr_t top = __atomic_load_n(&s->entry_sp, __ATOMIC_RELAXED);
+	uintptr_t low = (uintptr_t)r->lo + first_unpainted(r->lo, r->size);
+	uintptr_t top = __atomic_load_n(&r->entry_sp, __ATOMIC_RELAXED);
 
 	return top > low ? top - low : 0;
 }
 
-static struct rt_stack *stack_new(const char *fn, size_t asked, size_t size, int node)
+/* In the thread, before its function: the pattern from the bottom of the
+ * stack up to a little below this frame. The stack is locked and present
+ * already, so this faults nothing; only what a previous user of this
+ * (cached) stack left is written, found by the same scan as the mark.
+ * No calls while writing: nothing runs below this frame meanwhile. */
+RT_NOSAN static void paint(struct rt_thr *r)
 {
-	const size_t ps = rtk_page_size();
-	struct rt_stack *s = calloc(1, sizeof(*s));
-	char a[32];
-	int err;
+	volatile uint64_t *w = (volatile uint64_t *)(void *)r->lo;
+	uintptr_t top = ((uintptr_t)__builtin_frame_address(0) - 1024) & ~(uintptr_t)7;
+	size_t n, i;
 
-	if (!s)
-		return rt__fail_null(ENOMEM, "%s: out of memory for a stack record.", fn);
-	s->guard = ps;
-	s->map_len = size + ps;
-	s->size = size;
-	s->asked = asked;
-	s->node = node;
-	s->map = mmap(NULL, s->map_len, PROT_NONE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-	if (s->map == MAP_FAILED) {
-		err = errno;
-		free(s);
-		return rt__fail_null(err, "%s: cannot map a %s stack: %s.", fn, rt__size(size, a),
-				     rt_strerror(err));
-	}
-	s->lo = s->map + s->guard;
-	/* under mlockall(MCL_FUTURE) the new mapping is VM_LOCKED whole: the
-	 * guard, which can never be resident, should not count in VmLck */
-	munlock(s->map, s->guard);
-	if (mprotect(s->lo, size, PROT_READ | PROT_WRITE)) {
-		err = errno;
-		munmap(s->map, s->map_len);
-		free(s);
-		return rt__fail_null(err, "%s: mprotect of the stack: %s.", fn, rt_strerror(err));
-	}
-	if (node) {
-		err = rt__numa_bind(s->lo, size, node - 1);
-		if (err) {
-			munmap(s->map, s->map_len);
-			free(s);
-			return rt__fail_null(-err, "%s: mbind of the stack to NUMA node %d: %s.", fn,
-					     node - 1, rt_strerror(err));
-		}
-	}
-	err = rt_lock_range(s->lo, size, NULL);
-	if (err) {
-		munmap(s->map, s->map_len);
-		free(s);
-		rt__fail_append(" (%s: the thread's stack)", fn);
-		errno = -err;
-		return NULL;
-	}
-	if (node) {
-		long off = rt__numa_misplaced(s->lo, size, node - 1);
-
-		if (off) {
-			stack_free(s);
-			return rt__fail_null(off < 0 ? (int)-off : EIO, "%s: the stack is not on NUMA "
-					     "node %d (%ld sampled pages elsewhere); nothing kept.",
-					     fn, node - 1, off < 0 ? 0 : off);
-		}
-	}
-	memset(s->lo, PAINT, size);
-	s->dirty = 0;
-	return s;
+	if (top <= (uintptr_t)r->lo)
+		return;
+	n = (top - (uintptr_t)r->lo) / sizeof(*w);
+	for (i = first_unpainted(r->lo, n * sizeof(*w)) / sizeof(*w); i < n; i++)
+		w[i] = PAINT_WORD;
 }
 
-/* A stack of `size` on `node` from the pool, or a new one. */
-static struct rt_stack *stack_get(const char *fn, size_t asked, size_t size, int node)
-{
-	struct rt_stack **pp, *s = NULL;
+/* ---- the thread ---- */
 
-	pthread_mutex_lock(&mu);
-	for (pp = &pool; *pp; pp = &(*pp)->next)
-		if ((*pp)->size == size && (*pp)->asked == asked && (*pp)->node == node) {
-			s = *pp;
-			*pp = s->next;
-			break;
-		}
-	pthread_mutex_unlock(&mu);
-	return s ? s : stack_new(fn, asked, size, node);
+static int wait_go(struct rt_thr *r)
+{
+	int v;
+
+	while ((v = __atomic_load_n(&r->go, __ATOMIC_ACQUIRE)) == GO_WAIT)
+		syscall(SYS_futex, &r->go, FUTEX_WAIT_PRIVATE, GO_WAIT, NULL, NULL, 0);
+	return v;
 }
 
-/* Back to the pool, painted again where it was used. */
-static void stack_put(struct rt_stack *s)
+static void set_go(struct rt_thr *r, int v)
 {
-	size_t used = written(s);
+	__atomic_store_n(&r->go, v, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &r->go, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
 
-	if (used < s->dirty)
-		used = s->dirty;
-	memset(s->lo + s->size - used, PAINT, used);
-	s->dirty = 0;
-	s->fn = NULL;
-	s->joining = false;
-	s->entry_sp = 0;
+/* The thread's end, however it comes: fn returned, pthread_exit, or
+ * cancellation (a cleanup handler). The mark is taken while the stack is
+ * still the thread's; then the lock goes, so nothing stays locked once the
+ * thread is joined or detached (under rt_lock_all the registry leaves the
+ * process's own lock in place). The record stays for rt_thread_join. */
+static void thread_end(void *arg)
+{
+	struct rt_thr *r = arg;
+	size_t hw = high_water(r);
+
+	if (r->locked)
+		rt__reg_unlock((uintptr_t)r->lo, r->size, true, NULL, NULL);
+	if (r->node)
+		rt__numa_unbind(r->lo, r->size);   /* glibc may give it to any thread */
 	pthread_mutex_lock(&mu);
-	s->next = pool;
-	pool = s;
+	r->final_hw = hw;
+	r->locked = false;
+	r->state = T_ENDED;
 	pthread_mutex_unlock(&mu);
 }
-
-/* ---- threads ---- */
 
 static void *trampoline(void *arg)
 {
-	struct rt_stack *s = arg;
+	struct rt_thr *r = arg;
+	void *ret;
 
-	__atomic_store_n(&s->entry_sp, (uintptr_t)__builtin_frame_address(0), __ATOMIC_RELAXED);
-	if (s->name[0])
-		prctl(PR_SET_NAME, s->name, 0, 0, 0);
-	return s->fn(s->arg);
+	__atomic_store_n(&r->ktid, (int)syscall(SYS_gettid), __ATOMIC_RELAXED);
+	/* the creator binds and locks the stack meanwhile */
+	if (wait_go(r) != GO_RUN)
+		return NULL;
+
+	/* ---- set-up: the stack and TLS are locked and present ---- */
+	if (r->restore_mpol)
+		rt__mpol_set(&r->mpol);    /* inherited the creator's MPOL_BIND */
+	if (r->name[0])
+		prctl(PR_SET_NAME, r->name, 0, 0, 0);
+	/* before paint: the warm-up's frames are not the function's */
+	if (r->malloc_warm)
+		rt__malloc_warm_if_made(r->malloc_warm);
+	paint(r);
+	__atomic_store_n(&r->entry_sp, (uintptr_t)__builtin_frame_address(0), __ATOMIC_RELAXED);
+
+	/* ---- the function, and the end however it comes ---- */
+	pthread_cleanup_push(thread_end, r);
+	ret = r->fn(r->arg);
+	pthread_cleanup_pop(1);
+	return ret;
 }
+
+/* ---- the creator's part ---- */
 
 /* The CPUs of NUMA node `node` from sysfs ("0-3,8-11"). */
 static int node_cpus(int node, cpu_set_t *set)
@@ -296,6 +410,82 @@ static int node_cpus(int node, cpu_set_t *set)
 	return n ? 0 : -ENOENT;
 }
 
+/* The new thread's stack, while the thread waits: where glibc put it,
+ * bound to the node, locked (populated) through the registry, placement
+ * checked. 0 or -errno with the sentence recorded; nothing locked then. */
+static int stack_setup(const char *fn, struct rt_thr *r)
+{
+	const struct rtk_probe *p = rtk_probe();
+	RT_OPTS(rt_range_opts, ro, .edge = RT_EDGE_SPLIT);
+	pthread_attr_t a;
+	void *lo = NULL;
+	size_t size = 0, guard = 0;
+	int err;
+
+	err = pthread_getattr_np(r->tid, &a);
+	if (err)
+		return rt__fail(err, "%s: pthread_getattr_np of the new thread: %s.", fn,
+				rt_strerror(err));
+	pthread_attr_getstack(&a, &lo, &size);
+	pthread_attr_getguardsize(&a, &guard);
+	pthread_attr_destroy(&a);
+	r->lo = lo;
+	r->size = size;
+	r->guard = guard;
+	/* mlockall(MCL_FUTURE) made glibc's whole mapping VM_LOCKED: the
+	 * guard, which can never be resident, should not count in VmLck */
+	if (guard)
+		rtk_munlock(r->lo - guard, guard);
+	/* base pages only: a huge page here could be collapsed by khugepaged
+	 * (an unmap and copy) while the thread runs; only a stack of a huge
+	 * page or more could hold one */
+	if (p->pmd_size && size >= p->pmd_size)
+		madvise(lo, size, MADV_NOHUGEPAGE);
+	if (r->node) {
+		/* bound before the lock populates it; pages a cached stack has
+		 * elsewhere already are moved */
+		err = rt__numa_bind_move(lo, size, r->node - 1);
+		if (err)
+			return rt__fail(-err, "%s: mbind of the stack to NUMA node %d: %s.", fn,
+					r->node - 1, rt_strerror(err));
+	}
+	err = rt_lock_range(lo, size, &ro);
+	if (err) {
+		rt__fail_append(" (%s: the thread's stack)", fn);
+		return err;
+	}
+	r->locked = true;
+	if (r->node) {
+		long off = rt__numa_misplaced(lo, size, r->node - 1);
+
+		if (off) {
+			rt_unlock_range(lo, size);
+			r->locked = false;
+			return rt__fail(off < 0 ? (int)-off : EIO, "%s: the stack is not on NUMA "
+					"node %d (%ld sampled pages elsewhere); no thread was left.",
+					fn, r->node - 1, off < 0 ? 0 : off);
+		}
+	}
+	return 0;
+}
+
+/* Drop the records of ended threads that are stale, and any ended one
+ * with the id t (glibc gave its descriptor to the thread just made). */
+static void purge(pthread_t t)
+{
+	for (struct rt_thr **pp = &live; *pp;) {
+		struct rt_thr *r = *pp;
+
+		if (r->state == T_ENDED && !r->joining &&
+		    (pthread_equal(r->tid, t) || stale(r))) {
+			*pp = r->next;
+			free(r);
+			continue;
+		}
+		pp = &r->next;
+	}
+}
+
 static const char sched_remedy[] =
 	"real-time scheduling needs CAP_SYS_NICE or an RLIMIT_RTPRIO at least the "
 	"priority (`ulimit -r 99`, LimitRTPRIO=99 in a systemd unit, an `rtprio` line in "
@@ -310,7 +500,7 @@ int rt_thread_create(pthread_t *thread, const struct rt_thread_opts *uopts,
 	struct rt_thread_opts o = { .sz = sizeof(o) };
 	const size_t ps = rtk_page_size();
 	struct sched_param sp = { 0 };
-	struct rt_stack *s;
+	struct rt_thr *r;
 	pthread_attr_t at;
 	cpu_set_t ncpus;
 	const void *cpus = NULL;
@@ -324,7 +514,7 @@ int rt_thread_create(pthread_t *thread, const struct rt_thread_opts *uopts,
 	rt__opts_copy(&o, sizeof(o), uopts);
 	if (!thread || !fn)
 		return rt__fail(EINVAL, "%s: NULL %s.", fn_name, !thread ? "thread" : "function");
-	if (o.flags & ~(unsigned)RT_THREAD_SCHED_FALLBACK)
+	if (o.flags & ~(unsigned)(RT_THREAD_SCHED_FALLBACK | RT_THREAD_NO_MALLOC_WARM))
 		return rt__fail(EINVAL, "%s: unknown flags %#x.", fn_name, o.flags);
 	if (o.name && strlen(o.name) > 15)
 		return rt__fail(EINVAL, "%s: the name '%.32s' is longer than 15 bytes (the "
@@ -363,46 +553,52 @@ int rt_thread_create(pthread_t *thread, const struct rt_thread_opts *uopts,
 		}
 	}
 
-	pthread_once(&fork_once, install_fork);
-	s = stack_get(fn_name, asked, size, o.numa_node);
-	if (!s)
-		return -errno;
-	s->fn = fn;
-	s->arg = arg;
-	snprintf(s->name, sizeof(s->name), "%s", o.name ? o.name : "");
-	s->policy = o.policy;
-	s->priority = o.priority;
-	s->fallback = 0;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return rt__fail(ENOMEM, "%s: out of memory for the thread's record.", fn_name);
+	r->fn = fn;
+	r->arg = arg;
+	r->asked = asked;
+	r->node = o.numa_node;
+	snprintf(r->name, sizeof(r->name), "%s", o.name ? o.name : "");
+	r->policy = o.policy;
+	r->priority = o.priority;
+	r->malloc_warm = (o.flags & RT_THREAD_NO_MALLOC_WARM) ? 0 :
+			 o.malloc_warm ? o.malloc_warm : 1024;
+	/* a stack bound to a node: glibc maps (and under MCL_FUTURE
+	 * populates) it inside pthread_create, on behalf of this thread, so
+	 * this thread's allocations are bound to the node meanwhile */
+	if (r->node && rt__mpol_get(&r->mpol) == 0)
+		r->restore_mpol = true;
 	for (int attempt = 0; ; attempt++) {
 		if ((err = pthread_attr_init(&at)))
 			break;
-		err = pthread_attr_setstack(&at, s->lo, s->size);
-		if (!err && s->policy != SCHED_OTHER) {
-			sp.sched_priority = s->priority;
+		err = pthread_attr_setstacksize(&at, size);
+		if (!err)
+			err = pthread_attr_setguardsize(&at, ps);
+		if (!err && r->policy != SCHED_OTHER) {
+			sp.sched_priority = r->priority;
 			err = pthread_attr_setinheritsched(&at, PTHREAD_EXPLICIT_SCHED);
 			if (!err)
-				err = pthread_attr_setschedpolicy(&at, s->policy);
+				err = pthread_attr_setschedpolicy(&at, r->policy);
 			if (!err)
 				err = pthread_attr_setschedparam(&at, &sp);
 		}
 		if (!err && cpus)
 			err = pthread_attr_setaffinity_np(&at, cpus_size, cpus);
 		if (!err) {
-			/* published before the thread can look itself up */
-			pthread_mutex_lock(&mu);
-			err = pthread_create(&s->tid, &at, trampoline, s);
-			if (!err) {
-				s->next = live;
-				live = s;
-			}
-			pthread_mutex_unlock(&mu);
+			if (r->restore_mpol)
+				rt__mpol_bind(r->node - 1);
+			err = pthread_create(&r->tid, &at, trampoline, r);
+			if (r->restore_mpol)
+				rt__mpol_set(&r->mpol);
 		}
 		pthread_attr_destroy(&at);
-		if (err == EPERM && s->policy != SCHED_OTHER &&
+		if (err == EPERM && r->policy != SCHED_OTHER &&
 		    (o.flags & RT_THREAD_SCHED_FALLBACK) && attempt == 0) {
-			s->policy = SCHED_OTHER;
-			s->priority = 0;
-			s->fallback = 1;
+			r->policy = SCHED_OTHER;
+			r->priority = 0;
+			r->fallback = 1;
 			/* success follows, but say why it is not real-time */
 			rt__fail(EPERM, "%s: %s priority %d was refused (EPERM), so the thread runs "
 				 "as SCHED_OTHER (RT_THREAD_SCHED_FALLBACK): %s.", fn_name,
@@ -413,8 +609,7 @@ int rt_thread_create(pthread_t *thread, const struct rt_thread_opts *uopts,
 		break;
 	}
 	if (err) {
-		s->dirty = s->size;   /* glibc may have written its TLS at the top */
-		stack_put(s);
+		free(r);
 		if (err == EPERM)
 			return rt__fail(EPERM, "%s: %s priority %d was refused (EPERM): %s.", fn_name,
 					o.policy == SCHED_FIFO ? "SCHED_FIFO" : "SCHED_RR", o.priority,
@@ -425,81 +620,119 @@ int rt_thread_create(pthread_t *thread, const struct rt_thread_opts *uopts,
 					"its static TLS than measured.", fn_name, rt__size(size, a));
 		return rt__fail(err, "%s: pthread_create: %s.", fn_name, rt_strerror(err));
 	}
-	*thread = s->tid;
+
+	/* the thread waits for GO_RUN before its function */
+	err = stack_setup(fn_name, r);
+	if (err) {
+		set_go(r, GO_ABORT);
+		pthread_join(r->tid, NULL);
+		free(r);
+		return err;
+	}
+	/* listed before the thread can look itself up */
+	pthread_mutex_lock(&mu);
+	purge(r->tid);
+	r->next = live;
+	live = r;
+	pthread_mutex_unlock(&mu);
+	*thread = r->tid;
+	set_go(r, GO_RUN);
 	return 0;
 }
 
-/* The live record of t, unlinked when `take` is set. Under mu. */
-static struct rt_stack *find_live(pthread_t t, bool take)
+/* The record of t, or NULL; a stale one is dropped. Under mu. */
+static struct rt_thr *find(pthread_t t)
 {
-	for (struct rt_stack **pp = &live; *pp; pp = &(*pp)->next)
+	for (struct rt_thr **pp = &live; *pp; pp = &(*pp)->next)
 		if (pthread_equal((*pp)->tid, t)) {
-			struct rt_stack *s = *pp;
+			struct rt_thr *r = *pp;
 
-			if (take)
-				*pp = s->next;
-			return s;
+			if (r->state == T_ENDED && !r->joining && stale(r)) {
+				*pp = r->next;
+				free(r);
+				return NULL;
+			}
+			return r;
 		}
 	return NULL;
 }
 
+static void unlink_free(struct rt_thr *r)
+{
+	for (struct rt_thr **pp = &live; *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			free(r);
+			return;
+		}
+}
+
 int rt_thread_join(pthread_t t, void **ret)
 {
-	struct rt_stack *s;
+	struct rt_thr *r;
+	bool ended;
 	int err;
 
-	/* The record stays listed until the thread has ended: it may still
-	 * ask for its own rt_thread_info. `joining` stops a second join. */
 	pthread_mutex_lock(&mu);
-	s = find_live(t, false);
-	if (s && s->joining)
-		s = NULL;
-	if (s)
-		s->joining = true;
+	r = find(t);
+	if (r && r->joining)
+		r = NULL;
+	if (r)
+		r->joining = true;
 	pthread_mutex_unlock(&mu);
-	if (!s)
-		return rt__fail(ESRCH, "rt_thread_join: not a live rt thread (joined already, or "
-				"made by pthread_create).");
+	if (!r)
+		return rt__fail(ESRCH, "rt_thread_join: not an rt thread that can be joined (made "
+				"by pthread_create, joined already with rt_thread_join or "
+				"pthread_join, or detached and ended).");
 	err = pthread_join(t, ret);
 	pthread_mutex_lock(&mu);
-	if (err)
-		s->joining = false;
+	ended = r->state == T_ENDED;
+	if (!err || (ended && (err == ESRCH || err == EINVAL)))
+		unlink_free(r);
 	else
-		find_live(t, true);
+		r->joining = false;
 	pthread_mutex_unlock(&mu);
-	if (err)
-		return rt__fail(err, "rt_thread_join: pthread_join: %s (a thread cannot join "
-				"itself).", rt_strerror(err));
-	stack_put(s);
-	return 0;
+	if (!err)
+		return 0;
+	if (ended && (err == ESRCH || err == EINVAL))
+		return rt__fail(ESRCH, "rt_thread_join: the thread has ended and was joined with "
+				"pthread_join or detached: nothing to join.");
+	if (err == EINVAL)
+		return rt__fail(EINVAL, "rt_thread_join: the thread is detached (pthread_detach) "
+				"or another thread is joining it.");
+	return rt__fail(err, "rt_thread_join: pthread_join: %s (a thread cannot join "
+			"itself).", rt_strerror(err));
 }
 
 int rt_thread_info(pthread_t t, struct rt_thread_info *out)
 {
 	struct rt_thread_info i;
-	struct rt_stack *s;
+	struct rt_thr *r;
 	size_t keep;
 
 	if (!out || out->sz < sizeof(size_t) || out->sz > RT__STRUCT_SZ_MAX)
 		return rt__fail(EINVAL, "rt_thread_info: NULL result, or one not declared with "
 				"RT_OPTS(rt_thread_info, name).");
 	pthread_mutex_lock(&mu);
-	s = find_live(t, false);
-	if (!s) {
+	r = find(t);
+	if (!r) {
 		pthread_mutex_unlock(&mu);
-		return rt__fail(ESRCH, "rt_thread_info: not a live rt thread.");
+		return rt__fail(ESRCH, "rt_thread_info: not an rt thread, or one joined already "
+				"(rt_thread_join or pthread_join).");
 	}
 	memset(&i, 0, sizeof(i));
 	i.sz = sizeof(i);
-	i.stack = s->lo;
-	i.stack_size = s->asked;
-	i.guard_size = s->guard;
-	i.tls_size = s->size - s->asked;
-	i.stack_high_water = high_water(s);
-	i.policy = s->policy;
-	i.priority = s->priority;
-	i.sched_fallback = s->fallback;
-	i.numa_node = s->node;
+	i.stack = r->lo;
+	i.stack_size = r->asked;
+	i.guard_size = r->guard;
+	i.tls_size = r->size - r->asked;
+	/* the stack is scanned only while its thread runs: an ended thread's
+	 * stack is glibc's again */
+	i.stack_high_water = r->state == T_RUNNING ? high_water(r) : r->final_hw;
+	i.policy = r->policy;
+	i.priority = r->priority;
+	i.sched_fallback = r->fallback;
+	i.numa_node = r->node;
 	pthread_mutex_unlock(&mu);
 	keep = out->sz;
 	memcpy(out, &i, keep < sizeof(i) ? keep : sizeof(i));
@@ -507,23 +740,43 @@ int rt_thread_info(pthread_t t, struct rt_thread_info *out)
 	return 0;
 }
 
-int rt_thread_pool_trim(void)
+/* For affinity.c: the union of the CPU sets of the live rt threads that
+ * run SCHED_FIFO or SCHED_RR, so helper threads keep off them. */
+int rt__thread_rt_cpus(cpu_set_t *out)
 {
-	struct rt_stack *s;
+	cpu_set_t one;
 	int n = 0;
 
+	CPU_ZERO(out);
 	pthread_mutex_lock(&mu);
-	s = pool;
-	pool = NULL;
-	pthread_mutex_unlock(&mu);
-	while (s) {
-		struct rt_stack *next = s->next;
-
-		stack_free(s);
-		s = next;
-		n++;
+	for (struct rt_thr *r = live; r; r = r->next) {
+		if (r->state != T_RUNNING || r->policy == SCHED_OTHER)
+			continue;
+		if (pthread_getaffinity_np(r->tid, sizeof(one), &one) == 0) {
+			CPU_OR(out, out, &one);
+			n++;
+		}
 	}
+	pthread_mutex_unlock(&mu);
 	return n;
+}
+
+size_t rt__thread_records(void)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&mu);
+	for (struct rt_thr *r = live; r; r = r->next)
+		n++;
+	pthread_mutex_unlock(&mu);
+	return n;
+}
+
+int rt_thread_pool_trim(void)
+{
+	/* stacks are glibc's, cached by glibc, and hold no lock of rtmem's
+	 * once their thread has ended: nothing of ours to give back */
+	return 0;
 }
 
 /* ---- rt_stack_prefault ---- */

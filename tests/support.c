@@ -7,6 +7,7 @@
 
 #include <CUnit/Basic.h>
 #include <dirent.h>
+#include <sched.h>
 #include <errno.h>
 #include <linux/perf_event.h>
 #include <sys/mount.h>
@@ -241,6 +242,116 @@ int rtt_in_child(const struct rtt_child *c, int (*fn)(void *), void *arg)
 	if (WIFSIGNALED(st))
 		return 128 + WTERMSIG(st);
 	return WEXITSTATUS(st);
+}
+
+struct held {
+	pthread_mutex_t *m;
+	int state;                  /* 1 held, 2 released */
+};
+
+static void *hold_fn(void *arg)
+{
+	struct held *h = arg;
+	struct timespec ts;
+	unsigned long ms = rtt_budget_ms(100);
+
+	pthread_mutex_lock(h->m);
+	__atomic_store_n(&h->state, 1, __ATOMIC_RELEASE);
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+	pthread_mutex_unlock(h->m);
+	__atomic_store_n(&h->state, 2, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+int rtt_fork_while_held(pthread_mutex_t *m, int (*fn)(void *), void *arg)
+{
+	struct held h = { m, 0 };
+	unsigned long waited = 0, budget = rtt_budget_ms(10000);
+	pthread_t t;
+	pid_t pid;
+	int st, r;
+
+	if (pthread_create(&t, NULL, hold_fn, &h))
+		return -EAGAIN;
+	while (__atomic_load_n(&h.state, __ATOMIC_ACQUIRE) == 0)
+		sched_yield();
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		st = fn(arg);
+		fflush(NULL);
+		/* not _exit: under TSan that reports the holder thread,
+		 * which exists only in the parent, as leaked, and changes
+		 * the exit code */
+		syscall(SYS_exit_group, st);
+	}
+	r = pid < 0 ? -errno : 0;
+	while (r == 0) {
+		pid_t w = waitpid(pid, &st, WNOHANG);
+
+		if (w == pid) {
+			r = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+			break;
+		}
+		if (w < 0 && errno != EINTR) {
+			r = -errno;
+			break;
+		}
+		if (waited >= budget) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			r = 124;
+			break;
+		}
+		usleep(10000);
+		waited += 10;
+	}
+	pthread_join(t, NULL);
+	return r;
+}
+
+void rtt_numa_nodes(int nodes[65])
+{
+	nodes[0] = 0;
+	for (int n = 0; n < 1024 && nodes[0] < 64; n++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/sys/devices/system/node/node%d", n);
+		if (access(path, F_OK) == 0)
+			nodes[++nodes[0]] = n;
+	}
+}
+
+int rtt_pin_to_node(int n)
+{
+	char path[96], buf[256], *q = buf;
+	cpu_set_t set;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist", n);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	CPU_ZERO(&set);
+	while (*q && *q != '\n') {
+		char *e;
+		long a = strtol(q, &e, 10), b = a;
+
+		if (e == q)
+			break;
+		if (*e == '-')
+			b = strtol(e + 1, &e, 10);
+		for (long c = a; c <= b && c < CPU_SETSIZE; c++)
+			CPU_SET((int)c, &set);
+		q = *e == ',' ? e + 1 : e;
+	}
+	return CPU_COUNT(&set) && sched_setaffinity(0, sizeof(set), &set) == 0 ? 0 : -1;
 }
 
 /* ---- memory cgroups -------------------------------------------------------- */

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -69,6 +70,22 @@ struct rtt_child {
  * return value. Returns the child's exit code, or 128+signal if it died by a
  * signal, or -errno if fork/wait failed. */
 int rtt_in_child(const struct rtt_child *c, int (*fn)(void *), void *arg);
+
+/* A library lock held across fork(): a thread takes `m` and keeps it for a
+ * while (rtt_budget_ms(100)) as this thread forks; the child runs fn(arg)
+ * (which uses the lock) and exits with its value. A library that takes its
+ * locks before fork() makes fork wait for the holder, and the child finds
+ * the lock free; one that does not gives the child a lock nobody will
+ * release: fn hangs, and the child is killed after rtt_budget_ms(10000).
+ * Returns the child's exit code, 128+signal, 124 when it hung, or -errno. */
+int rtt_fork_while_held(pthread_mutex_t *m, int (*fn)(void *), void *arg);
+
+/* Pin the calling thread to the CPUs of NUMA node n (sysfs cpulist): 0, or
+ * -1 when the node has no CPU or the affinity is refused. */
+int rtt_pin_to_node(int n);
+/* The online NUMA nodes: nodes[0] = how many (at most 64), nodes[1..] their
+ * numbers. */
+void rtt_numa_nodes(int nodes[65]);
 
 /* In a child: check a condition, print file:line and the expression if
  * false, and return 1 from the calling function. */

@@ -741,6 +741,22 @@ static void test_fork(void)
 	CU_ASSERT_EQUAL(rtt_in_child(NULL, child_fork_relock, NULL), 0);
 }
 
+/* ---- the process lock: priority inheritance, fork ---- */
+
+static int child_process_use(void *arg)
+{
+	(void)arg;
+	RTT_CHILD_CHECK(rt_lock_all_active() == 0);
+	RTT_CHILD_CHECK(rt_unlock_all() == 0);      /* takes the lock */
+	return 0;
+}
+
+static void test_lock_pi_and_fork(void)
+{
+	CU_ASSERT(rt__mutex_is_pi(rt__proc_mu()));
+	CU_ASSERT_EQUAL(rtt_fork_while_held(rt__proc_mu(), child_process_use, NULL), 0);
+}
+
 static const struct rtt_test tests[] = {
 	{ "fork: locks not inherited; RT_LOCK_ALL_FORK_RELOCK re-locks", test_fork },
 	{ "0 faults in 10,000 malloc/touch/free rounds after rt_lock_all", test_zero_faults },
@@ -753,6 +769,7 @@ static const struct rtt_test tests[] = {
 	{ "refusal by the memory cgroup, not an OOM kill", test_cgroup_refusal },
 	{ "bad input gets documented errors", test_bad_input },
 	{ "NUMA balancing kept off locked memory (MPOL_LOCAL)", test_numa_balancing },
+	{ "process lock: PI, taken across fork", test_lock_pi_and_fork },
 	RTT_END
 };
 

@@ -10,10 +10,12 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <sys/syscall.h>
 
@@ -1100,6 +1102,136 @@ static void test_hugetlb(void)
 	CU_ASSERT_EQUAL(set_nr_huge(nr0), 0);
 }
 
+/* ---- under rt_lock_all (mlockall MCL_FUTURE) ---- */
+
+/* This thread's minor faults: populating by GUP (mprotect, mlock,
+ * MADV_POPULATE_WRITE) counts on the thread that does it. */
+static long thread_minflt(void)
+{
+	struct rusage ru;
+
+	return getrusage(RUSAGE_THREAD, &ru) ? -1 : ru.ru_minflt;
+}
+
+static int child_lock_all_order(void *arg)
+{
+	const size_t big = (size_t)32 << 20;
+	RT_OPTS(rt_region_opts, lf, .mode = RT_LOCK_ONFAULT, .huge = RT_HUGE_NEVER);
+	RT_OPTS(rt_region_opts, par, .huge = RT_HUGE_NEVER, .populate_threads = 4);
+	RT_OPTS(rt_region_info, info);
+	int *nodes = arg, nn = nodes[0];
+	struct rt_region *r;
+	long f0, f;
+	char *q;
+
+	RTT_CHILD_CHECK(rt_lock_all(NULL) == 0);
+	/* lock-on-fault: nothing present until touched, even though every
+	 * new mapping is VM_LOCKED */
+	if (rtk_probe()->mlock_onfault) {
+		r = rt_region_create(64 * ps, &lf);
+		RTT_CHILD_CHECK(r != NULL);
+		RTT_CHILD_CHECK(rt_region_info(r, &info) == 0 && info.mode_used == RT_LOCK_ONFAULT);
+		if (rtt_present_pages(rt_region_addr(r), 64 * ps) != 0) {
+			fprintf(stderr, "RT_LOCK_ONFAULT under rt_lock_all: %zu of 64 pages "
+				"present before any touch\n",
+				rtt_present_pages(rt_region_addr(r), 64 * ps));
+			return 1;
+		}
+		RTT_CHILD_CHECK(rt_region_destroy(r) == 0);
+		/* populate_threads: the helpers fault their chunks, the
+		 * caller its own share (it populated all of it before, in
+		 * mprotect) */
+		f0 = thread_minflt();
+		r = rt_region_create(big, &par);
+		f = thread_minflt() - f0;
+		RTT_CHILD_CHECK(r != NULL);
+		RTT_CHILD_CHECK(rt_region_info(r, &info) == 0);
+		printf("  note: populate_threads 4 under rt_lock_all: %u threads, the caller took "
+		       "%ld faults of %zu pages\n", info.populate_threads, f, big / ps);
+		RTT_CHILD_CHECK(rtt_present_pages(rt_region_addr(r), big) == big / ps);
+		if (info.populate_threads > 1 &&
+		    f > (long)(big / ps / info.populate_threads + big / ps / 8)) {
+			fprintf(stderr, "the caller faulted %ld of %zu pages itself\n", f, big / ps);
+			return 1;
+		}
+		RTT_CHILD_CHECK(rt_region_destroy(r) == 0);
+	}
+	/* numa_node with the caller on another node */
+	for (int i = 1; i <= nn; i++)
+		for (int j = 1; j <= nn; j++) {
+			RT_OPTS(rt_region_opts, o, .huge = RT_HUGE_NEVER,
+				.numa_node = RT_NUMA_NODE(nodes[j]));
+			int to = nodes[j];
+
+			if (i == j || rtt_pin_to_node(nodes[i]))
+				continue;
+			for (int k = 0; k < 3; k++) {
+				o.mode = k == 2 ? RT_LOCK_ONFAULT : RT_LOCK_POPULATE;
+				o.populate_threads = k == 1 ? 4 : 1;
+				r = rt_region_create(k == 1 ? big : 64 * ps, &o);
+				if (!r)
+					fprintf(stderr, "caller on node %d, region on %d (%d): %s\n",
+						nodes[i], to, k, rt_last_error());
+				RTT_CHILD_CHECK(r != NULL);
+				q = rt_region_addr(r);
+				if (k == 2)
+					for (int p = 0; p < 64; p++)
+						q[(size_t)p * ps] = 1;
+				if (rt__numa_misplaced(q, k == 1 ? big : 64 * ps, to) != 0) {
+					fprintf(stderr, "caller on node %d, region (%d) for node %d: "
+						"pages elsewhere\n", nodes[i], k, to);
+					return 1;
+				}
+				RTT_CHILD_CHECK(rt_region_destroy(r) == 0);
+			}
+			printf("  note: rt_lock_all, caller on node %d: regions on node %d\n",
+			       nodes[i], to);
+		}
+	return 0;
+}
+
+/* Issue 16 item 4: under mlockall(MCL_FUTURE), making a region writable
+ * populated it before mbind or lock-on-fault were set. */
+static void test_lock_all_order(void)
+{
+	int nodes[65] = { 0 };
+
+	setup();
+	if (RTT_SANITIZED) {
+		rtt_skip("sanitizer build: rt_lock_all refuses the shadow memory");
+		return;
+	}
+	rtt_numa_nodes(nodes);
+	if (nodes[0] < 2)
+		printf("\n  note: %d NUMA node: the caller-on-another-node part needs two "
+		       "(run in the two-node arm64 guests)\n", nodes[0]);
+	else
+		printf("\n");
+	CU_ASSERT_EQUAL(rtt_in_child(NULL, child_lock_all_order, nodes), 0);
+}
+
+/* ---- the live-region lock: priority inheritance, fork ---- */
+
+static int child_region_use(void *arg)
+{
+	struct rt_region *r = rt_region_create(1, NULL);
+
+	(void)arg;
+	RTT_CHILD_CHECK(r != NULL);
+	RTT_CHILD_CHECK(rt_region_destroy(r) == 0);
+	return 0;
+}
+
+static void test_lock_pi_and_fork(void)
+{
+	/* a real-time thread creating or destroying a region may wait on
+	 * it: the holder inherits its priority */
+	CU_ASSERT(rt__mutex_is_pi(rt__live_mu()));
+	/* held by another thread as this one forks: the child can still
+	 * create and destroy regions (fork takes the lock first) */
+	CU_ASSERT_EQUAL(rtt_fork_while_held(rt__live_mu(), child_region_use, NULL), 0);
+}
+
 static const struct rtt_test tests[] = {
 	{ "populate: present, lo, VmLck, sizes", test_populate_sizes },
 	{ "onfault: lf, charged in full, locks as touched", test_onfault },
@@ -1120,6 +1252,8 @@ static const struct rtt_test tests[] = {
 	{ "unprivileged: EPERM/ENOMEM with the limit named", test_unprivileged },
 	{ "bad input gets documented errors", test_bad_input },
 	{ "registry under concurrent lock/unlock", test_registry_threads },
+	{ "rt_lock_all: onfault, populate_threads, numa_node set before populating", test_lock_all_order },
+	{ "live-region lock: PI, taken across fork", test_lock_pi_and_fork },
 	RTT_END
 };
 
