@@ -35,6 +35,8 @@ void rt__prom_write(FILE *f, const struct rt_audit_report *r, double audit_secon
 		  offsetof(struct rt_audit_report, swapped_bytes) },
 		{ "rtmem_unlocked_anon_bytes", "Anonymous bytes in unlocked mappings.",
 		  offsetof(struct rt_audit_report, unlocked_anon_bytes) },
+		{ "rtmem_ksm_locked_bytes", "KSM-merged bytes in locked mappings (each write "
+		  "faults).", offsetof(struct rt_audit_report, ksm_locked_bytes) },
 	};
 	int pid = r->pid ? (int)r->pid : (int)getpid();
 

@@ -32,7 +32,7 @@
 
 static const char *const names[] = {
 	"populate_write", "pagemap_scan", "mlock_onfault", "mcl_onfault", "thp",
-	"mthp", "kpageflags", "memcg", "pagemap", "io_uring",
+	"mthp", "kpageflags", "memcg", "pagemap", "io_uring", "madv_collapse",
 };
 #define N_NAMES (sizeof(names) / sizeof(names[0]))
 

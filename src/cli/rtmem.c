@@ -53,7 +53,8 @@ static int usage(FILE *f)
 static const char *kind_name(int k)
 {
 	return k == RT_FINDING_SWAPPED ? "swapped"
-	       : k == RT_FINDING_THP_PARTIAL ? "thp_partly_locked" : "not_present";
+	       : k == RT_FINDING_THP_PARTIAL ? "thp_partly_locked"
+	       : k == RT_FINDING_KSM_MERGED ? "ksm_merged" : "not_present";
 }
 
 static void finding_json(struct rt__json *j, const struct rt_finding *f)
@@ -87,6 +88,7 @@ static void check_json(const struct rt_audit_report *r, const struct rt_finding 
 	rt__json_key(&j, "swapped_bytes"), rt__json_u64(&j, r->swapped_bytes);
 	rt__json_key(&j, "unlocked_anon_bytes"), rt__json_u64(&j, r->unlocked_anon_bytes);
 	rt__json_key(&j, "special_bytes"), rt__json_u64(&j, r->special_bytes);
+	rt__json_key(&j, "ksm_locked_bytes"), rt__json_u64(&j, r->ksm_locked_bytes);
 	rt__json_key(&j, "violation_count"), rt__json_u64(&j, r->violations);
 	rt__json_key(&j, "violations");
 	rt__json_open(&j, '[');
@@ -122,6 +124,9 @@ static void check_table(const struct rt_audit_report *r, const struct rt_finding
 	printf("  swapped             %12s\n", rt__size(r->swapped_bytes, a));
 	printf("  unlocked anonymous  %12s\n", rt__size(r->unlocked_anon_bytes, a));
 	printf("  special             %12s\n", rt__size(r->special_bytes, a));
+	if (r->ksm_locked_bytes)
+		printf("  KSM-merged locked   %12s  (each write to a merged page faults)\n",
+		       rt__size(r->ksm_locked_bytes, a));
 	for (size_t i = 0; i < nf; i++)
 		if (f[i].kind == RT_FINDING_THP_PARTIAL)
 			printf("warning: %#" PRIxPTR "-%#" PRIxPTR " %s: a huge page straddles an edge "
