@@ -719,10 +719,11 @@ static void probe_pages(struct rtk_probe *p)
 	m = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if ((void *)m == MAP_FAILED)
 		return;
-	/* MADV_COLLAPSE on one page holds no whole huge page, so 6.1+ does
-	 * nothing and answers 0; older kernels, and kernels without THP,
-	 * reject the advice (EINVAL) */
-	if (madvise((void *)m, ps, MADV_COLLAPSE) == 0)
+	/* MADV_COLLAPSE over zero bytes: a kernel that knows the advice (6.1+,
+	 * THP built in) answers 0 without looking at any mapping; older ones
+	 * reject it (EINVAL). (Over a mapping, 6.1+ answers EINVAL too when
+	 * the mapping cannot hold a whole huge page.) */
+	if (madvise((void *)m, 0, MADV_COLLAPSE) == 0)
 		p->madv_collapse = true;
 	if (madvise((void *)m, ps, MADV_POPULATE_WRITE) == 0 && page_present((void *)m, ps))
 		p->populate_write = true;
