@@ -125,7 +125,8 @@ static void run(const char *disable)
 {
 	const struct rtk_probe *p = rtt_reload_with(disable);
 	size_t gran = p->pmd_size, ps = p->page_size, blocks, size;
-	char mode[32] = "", before[64], after[64];
+	char mode[32] = "", before[64], after[64], cmap[64] = "", all_huge[64];
+	uint8_t *raw, *ctl;
 	struct rtk_meminfo mi;
 	struct rt_region *r;
 	uint64_t s0, lck0;
@@ -166,6 +167,15 @@ static void run(const char *disable)
 	}
 	lck0 = rtt_vmlck();
 	r = rt_region_create(size, NULL);
+	/* the control: the same, unlocked and not through rtmem; khugepaged
+	 * collapsing it proves it looked at this process */
+	raw = mmap(NULL, (blocks + 1) * gran, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CU_ASSERT_FATAL(raw != MAP_FAILED);
+	ctl = (uint8_t *)(((uintptr_t)raw + gran - 1) & ~(uintptr_t)(gran - 1));
+	madvise(ctl, blocks * gran, MADV_HUGEPAGE);
+	for (size_t off = 0; off < blocks * gran; off += ps)
+		ctl[off] = 1;
 	CU_ASSERT_EQUAL(write_str(THP "/enabled", knobs[K_ENABLED].saved), 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	m = rt_region_addr(r);
@@ -184,17 +194,34 @@ static void run(const char *disable)
 	CU_ASSERT_EQUAL(knob_set(K_ALLOC, "0"), 0);
 	CU_ASSERT_EQUAL(knob_set(K_PAGES, "65536"), 0);
 
-	/* two full scans: every mapping of every registered process seen */
-	s0 = full_scans();
+	/* until the control is collapsed, then two more full scans: every
+	 * mapping of every registered process seen twice since */
 	budget = rtt_budget_ms(120000);
+	memset(all_huge, 'H', blocks);
+	all_huge[blocks] = '\0';
+	while ((size_map(ctl, blocks * gran, gran, cmap) || strcmp(cmap, all_huge)) &&
+	       waited < budget) {
+		sleep_ms(10);
+		waited += 10;
+	}
+	if (strcmp(cmap, all_huge)) {
+		rtt_skip("khugepaged collapsed nothing of an unlocked control in %lu ms (no "
+			 "free huge page?)", waited);
+		knobs_restore();
+		munmap(reg, 2 * gran);
+		munmap(raw, (blocks + 1) * gran);
+		rt_region_destroy(r);
+		goto out;
+	}
+	s0 = full_scans();
 	while (full_scans() < s0 + 2 && waited < budget) {
 		sleep_ms(10);
 		waited += 10;
 	}
 	CU_ASSERT(full_scans() >= s0 + 2);
 	CU_ASSERT_EQUAL(size_map(m, blocks * gran, gran, after), 0);
-	printf("\n  %s: %zu KiB blocks before %s, after %s (%llu full scans, %lu ms)",
-	       disable ? disable : "madv_collapse", gran >> 10, before, after,
+	printf("\n  %s: %zu KiB blocks before %s, after %s; control %s (%llu full scans, "
+	       "%lu ms)", disable ? disable : "madv_collapse", gran >> 10, before, after, cmap,
 	       (unsigned long long)(full_scans() - s0), waited);
 	CU_ASSERT_STRING_EQUAL(before, after);
 	/* still locked and present */
@@ -202,6 +229,7 @@ static void run(const char *disable)
 	CU_ASSERT_EQUAL(rtt_vmlck(), lck0 + size);
 	knobs_restore();
 	munmap(reg, 2 * gran);
+	munmap(raw, (blocks + 1) * gran);
 	CU_ASSERT_EQUAL(rt_region_destroy(r), 0);
 out:
 	knobs_restore();
