@@ -6,6 +6,7 @@
 
 #include <CUnit/Basic.h>
 #include <errno.h>
+#include <time.h>
 #include <linux/perf_event.h>
 #include <sys/mount.h>
 #include <fcntl.h>
@@ -661,4 +662,25 @@ void rtt_uring_sysctl_restore(void)
 	if (rtt_uring_sysctl_saved >= 0)
 		rtt_uring_sysctl_set(rtt_uring_sysctl_saved);
 	rtt_uring_sysctl_saved = -1;
+}
+
+int rtt_write_str(const char *path, const char *v)
+{
+	FILE *f = fopen(path, "we");
+	int r = 0;
+
+	if (!f)
+		return -errno;
+	if (fputs(v, f) < 0)
+		r = -EIO;
+	if (fclose(f) && !r)
+		r = -errno;
+	return r;
+}
+
+void rtt_sleep_ms(long ms)
+{
+	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&t, NULL);
 }

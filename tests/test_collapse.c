@@ -35,20 +35,6 @@ static struct knob knobs[] = {
 };
 enum { K_ENABLED, K_SLEEP, K_PAGES, K_ALLOC };
 
-static int write_str(const char *path, const char *v)
-{
-	FILE *f = fopen(path, "we");
-	int r = 0;
-
-	if (!f)
-		return -errno;
-	if (fputs(v, f) < 0)
-		r = -EIO;
-	if (fclose(f) && !r)
-		r = -errno;
-	return r;
-}
-
 /* The selected word of "always [madvise] never", or the whole value. */
 static int read_word(const char *path, char *out, size_t n)
 {
@@ -77,14 +63,14 @@ static int knob_set(int i, const char *v)
 			return -ENOENT;
 		k->set = true;
 	}
-	return write_str(k->path, v);
+	return rtt_write_str(k->path, v);
 }
 
 static void knobs_restore(void)
 {
 	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
 		if (knobs[i].set) {
-			if (write_str(knobs[i].path, knobs[i].saved))
+			if (rtt_write_str(knobs[i].path, knobs[i].saved))
 				fprintf(stderr, "could not restore %s to %s\n", knobs[i].path,
 					knobs[i].saved);
 			knobs[i].set = false;
@@ -97,13 +83,6 @@ static uint64_t full_scans(void)
 
 	rtk_read_u64(KHP "/full_scans", &v);
 	return v;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&t, NULL);
 }
 
 /* Per huge-page block: 1 mapped by a huge page, 0 not. -1 when no backend
@@ -176,7 +155,7 @@ static void run(const char *disable)
 	madvise(ctl, blocks * gran, MADV_HUGEPAGE);
 	for (size_t off = 0; off < blocks * gran; off += ps)
 		ctl[off] = 1;
-	CU_ASSERT_EQUAL(write_str(THP "/enabled", knobs[K_ENABLED].saved), 0);
+	CU_ASSERT_EQUAL(rtt_write_str(THP "/enabled", knobs[K_ENABLED].saved), 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	m = rt_region_addr(r);
 	CU_ASSERT_EQUAL((uintptr_t)m % gran, 0);
@@ -201,7 +180,7 @@ static void run(const char *disable)
 	all_huge[blocks] = '\0';
 	while ((size_map(ctl, blocks * gran, gran, cmap) || strcmp(cmap, all_huge)) &&
 	       waited < budget) {
-		sleep_ms(10);
+		rtt_sleep_ms(10);
 		waited += 10;
 	}
 	if (strcmp(cmap, all_huge)) {
@@ -215,7 +194,7 @@ static void run(const char *disable)
 	}
 	s0 = full_scans();
 	while (full_scans() < s0 + 2 && waited < budget) {
-		sleep_ms(10);
+		rtt_sleep_ms(10);
 		waited += 10;
 	}
 	CU_ASSERT(full_scans() >= s0 + 2);

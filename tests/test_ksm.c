@@ -37,20 +37,6 @@ static struct knob knobs[] = {
 };
 #define N_KNOBS (sizeof(knobs) / sizeof(knobs[0]))
 
-static int write_str(const char *path, const char *v)
-{
-	FILE *f = fopen(path, "we");
-	int r = 0;
-
-	if (!f)
-		return -errno;
-	if (fputs(v, f) < 0)
-		r = -EIO;
-	if (fclose(f) && !r)
-		r = -errno;
-	return r;
-}
-
 static const char *why_not;
 
 /* Aggressive ksmd; false (why_not says why) where KSM cannot be tested. */
@@ -79,7 +65,7 @@ static bool ksm_on(void)
 		snprintf(path, sizeof(path), KSM "/%s", knobs[i].name);
 		if (rtk_read_line(path, knobs[i].saved, sizeof(knobs[i].saved)))
 			continue;       /* use_zero_pages: 4.14+; the rest always */
-		if (write_str(path, knobs[i].value) == 0)
+		if (rtt_write_str(path, knobs[i].value) == 0)
 			knobs[i].set = true;
 	}
 	return true;
@@ -95,8 +81,8 @@ static void ksm_restore(void)
 		snprintf(path, sizeof(path), KSM "/%s", knobs[i].name);
 		/* run was 0: unmerge everything merged meanwhile, then stop */
 		if (!strcmp(knobs[i].name, "run") && !strcmp(knobs[i].saved, "0"))
-			write_str(path, "2");
-		if (write_str(path, knobs[i].saved))
+			rtt_write_str(path, "2");
+		if (rtt_write_str(path, knobs[i].saved))
 			fprintf(stderr, "could not restore %s to %s\n", path, knobs[i].saved);
 		knobs[i].set = false;
 	}
@@ -117,13 +103,6 @@ static uint64_t ksm_bytes(const void *addr)
 	return rtt_smaps_at(addr, &v) ? 0 : v.ksm;
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&t, NULL);
-}
-
 /* Zero-filled, written, mergeable by the process opt-in: ksmd's proof of
  * work. Wait until it is merged, then for two more full scans (so every
  * other mapping was looked at twice since). 0, or 1 if ksmd never did. */
@@ -133,7 +112,7 @@ static int wait_merged(const void *control)
 	uint64_t s0;
 
 	while (!ksm_bytes(control) && waited < budget) {
-		sleep_ms(10);
+		rtt_sleep_ms(10);
 		waited += 10;
 	}
 	if (!ksm_bytes(control)) {
@@ -142,7 +121,7 @@ static int wait_merged(const void *control)
 	}
 	s0 = ksm_full_scans();
 	while (ksm_full_scans() < s0 + 2 && waited < budget) {
-		sleep_ms(10);
+		rtt_sleep_ms(10);
 		waited += 10;
 	}
 	return ksm_full_scans() >= s0 + 2 ? 0 : 1;
