@@ -199,6 +199,14 @@ enum rt_thp_policy {
  * hinting fault (and often a migration) in the steady state. Threads
  * created afterwards inherit it; threads that exist already do not. */
 #define RT_LOCK_ALL_KEEP_NUMA_BALANCING (1u << 5)
+/* Leave the process's KSM opt-in alone. By default, when the process
+ * opted in to KSM as a whole (prctl PR_SET_MEMORY_MERGE, 6.4+, which
+ * systemd's MemoryKSM=yes sets), rt_lock_all turns it off (the kernel
+ * unmerges every merged page then, before anything is locked), and
+ * rt_unlock_all turns it back on: ksmd merges identical locked pages too
+ * (a zeroed arena is all identical pages), and the next write to a merged
+ * page is a copy-on-write fault. Regions are MADV_UNMERGEABLE either way. */
+#define RT_LOCK_ALL_KEEP_KSM (1u << 6)
 
 struct rt_range {
 	uintptr_t start, end;
@@ -226,6 +234,9 @@ struct rt_lock_report {
 	                             * bytes left out because they did not fit */
 	int numa_balancing_off;     /* 1 if MPOL_LOCAL was set (see
 	                             * RT_LOCK_ALL_KEEP_NUMA_BALANCING) */
+	int ksm_merge_off;          /* 1 if the process's KSM opt-in was turned
+	                             * off (see RT_LOCK_ALL_KEEP_KSM), 0 if it was
+	                             * off or kept, -errno if turning it off failed */
 };
 
 struct rt_lock_opts {
@@ -309,6 +320,10 @@ enum rt_finding_kind {
 	 * kpageflags do not count it. Found only where /proc/kpageflags and
 	 * page frame numbers are readable (CAP_SYS_ADMIN). */
 	RT_FINDING_THP_PARTIAL = 3,
+	/* A locked or lock-on-fault mapping with pages KSM merged (smaps
+	 * "KSM:", 6.6+; older kernels do not tell): the next write to each is
+	 * a copy-on-write fault. A violation. */
+	RT_FINDING_KSM_MERGED = 4,
 };
 
 struct rt_finding {
@@ -341,6 +356,9 @@ struct rt_audit_report {
 	                             * warnings) written to opts->findings */
 	size_t warnings;            /* RT_FINDING_THP_PARTIAL edges in all */
 	int thp_checked;            /* 1 if partly locked THP could be looked for */
+	/* more may follow */
+	uint64_t ksm_locked_bytes;  /* KSM-merged bytes in locked and lock-on-fault
+	                             * mappings (RT_FINDING_KSM_MERGED) */
 };
 
 /* Audit every mapping of a process from /proc/PID/smaps: classify it as

@@ -2,8 +2,8 @@
 /*
  * Description: process audit (rt_audit): every mapping of /proc/PID/smaps
  * classified as locked, lock-on-fault, special or unlocked, totals, and a
- * finding for each locked mapping that is not wholly present or any locked
- * mapping with pages in swap. The work is a pure function over smaps text
+ * finding for each locked mapping that is not wholly present, any locked
+ * mapping with pages in swap, and any with pages merged by KSM. The work is a pure function over smaps text
  * (rt__audit_text), so captured texts of every kernel test it.
  */
 #include "internal.h"
@@ -173,6 +173,11 @@ static int audit_text(const char *text, size_t len, size_t ps, const struct rt_a
 				add_finding(o, out, &v, RT_FINDING_SWAPPED, ps);
 			else if (c == M_LOCKED && v.rss < size)
 				add_finding(o, out, &v, RT_FINDING_NOT_PRESENT, ps);
+			/* merged by KSM: each write is a copy-on-write fault */
+			if (v.ksm) {
+				out->ksm_locked_bytes += v.ksm;
+				add_finding(o, out, &v, RT_FINDING_KSM_MERGED, ps);
+			}
 			/* an edge inside a huge-page block: a THP across it? */
 			if (out->thp_checked && !(v.vmflags & RTK_VMF_NH) &&
 			    ((v.start % pmd &&

@@ -8,9 +8,11 @@
 #include "kernel/kernel.h"
 #include "rtmem.h"
 
+#include <dirent.h>
 #include <linux/capability.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void add(struct rt__doc_finding *out, size_t cap, size_t *n, const char *id, int sev,
@@ -44,6 +46,62 @@ static int read_int(const char *path, long *v)
 		return -1;
 	*v = (long)u;
 	return 0;
+}
+
+/*
+ * Locked memory merged by KSM, in any process: ksmd merges locked pages too,
+ * and each write to a merged page is a copy-on-write fault. Processes with
+ * merged pages at all (/proc/PID/ksm_merging_pages, 5.19+) are few; only
+ * those are audited (smaps "KSM:" per mapping, 6.6+).
+ */
+static void ksm_locked(struct rt__doc_finding *out, size_t cap, size_t *n)
+{
+	char list[200] = "", path[64], a[32];
+	size_t used = 0, procs = 0;
+	uint64_t total = 0, merged;
+	struct dirent *d;
+	bool seen = false;
+	DIR *dir = opendir("/proc");
+
+	if (!dir)
+		return;
+	while ((d = readdir(dir)) != NULL) {
+		RT_OPTS(rt_audit_opts, o);
+		RT_OPTS(rt_audit_report, rep);
+		char *end;
+		long pid = strtol(d->d_name, &end, 10);
+
+		if (*end || pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/ksm_merging_pages", pid);
+		if (rtk_read_u64(path, &merged))
+			continue;
+		seen = true;
+		if (!merged)
+			continue;
+		o.pid = (pid_t)pid;
+		if (rt_audit(&o, &rep) || !rep.ksm_locked_bytes)
+			continue;
+		total += rep.ksm_locked_bytes;
+		if (procs++ < 4 && used < sizeof(list) - 48)
+			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%ld (%s)",
+						 used ? ", " : "", pid,
+						 rt__size(rep.ksm_locked_bytes, a));
+	}
+	closedir(dir);
+	if (!seen)
+		return;         /* no KSM, or a kernel without per-process counts */
+	if (!procs) {
+		add(out, cap, n, "ksm_locked", RT__SEV_OK, NULL,
+		    "no process has locked memory merged by KSM.");
+		return;
+	}
+	add(out, cap, n, "ksm_locked", RT__SEV_WARN,
+	    "call rt_lock_all (it turns the process's KSM opt-in off) or drop MemoryKSM=yes "
+	    "from the unit; `rtmem check --pid PID` lists the mappings",
+	    "%zu process%s ha%s %s of locked memory merged by KSM: %s%s; every write to a "
+	    "merged page is a copy-on-write fault.", procs, procs == 1 ? "" : "es",
+	    procs == 1 ? "s" : "ve", rt__size(total, a), list, procs > 4 ? ", ..." : "");
 }
 
 const char *rt__severity_name(int s)
@@ -148,6 +206,7 @@ size_t rt__doctor(struct rt__doc_finding *out, size_t cap)
 		    p->ksm_run == 1 ? "echo 0 > /sys/kernel/mm/ksm/run" : NULL,
 		    "KSM run=%d%s.", p->ksm_run,
 		    p->ksm_run == 1 ? ": merged pages are copied on the next write (a fault)" : "");
+	ksm_locked(out, cap, &n);
 
 	add(out, cap, &n, "swap", RT__SEV_INFO, NULL,
 	    "swap: %s; locked memory is never swapped, unlocked memory may be.",

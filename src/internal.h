@@ -261,6 +261,32 @@ int rt__populate(void *addr, size_t len);
  * PMD THP may be used, else the largest enabled mTHP size, else 0. */
 size_t rt__thp_granule(bool madvised);
 
+/* ---- page size settling (collapse.c) ---- */
+struct rt__thp_settled {
+	size_t blocks;              /* huge-page blocks looked at */
+	size_t collapsed;           /* of them, collapsed with MADV_COLLAPSE */
+	size_t base;                /* of them, left with base pages */
+	bool nohuge;                /* the range was advised MADV_NOHUGEPAGE */
+};
+/* [addr, addr+len), aligned to gran and advised MADV_HUGEPAGE, has been
+ * populated: collapse every block of base pages now (MADV_COLLAPSE), and if
+ * any is left (no MADV_COLLAPSE: before 6.1; no huge page free; no way to
+ * see page sizes) advise the range MADV_NOHUGEPAGE, so khugepaged never
+ * collapses it behind a running thread. Huge blocks stay huge. Not for
+ * memory other threads use yet (a collapse remaps the block). 0 or -errno. */
+int rt__thp_settle(void *addr, size_t len, size_t gran, struct rt__thp_settled *out);
+
+/* ---- KSM (ksm.c) ---- */
+/* MADV_UNMERGEABLE (unmerges what was merged); nothing on a kernel without KSM. */
+void rt__ksm_unmergeable(void *addr, size_t len);
+/* PR_GET_MEMORY_MERGE: 1 opted in, 0 not, -errno (EINVAL: before 6.4 or no KSM). */
+int rt__ksm_merge_get(void);
+/* rt_lock_all: turn the whole-process KSM opt-in off unless keep. 1 turned
+ * off, 0 nothing to do, -errno. The caller holds the process lock. */
+int rt__ksm_lock_all(bool keep);
+/* rt_unlock_all: turn back on what rt__ksm_lock_all turned off. */
+void rt__ksm_unlock_all(void);
+
 
 /* ---- audit (audit.c) ---- */
 struct rt_audit_opts;

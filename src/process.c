@@ -248,6 +248,7 @@ static void undo_settings(void)
 		prctl(PR_SET_THP_DISABLE, st.saved_thp, 0, 0, 0);
 		st.thp_set = false;
 	}
+	rt__ksm_unlock_all();
 	if (st.stack_attr_set) {
 		pthread_attr_t a;
 
@@ -465,7 +466,7 @@ int rt_lock_all(const struct rt_lock_opts *uopts)
 	size_t heap, stackb, tstack, srooms;
 	bool cap, onfault, best = false;
 	char a[32], b[32], c[32], d[32], e[32], f[32], g[32];
-	int r, mcl;
+	int r, mcl, ksm_off = 0;
 
 	if (uopts && !rt__opts_ok(uopts, uopts->sz, sizeof(o)))
 		return rt__fail(EINVAL, "%s: the options struct is invalid (sz %zu, or fields "
@@ -473,7 +474,7 @@ int rt_lock_all(const struct rt_lock_opts *uopts)
 	rt__opts_copy(&o, sizeof(o), uopts);
 	if (o.flags & ~(RT_LOCK_ALL_ONFAULT | RT_LOCK_ALL_BEST_EFFORT | RT_LOCK_ALL_NO_MALLOC |
 			RT_LOCK_ALL_KEEP_RLIMIT | RT_LOCK_ALL_FORK_RELOCK |
-			RT_LOCK_ALL_KEEP_NUMA_BALANCING))
+			RT_LOCK_ALL_KEEP_NUMA_BALANCING | RT_LOCK_ALL_KEEP_KSM))
 		return rt__fail(EINVAL, "%s: unknown flags %#x.", fn, o.flags);
 	if (o.thp != RT_THP_LEAVE && o.thp != RT_THP_DISABLE && o.thp != RT_THP_PREFER)
 		return rt__fail(EINVAL, "%s: invalid THP policy %d.", fn, (int)o.thp);
@@ -650,6 +651,9 @@ int rt_lock_all(const struct rt_lock_opts *uopts)
 			st.thp_set = true;
 		}
 	}
+	/* KSM off before anything is populated or locked: merged pages are
+	 * unmerged now, not on a real-time thread's first write (ksm.c) */
+	ksm_off = rt__ksm_lock_all(o.flags & RT_LOCK_ALL_KEEP_KSM);
 	if (tstack) {
 		pthread_attr_t at;
 		size_t cur = 0;
@@ -718,6 +722,9 @@ int rt_lock_all(const struct rt_lock_opts *uopts)
 
 			if (he > hs)
 				madvise((void *)hs, he - hs, MADV_HUGEPAGE);
+			rt__populate(hp, heap);
+			if (he > hs)
+				(void)rt__thp_settle((void *)hs, he - hs, p->pmd_size, NULL);
 		}
 		rt__populate(hp, heap);
 		free(hp);
@@ -793,6 +800,8 @@ locked:
 			rep->locked_bytes = ps_st.vm_lck;
 		if (rep->sz >= offsetof(struct rt_lock_report, numa_balancing_off) + sizeof(int))
 			rep->numa_balancing_off = st.mpol_set;
+		if (rep->sz >= offsetof(struct rt_lock_report, ksm_merge_off) + sizeof(int))
+			rep->ksm_merge_off = ksm_off;
 	}
 	pthread_mutex_unlock(&proc_mu);
 	return 0;

@@ -142,6 +142,10 @@ static const struct {
 	  "Virtual size in bytes of the process's mappings that are resident by nature or not "
 	  "accessible (VM_IO, VM_PFNMAP, hugetlb, VM_DONTEXPAND, vdso, vvar, PROT_NONE), "
 	  "not audited, at the last audit.", offsetof(struct rt_audit_report, special_bytes) },
+	{ "rtmem_ksm_locked_bytes",
+	  "Bytes of the process's locked mappings merged by KSM at the last audit (smaps KSM, "
+	  "6.6+): each write to a merged page is a copy-on-write fault.",
+	  offsetof(struct rt_audit_report, ksm_locked_bytes) },
 };
 
 static const struct {
@@ -188,22 +192,25 @@ static void per_process(FILE *f, const struct rt__prom_run *run, const struct rt
 	family(f, "rtmem_violations", "gauge",
 	       "Mappings of the process in violation at the last audit, by kind: not_present (a "
 	       "locked mapping not wholly resident), swapped (a locked or lock-on-fault mapping "
-	       "with pages in swap), unrecorded (past the findings kept, kind not recorded).");
+	       "with pages in swap), ksm_merged (a locked mapping with pages merged by KSM), unrecorded (past the findings kept, kind not recorded).");
 	for (size_t i = 0; i < n; i++) {
 		const struct rt_audit_report *r = p[i].rep;
-		size_t np = 0, sw = 0;
+		size_t np = 0, sw = 0, km = 0;
 
 		for (size_t k = 0; p[i].findings && k < r->findings_stored; k++) {
 			np += p[i].findings[k].kind == RT_FINDING_NOT_PRESENT;
 			sw += p[i].findings[k].kind == RT_FINDING_SWAPPED;
+			km += p[i].findings[k].kind == RT_FINDING_KSM_MERGED;
 		}
 		series(f, "rtmem_violations", run, &p[i], "kind", "not_present");
 		fprintf(f, "%zu\n", np);
 		series(f, "rtmem_violations", run, &p[i], "kind", "swapped");
 		fprintf(f, "%zu\n", sw);
-		if (r->violations > np + sw) {
+		series(f, "rtmem_violations", run, &p[i], "kind", "ksm_merged");
+		fprintf(f, "%zu\n", km);
+		if (r->violations > np + sw + km) {
 			series(f, "rtmem_violations", run, &p[i], "kind", "unrecorded");
-			fprintf(f, "%zu\n", r->violations - np - sw);
+			fprintf(f, "%zu\n", r->violations - np - sw - km);
 		}
 	}
 	family(f, "rtmem_warnings", "gauge",

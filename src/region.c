@@ -863,6 +863,10 @@ struct rt_region *rt_region_create(size_t bytes, const struct rt_region_opts *uo
 		rt__fail_append(" (mode %s; nothing is left mapped or locked)", mode_name(o.mode));
 		return NULL;
 	}
+	/* no huge-page block left with base pages for khugepaged to collapse
+	 * later (collapse.c); failing that, the region only keeps the advice */
+	if (body && r->mode_used != RT_LOCK_ONFAULT)
+		(void)rt__thp_settle(m, body, gran, NULL);
 	if (o.numa_node && r->mode_used != RT_LOCK_ONFAULT) {
 		long off = rt__numa_misplaced(m, size, o.numa_node - 1);
 
@@ -880,6 +884,8 @@ struct rt_region *rt_region_create(size_t bytes, const struct rt_region_opts *uo
 		}
 	}
 done:
+	/* never merged by KSM, even in a process that opted in (ksm.c) */
+	rt__ksm_unmergeable(m, size);
 	live_add(r);
 	return r;
 }

@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <sched.h>
 #include <errno.h>
+#include <time.h>
 #include <linux/perf_event.h>
 #include <sys/mount.h>
 #include <fcntl.h>
@@ -870,4 +871,24 @@ int rtt_thread_cpus(const char *name, cpu_set_t *out)
 	}
 	closedir(d);
 	return r;
+}
+int rtt_write_str(const char *path, const char *v)
+{
+	FILE *f = fopen(path, "we");
+	int r = 0;
+
+	if (!f)
+		return -errno;
+	if (fputs(v, f) < 0)
+		r = -EIO;
+	if (fclose(f) && !r)
+		r = -errno;
+	return r;
+}
+
+void rtt_sleep_ms(long ms)
+{
+	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&t, NULL);
 }

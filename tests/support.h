@@ -147,6 +147,10 @@ int rtt_map_count(void);
 /* "Nothing left mapped": the mapping count is back to m. Checked in every
  * normal build; not checkable under a sanitizer (see RTT_SANITIZED). */
 #define RTT_MAPS_UNCHANGED(m) (RTT_SANITIZED || rtt_map_count() == (m))
+/* Write a string to a (sysfs) file. 0 or -errno. */
+int rtt_write_str(const char *path, const char *value);
+/* Sleep ms milliseconds (a poll interval, never an assertion). */
+void rtt_sleep_ms(long ms);
 /* VmLck of this process, bytes. */
 uint64_t rtt_vmlck(void);
 /* Minor / major faults of this process (RUSAGE_SELF) or thread. */

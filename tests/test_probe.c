@@ -32,7 +32,7 @@
 
 static const char *const names[] = {
 	"populate_write", "pagemap_scan", "mlock_onfault", "mcl_onfault", "thp",
-	"mthp", "kpageflags", "memcg", "pagemap", "io_uring",
+	"mthp", "kpageflags", "memcg", "pagemap", "io_uring", "madv_collapse",
 };
 #define N_NAMES (sizeof(names) / sizeof(names[0]))
 
@@ -393,6 +393,17 @@ static void test_features_real(void)
 	if (r == 0)
 		munlock(m + ps, ps);
 	CU_ASSERT_EQUAL(p->mcl_onfault, p->mlock_onfault);
+
+	/* MADV_COLLAPSE: 6.1+ with THP built in; the probe must see it there
+	 * (a probe over one page got EINVAL on 6.18 and said no) */
+	if (p->thp != RTK_THP_ABSENT &&
+	    (p->kver[0] > 6 || (p->kver[0] == 6 && p->kver[1] >= 1)))
+		CU_ASSERT(p->madv_collapse);
+	if (p->kver[0] < 6 || (p->kver[0] == 6 && p->kver[1] < 1))
+		CU_ASSERT(!p->madv_collapse);
+	/* PR_GET_MEMORY_MERGE: 6.4+ where KSM is built in */
+	if (p->kver[0] < 6 || (p->kver[0] == 6 && p->kver[1] < 4))
+		CU_ASSERT(!p->memory_merge_prctl);
 
 	m[0] = 1;
 	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
@@ -870,7 +881,7 @@ static void test_print_keys(void)
 	static const char *const keys[] = {
 		"page_size", "pmd_size", "thp", "thp_defrag", "mthp", "mlock_onfault",
 		"mcl_onfault", "populate_write", "pagemap_scan", "pagemap", "kpageflags",
-		"memlock_soft", "memlock_hard", "cap_ipc_lock", "preempt_rt",
+		"madv_collapse", "memory_merge_prctl", "memlock_soft", "memlock_hard", "cap_ipc_lock", "preempt_rt",
 		"swap_total", "compact_unevictable", "numa_balancing", "ksm_run", "io_uring_disabled",
 		"memcg_version", "memcg_path", "memcg_limit", "memcg_usage",
 		"memcg_inactive_file", "memcg_room", "release", "kver", "disabled",

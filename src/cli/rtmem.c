@@ -61,7 +61,8 @@ static int usage(FILE *f)
 static const char *kind_name(int k)
 {
 	return k == RT_FINDING_SWAPPED ? "swapped"
-	       : k == RT_FINDING_THP_PARTIAL ? "thp_partly_locked" : "not_present";
+	       : k == RT_FINDING_THP_PARTIAL ? "thp_partly_locked"
+	       : k == RT_FINDING_KSM_MERGED ? "ksm_merged" : "not_present";
 }
 
 static void finding_json(struct rt__json *j, const struct rt_finding *f)
@@ -163,6 +164,7 @@ static void check_json(struct rt__json *j, const struct audited *a)
 	rt__json_key(j, "swapped_bytes"), rt__json_u64(j, r->swapped_bytes);
 	rt__json_key(j, "unlocked_anon_bytes"), rt__json_u64(j, r->unlocked_anon_bytes);
 	rt__json_key(j, "special_bytes"), rt__json_u64(j, r->special_bytes);
+	rt__json_key(j, "ksm_locked_bytes"), rt__json_u64(j, r->ksm_locked_bytes);
 	if (a->have_faults) {
 		rt__json_key(j, "minor_faults"), rt__json_u64(j, a->minflt);
 		rt__json_key(j, "major_faults"), rt__json_u64(j, a->majflt);
@@ -215,6 +217,9 @@ static void check_table(const struct audited *a)
 	printf("  swapped             %12s\n", rt__size(r->swapped_bytes, b));
 	printf("  unlocked anonymous  %12s\n", rt__size(r->unlocked_anon_bytes, b));
 	printf("  special             %12s\n", rt__size(r->special_bytes, b));
+	if (r->ksm_locked_bytes)
+		printf("  KSM-merged locked   %12s  (each write to a merged page faults)\n",
+		       rt__size(r->ksm_locked_bytes, b));
 	if (!r->violations) {
 		check_findings(a);
 		printf("OK: all locked memory is resident, none in swap\n");

@@ -38,6 +38,7 @@ enum rtk_feature {
 	RTK_F_MEMCG          = 1u << 7,  /* "memcg" */
 	RTK_F_PAGEMAP        = 1u << 8,  /* "pagemap" (forces mincore) */
 	RTK_F_IO_URING       = 1u << 9,  /* "io_uring" (rt_uring_create: ENOSYS) */
+	RTK_F_MADV_COLLAPSE  = 1u << 10, /* "madv_collapse" (forces the no-huge-page fallback) */
 };
 
 #define RTK_MAX_MTHP 16
@@ -70,6 +71,8 @@ struct rtk_probe {
 	bool pagemap_scan;          /* PAGEMAP_SCAN ioctl (6.7+) */
 	bool pagemap;               /* /proc/self/pagemap readable */
 	bool kpageflags;            /* /proc/kpageflags readable and PFNs visible */
+	bool madv_collapse;         /* madvise(MADV_COLLAPSE) (6.1+, THP built in) */
+	bool memory_merge_prctl;    /* prctl(PR_GET_MEMORY_MERGE) answers (6.4+, KSM built in) */
 
 	rlim_t memlock_soft, memlock_hard;  /* at probe time; read fresh for policy */
 	bool cap_ipc_lock;          /* at probe time; read fresh for policy */
@@ -124,6 +127,13 @@ int rtk_memcg_read(struct rtk_memcg *out);          /* 0, -ENOENT if none, -errn
 #endif
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
+#endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+#ifndef PR_SET_MEMORY_MERGE
+#define PR_SET_MEMORY_MERGE 67
+#define PR_GET_MEMORY_MERGE 68
 #endif
 #ifndef PR_SET_THP_DISABLE
 #define PR_SET_THP_DISABLE 41

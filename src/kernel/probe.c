@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -53,6 +54,7 @@ static const struct {
 	{ RTK_F_MEMCG, "memcg" },
 	{ RTK_F_PAGEMAP, "pagemap" },
 	{ RTK_F_IO_URING, "io_uring" },
+	{ RTK_F_MADV_COLLAPSE, "madv_collapse" },
 };
 #define N_FEATURES (sizeof(feature_names) / sizeof(feature_names[0]))
 
@@ -713,9 +715,16 @@ static void probe_pages(struct rtk_probe *p)
 	int fd, kfd;
 
 	p->populate_write = p->pagemap = p->pagemap_scan = p->kpageflags = false;
+	p->madv_collapse = false;
 	m = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if ((void *)m == MAP_FAILED)
 		return;
+	/* MADV_COLLAPSE over zero bytes: a kernel that knows the advice (6.1+,
+	 * THP built in) answers 0 without looking at any mapping; older ones
+	 * reject it (EINVAL). (Over a mapping, 6.1+ answers EINVAL too when
+	 * the mapping cannot hold a whole huge page.) */
+	if (madvise((void *)m, 0, MADV_COLLAPSE) == 0)
+		p->madv_collapse = true;
 	if (madvise((void *)m, ps, MADV_POPULATE_WRITE) == 0 && page_present((void *)m, ps))
 		p->populate_write = true;
 	m[0] = 1;   /* present for the pagemap checks, whatever happened above */
@@ -831,6 +840,7 @@ static void probe_fill(struct rtk_probe *p)
 	p->compact_unevictable = read_int_or("/proc/sys/vm/compact_unevictable_allowed", -1);
 	p->numa_balancing = read_int_or("/proc/sys/kernel/numa_balancing", -1);
 	p->ksm_run = read_int_or("/sys/kernel/mm/ksm/run", -1);
+	p->memory_merge_prctl = prctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0) >= 0;
 	p->io_uring_disabled = read_int_or("/proc/sys/kernel/io_uring_disabled", -1);
 
 	if (uname(&u) == 0) {
@@ -868,6 +878,8 @@ static void probe_fill(struct rtk_probe *p)
 		p->kpageflags = false;
 	if (p->disabled & RTK_F_PAGEMAP)
 		p->pagemap = false;
+	if (p->disabled & (RTK_F_MADV_COLLAPSE | RTK_F_THP))
+		p->madv_collapse = false;
 }
 
 static struct rtk_probe probe_table;
@@ -967,6 +979,8 @@ void rtk_probe_print(const struct rtk_probe *p, void *FILE_stream)
 	fprintf(f, "pagemap_scan: %s\n", feat_word(p, p->pagemap_scan, RTK_F_PAGEMAP_SCAN));
 	fprintf(f, "pagemap: %s\n", feat_word(p, p->pagemap, RTK_F_PAGEMAP));
 	fprintf(f, "kpageflags: %s\n", feat_word(p, p->kpageflags, RTK_F_KPAGEFLAGS));
+	fprintf(f, "madv_collapse: %s\n", feat_word(p, p->madv_collapse, RTK_F_MADV_COLLAPSE));
+	fprintf(f, "memory_merge_prctl: %s\n", p->memory_merge_prctl ? "yes" : "no");
 	print_u64_or(f, "memlock_soft", (uint64_t)p->memlock_soft, (uint64_t)RLIM_INFINITY, "unlimited");
 	print_u64_or(f, "memlock_hard", (uint64_t)p->memlock_hard, (uint64_t)RLIM_INFINITY, "unlimited");
 	fprintf(f, "cap_ipc_lock: %s\n", p->cap_ipc_lock ? "yes" : "no");
