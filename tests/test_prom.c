@@ -92,13 +92,14 @@ static void test_grouping(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(fam);
 	next = strstr(fam, "# HELP");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(next);
-	CU_ASSERT_EQUAL(count(t, "rtmem_violations{"), 4);
+	/* not_present, swapped and ksm_merged for each of the two */
+	CU_ASSERT_EQUAL(count(t, "rtmem_violations{"), 6);
 	{
 		size_t in = 0;
 
 		for (const char *q = fam; (q = strstr(q, "rtmem_violations{")) && q < next; q++)
 			in++;
-		CU_ASSERT_EQUAL(in, 4);
+		CU_ASSERT_EQUAL(in, 6);
 	}
 	/* locked by kind: populated = locked - lock-on-fault */
 	CU_ASSERT(strstr(t, "rtmem_locked_bytes{pid=\"10\",comm=\"one\",source=\"check\","
@@ -109,6 +110,8 @@ static void test_grouping(void)
 			 "kind=\"locked\"} 1048576\n") != NULL);
 	CU_ASSERT(strstr(t, "rtmem_swapped_bytes{pid=\"10\",comm=\"one\",source=\"check\"} "
 			 "12288\n") != NULL);
+	CU_ASSERT(strstr(t, "rtmem_violations{pid=\"11\",comm=\"two\",source=\"check\","
+			 "kind=\"ksm_merged\"} 0\n") != NULL);
 	CU_ASSERT(strstr(t, "rtmem_warnings{pid=\"10\",comm=\"one\",source=\"check\","
 			 "kind=\"thp_partly_locked\"} 3\n") != NULL);
 	/* counters end in _total and are typed so */
