@@ -463,8 +463,18 @@ refusal:
 	RTT_CHILD_CHECK(RTT_MAPS_UNCHANGED(maps0));
 	RTT_CHILD_CHECK(rtt_vmlck() == lck0);
 	/* and POPULATE fails in the kernel, leaving nothing behind, whether
-	 * mlock populates (one thread) or several threads do */
-	for (unsigned t = 1; t <= 2; t++) {
+	 * mlock populates (one thread) or several threads do. Not with
+	 * helper threads under ASan: its thread teardown munmaps the
+	 * thread's signal stack, which in a full cgroup can fail (a VMA
+	 * split the kernel cannot charge), and ASan then aborts the process
+	 * (CI saw "failed to deallocate" once); the library's part is the
+	 * same as without ASan. */
+#ifdef __SANITIZE_ADDRESS__
+	const unsigned max_threads = 1;
+#else
+	const unsigned max_threads = 2;
+#endif
+	for (unsigned t = 1; t <= max_threads; t++) {
 		pop.populate_threads = t;
 		errno = 0;
 		r = rt_region_create(CG_ASK, &pop);

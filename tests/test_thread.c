@@ -818,7 +818,8 @@ static void *warm_alloc_fn(void *arg)
 	__atomic_store_n(&w->started, 1, __ATOMIC_RELEASE);
 	while (!__atomic_load_n(&w->go, __ATOMIC_ACQUIRE))
 		usleep(100);
-	w->p = rt_malloc(256);     /* must not wait: the test holds the lock */
+	/* must not wait: the test holds the lock */
+	__atomic_store_n(&w->p, rt_malloc(256), __ATOMIC_RELEASE);
 	return NULL;
 }
 
