@@ -651,6 +651,7 @@ struct rt_region *rt_region_create(size_t bytes, const struct rt_region_opts *uo
 	struct rt_region *r;
 	size_t ps = p->page_size, size, gran, body = 0, align;
 	unsigned nt;
+	bool rw = false;             /* made writable already */
 	char a[32];
 	uint8_t *m;
 	int err;
@@ -794,13 +795,23 @@ struct rt_region *rt_region_create(size_t bytes, const struct rt_region_opts *uo
 		 * page goes straight onto the unevictable list as it is
 		 * faulted (and RLIMIT_MEMLOCK is checked before any work) */
 		err = rtk_mlock2(m, size, MLOCK_ONFAULT);
+		if (err == -ENOMEM && !mprotect(m, size, PROT_READ | PROT_WRITE)) {
+			/* 5.10 (and before 5.16 or so): mlock2's populate
+			 * step refuses a PROT_NONE range (-EFAULT, returned as
+			 * ENOMEM) even for lock-on-fault. Writable first
+			 * there, as before; under MCL_FUTURE that mprotect
+			 * populates on the caller's node (docs/api.md). A
+			 * real RLIMIT_MEMLOCK refusal fails again here. */
+			rw = true;
+			err = rtk_mlock2(m, size, MLOCK_ONFAULT);
+		}
 		if (err) {
 			munmap(m, size);
 			free(r);
 			return lock_fail_null(fn, -err, size);
 		}
 	}
-	if (mprotect(m, size, PROT_READ | PROT_WRITE)) {
+	if (!rw && mprotect(m, size, PROT_READ | PROT_WRITE)) {
 		err = errno;
 		munmap(m, size);
 		free(r);

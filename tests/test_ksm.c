@@ -106,18 +106,25 @@ static uint64_t ksm_bytes(const void *addr)
 /* Zero-filled, written, mergeable by the process opt-in: ksmd's proof of
  * work. Wait until it is merged, then for two more full scans (so every
  * other mapping was looked at twice since). 0, or 1 if ksmd never did. */
+/* a child's exit code: ksmd merged nothing, so nothing can be judged */
+#define KSM_NO_CONTROL 77
+
 static int wait_merged(const void *control)
 {
 	unsigned long budget = rtt_budget_ms(60000), waited = 0;
-	uint64_t s0;
+	uint64_t s0 = ksm_full_scans();
 
-	while (!ksm_bytes(control) && waited < budget) {
+	/* progress, not time: three full scans that merged nothing of it
+	 * mean this kernel's ksmd will not (the 6.12-4k guest once never
+	 * did in 600 s); that is no fault of rtmem's, so the test skips */
+	while (!ksm_bytes(control) && waited < budget && ksm_full_scans() < s0 + 3) {
 		rtt_sleep_ms(10);
 		waited += 10;
 	}
 	if (!ksm_bytes(control)) {
-		fprintf(stderr, "ksmd merged nothing of the control mapping in %lu ms\n", waited);
-		return 1;
+		fprintf(stderr, "ksmd merged nothing of the control mapping in %llu full scans "
+			"(%lu ms)\n", (unsigned long long)(ksm_full_scans() - s0), waited);
+		return KSM_NO_CONTROL;
 	}
 	s0 = ksm_full_scans();
 	while (ksm_full_scans() < s0 + 2 && waited < budget) {
@@ -133,6 +140,7 @@ static uint8_t *zeroed_area(void)
 
 	if (m == MAP_FAILED)
 		return NULL;
+	madvise(m, AREA, MADV_NOHUGEPAGE);  /* base pages: what ksmd merges at once */
 	for (size_t off = 0; off < AREA; off += rtk_page_size())
 		m[off] = 0;     /* present, all identical */
 	return m;
@@ -167,7 +175,13 @@ static int lock_all_child(void *arg)
 	RTT_CHILD_CHECK(control != NULL);
 	if (!keep)
 		RTT_CHILD_CHECK(madvise(control, AREA, MADV_MERGEABLE) == 0);
-	RTT_CHILD_CHECK(wait_merged(control) == 0);
+	{
+		int w = wait_merged(control);
+
+		if (w == KSM_NO_CONTROL)
+			return KSM_NO_CONTROL;
+		RTT_CHILD_CHECK(w == 0);
+	}
 	printf("\n  %s: control %llu KiB merged, region %llu KiB merged",
 	       keep ? "keep" : "default", (unsigned long long)ksm_bytes(control) >> 10,
 	       (unsigned long long)ksm_bytes(reg) >> 10);
@@ -188,7 +202,15 @@ static void run_lock_all(bool keep)
 		rtt_skip("%s", why_not);
 		return;
 	}
-	CU_ASSERT_EQUAL(rtt_in_child(NULL, lock_all_child, keep ? (void *)1 : NULL), 0);
+	{
+		int rc = rtt_in_child(NULL, lock_all_child, keep ? (void *)1 : NULL);
+
+		if (rc == KSM_NO_CONTROL)
+			rtt_skip("ksmd merged nothing of a control mapping in three full scans: "
+				 "nothing to compare with");
+		else
+			CU_ASSERT_EQUAL(rc, 0);
+	}
 	ksm_restore();
 }
 
@@ -217,7 +239,13 @@ static int region_child(void *arg)
 	memset(reg, 0, AREA);
 	control = zeroed_area();
 	RTT_CHILD_CHECK(control != NULL);
-	RTT_CHILD_CHECK(wait_merged(control) == 0);
+	{
+		int w = wait_merged(control);
+
+		if (w == KSM_NO_CONTROL)
+			return KSM_NO_CONTROL;
+		RTT_CHILD_CHECK(w == 0);
+	}
 	printf("\n  opted in: control %llu KiB merged, region %llu KiB merged",
 	       (unsigned long long)ksm_bytes(control) >> 10,
 	       (unsigned long long)ksm_bytes(reg) >> 10);
@@ -232,7 +260,15 @@ static void test_region_unmergeable(void)
 		rtt_skip("%s", why_not);
 		return;
 	}
-	CU_ASSERT_EQUAL(rtt_in_child(NULL, region_child, NULL), 0);
+	{
+		int rc = rtt_in_child(NULL, region_child, NULL);
+
+		if (rc == KSM_NO_CONTROL)
+			rtt_skip("ksmd merged nothing of a control mapping in three full scans: "
+				 "nothing to compare with");
+		else
+			CU_ASSERT_EQUAL(rc, 0);
+	}
 	ksm_restore();
 }
 
@@ -254,7 +290,13 @@ static int report_child(void *arg)
 	locked = zeroed_area();
 	RTT_CHILD_CHECK(locked != NULL);
 	RTT_CHILD_CHECK(rtk_mlock(locked, AREA) == 0);
-	RTT_CHILD_CHECK(wait_merged(locked) == 0);
+	{
+		int w = wait_merged(locked);
+
+		if (w == KSM_NO_CONTROL)
+			return KSM_NO_CONTROL;
+		RTT_CHILD_CHECK(w == 0);
+	}
 	RTT_CHILD_CHECK(rt_audit(&o, &rep) == 0);
 	RTT_CHILD_CHECK(rep.ksm_locked_bytes >= ksm_bytes(locked));
 	RTT_CHILD_CHECK(rep.ksm_locked_bytes > 0);
@@ -281,7 +323,15 @@ static void test_report_merged(void)
 		rtt_skip("%s", why_not);
 		return;
 	}
-	CU_ASSERT_EQUAL(rtt_in_child(NULL, report_child, NULL), 0);
+	{
+		int rc = rtt_in_child(NULL, report_child, NULL);
+
+		if (rc == KSM_NO_CONTROL)
+			rtt_skip("ksmd merged nothing of the locked mapping in three full scans: "
+				 "no merged page to report");
+		else
+			CU_ASSERT_EQUAL(rc, 0);
+	}
 	ksm_restore();
 }
 

@@ -465,10 +465,15 @@ static void *sig_consume(void *arg)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	for (;;) {
+		/* stop read before the pop: an empty ring after it means
+		 * everything pushed before the stop was taken (the old check
+		 * popped once more and dropped what it got: the last record
+		 * went missing now and then in the arm64 guests) */
+		bool stopping = atomic_load(&c->stop);
 		ssize_t n = rt_ring_pop(c->r, &rec, sizeof(rec));
 
 		if (n == -EAGAIN) {
-			if (atomic_load(&c->stop) && rt_ring_pop(c->r, &rec, sizeof(rec)) == -EAGAIN)
+			if (stopping)
 				break;
 			continue;
 		}
