@@ -437,7 +437,13 @@ static void test_fault_monitor(void)
 		close(fds[1]);
 		CU_ASSERT(j.own_minor >= 8);
 		CU_ASSERT(f.minor >= 8);
-		CU_ASSERT(f2.minor < 8);
+		/* ours does not count the other thread's: the process saw
+		 * both (a little slack for our own between the two marks,
+		 * e.g. a sanitizer's shadow; CI's TSan run once took 8) */
+		CU_ASSERT(f.minor + 4 >= f2.minor + j.own_minor);
+		if (f.minor + 4 < f2.minor + j.own_minor)
+			printf("\n  process %ld, this thread %ld, the other %ld\n",
+			       (long)f.minor, (long)f2.minor, (long)j.own_minor);
 	}
 
 	/* a thread mark read by another thread, and bad input */
