@@ -59,6 +59,10 @@ bool rt__mutex_is_pi(pthread_mutex_t *m)
 	if (r == 0) {
 		pi = m->__data.__lock == (int)gettid();
 		pthread_mutex_unlock(m);
+	} else if (r == EBUSY) {
+		/* held by another thread (a log's writer, say): glibc's kind
+		 * word has PTHREAD_MUTEX_PRIO_INHERIT_NP (32) set for PI */
+		pi = (m->__data.__kind & 32) != 0;
 	}
 	return pi;
 }
