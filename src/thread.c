@@ -137,6 +137,9 @@ __attribute__((constructor(101))) static void thread_fork_init(void)
  * pthread_join itself answers ESRCH for a thread joined already. The
  * offset is taken only when the word is seen to do exactly that (the id
  * while running, -1 after pthread_join), else it stays unknown (-1). */
+/* Bytes of the descriptor scanned for that word: glibc's struct pthread is
+ * about 2.3 KiB on x86_64 and arm64, so this bounds a struct, not a page
+ * (the scan also stops at the end of the mapping, map_end). */
 #define PD_SCAN 4096
 static size_t tls_reserve;
 static long tid_off = -1;
