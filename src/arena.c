@@ -231,21 +231,56 @@ static void split(struct rt_arena *a, struct arena_blk *b, size_t size)
 
 /* ---- the lock ---- */
 
-/* The arena whose lock this thread holds (the library never holds two), and
- * how deep it is in growth or cache set-up: a signal handler that
- * interrupted it must neither wait for that lock nor grow. */
-static __thread struct rt_arena *tl_held;
+/* The arenas whose locks this thread holds or is asking for, and how deep it
+ * is in growth or cache set-up: a signal handler that interrupted it must
+ * neither wait for such a lock nor grow. The library never holds two locks
+ * in one context, but a handler that interrupted a holder may take another
+ * arena's lock (or fail a trylock on the same one), so this is a stack that
+ * each context pops back to where it found it: a single "held" pointer that
+ * a handler's failed trylock cleared once let the next handler wait for its
+ * own thread's lock, forever. Deeper than TL_HELD_MAX (nested handlers on
+ * nested handlers) the count still grows and the lock counts as held by
+ * this thread whichever arena it is: refused, never waited for. */
+#define TL_HELD_MAX 8
+static __thread struct rt_arena *tl_held[TL_HELD_MAX];
+static __thread unsigned tl_nheld;
 static __thread unsigned tl_slow;
 
 bool rt__arena_in_slow(void)
 {
 	return __atomic_load_n(&tl_slow, __ATOMIC_RELAXED) != 0 ||
-	       __atomic_load_n(&tl_held, __ATOMIC_RELAXED) != NULL;
+	       __atomic_load_n(&tl_nheld, __ATOMIC_RELAXED) != 0;
 }
 
 bool rt__arena_lock_held(const struct rt_arena *a)
 {
-	return __atomic_load_n(&tl_held, __ATOMIC_RELAXED) == a;
+	unsigned n = __atomic_load_n(&tl_nheld, __ATOMIC_RELAXED);
+
+	if (n > TL_HELD_MAX)
+		return true;
+	for (unsigned i = 0; i < n; i++)
+		if (tl_held[i] == a)
+			return true;
+	return false;
+}
+
+/* Push a before asking for its lock: the slot is written before the count
+ * that makes a handler look at it. */
+static inline void held_push(struct rt_arena *a)
+{
+	unsigned n = tl_nheld;
+
+	if (n < TL_HELD_MAX)
+		tl_held[n] = a;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	tl_nheld = n + 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+static inline void held_pop(void)
+{
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	tl_nheld--;
 }
 
 void rt__arena_slow_enter(void)
@@ -285,7 +320,7 @@ static void acquired(struct rt_arena *a)
 		rt__tc_drain(a);
 }
 
-/* tl_held is set before the mutex is asked for and cleared after it is
+/* The arena is pushed before its mutex is asked for and popped after it is
  * released: a signal handler that interrupts anywhere in between (even
  * inside pthread_mutex_lock, after its compare-and-swap won) sees the lock
  * as its thread's and does not ask for it again, which would hang it. */
@@ -293,8 +328,7 @@ static void lock(struct rt_arena *a)
 {
 	if (a->single)
 		return;
-	tl_held = a;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	held_push(a);
 	pthread_mutex_lock(&a->mu);
 	acquired(a);
 }
@@ -303,11 +337,9 @@ static bool trylock(struct rt_arena *a)
 {
 	if (a->single)
 		return true;
-	tl_held = a;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	held_push(a);
 	if (pthread_mutex_trylock(&a->mu)) {
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		tl_held = NULL;
+		held_pop();     /* back to what this context found, not to "none" */
 		return false;
 	}
 	acquired(a);
@@ -319,8 +351,7 @@ static void unlock(struct rt_arena *a)
 	if (a->single)
 		return;
 	pthread_mutex_unlock(&a->mu);
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	tl_held = NULL;
+	held_pop();
 }
 
 void rt__arena_lock(struct rt_arena *a)
@@ -440,23 +471,31 @@ static bool arena_ok(const struct rt_arena *a)
  * the child re-initialises them and forgets other threads' caches. */
 static void fork_prepare(void)
 {
+	/* each pushed as held first: a signal handler that lands inside fork
+	 * refuses these locks rather than waiting for its own thread */
 	for (struct rt_arena *a = live_list; a; a = a->live_next)
-		if (!a->single)
+		if (!a->single) {
+			held_push(a);
 			pthread_mutex_lock(&a->mu);
+		}
 }
 
 static void fork_parent(void)
 {
 	for (struct rt_arena *a = live_list; a; a = a->live_next)
-		if (!a->single)
+		if (!a->single) {
 			pthread_mutex_unlock(&a->mu);
+			held_pop();
+		}
 }
 
 static void fork_child(void)
 {
 	for (struct rt_arena *a = live_list; a; a = a->live_next) {
-		if (!a->single)
+		if (!a->single) {
 			rt__mutex_init_child(&a->mu);
+			held_pop();
+		}
 		if (a->tcache)
 			rt__tc_fork_child(a);
 	}

@@ -37,6 +37,7 @@ verbose=0
 refresh=0
 packages=
 packages_only=0
+tests=
 
 # run name | kernel | kernel command line extra | fixture directory | guest
 # memory in GiB, split over 2 NUMA nodes (64K pages: a 512 MiB THP needs room).
@@ -83,6 +84,9 @@ usage: tests/arm64/run.sh [options]
                       unpacked at /, consumers built against librtmem-dev,
                       the packaged rtmem (.ci/package --arch arm64 makes them)
   --packages-only     with --packages: run only that, not the suites
+  --tests LIST        comma-separated binaries to run in the guests (e.g.
+                      test_tcache,example_audio; default: every suite, the
+                      demo and the examples), to reproduce one failure fast
 environment: RTMEM_ARM64_CACHE (default /var/cache/rtmem-arm64): downloads,
   extracted kernels, the 64K kernel build and the arm64 sysroot.
 EOF
@@ -106,6 +110,8 @@ while (($#)); do
 	--packages) packages=$(realpath -m "$2"); shift 2 ;;
 	--packages=*) packages=$(realpath -m "${1#*=}"); shift ;;
 	--packages-only) packages_only=1; shift ;;
+	--tests) tests=$2; shift 2 ;;
+	--tests=*) tests=${1#*=}; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
 	esac
@@ -540,7 +546,7 @@ boot_run() {
 		-drive file="$disks/swap.img",if=virtio,format=raw
 		-drive file="$disks/results.img",if=virtio,format=raw
 		-kernel "$image" -initrd "$dir/initrd.cpio.gz"
-		-append "console=ttyAMA0 panic=-1 loglevel=4 rtmem.run=$name rtmem.timeout=$test_timeout rtmem.slowdown=$slowdown${only:+ rtmem.only=$only} $extra")
+		-append "console=ttyAMA0 panic=-1 loglevel=4 rtmem.run=$name rtmem.timeout=$test_timeout rtmem.slowdown=$slowdown${only:+ rtmem.only=$only}${tests:+ rtmem.tests=$tests} $extra")
 	printf '%q ' "${qemu[@]}" >"$dir/qemu.cmd"
 	st=$SECONDS
 	set +e
@@ -582,6 +588,7 @@ parse_run() {
 		why="${why:+$why; }$(grep -o 'RTMEM-ARM64-SETUP-FAIL.*' "$c" | sed 's/RTMEM-ARM64-SETUP-FAIL //' | paste -sd';' -)"
 	fi
 	for b in "${BINARIES[@]}"; do
+		[[ -z $tests || ,$tests, == *,$b,* ]] || continue   # not asked for (--tests)
 		line=$(grep -o "RTMEM-ARM64-TEST name=$b rc=.*" "$c" | tail -n1 || true)
 		if [[ -z $line ]]; then
 			echo "bin $b MISSING - - -"
@@ -609,6 +616,7 @@ parse_run() {
 			     /passed$/ { fin = 1 }
 			     /FAILED$/ && t != "" { print "failtest " t; t = ""; fin = 1; grab = 1; next }
 			     grab && /^    [0-9]+\. / { a = $0; sub(/^ +[0-9]+\. +/, "", a); print "failat " a; grab = 0 }
+			     /child check failed: / { a = $0; sub(/^.*\/tests\//, "tests/", a); print "failat " a }
 			     /: VERDICT: FAIL/ { v = $0; sub(/.*: VERDICT: FAIL: */, "", v); print "failtest " v }
 			     END { if (t != "" && !fin) print "failtest " t " (did not finish: timed out or crashed)" }' ;;
 		esac
