@@ -504,11 +504,14 @@ void rt_arena_destroy(struct rt_arena *a);
  * most 32 spans, about 1.1 MiB of the arena). Afterwards blocks up to
  * max_size take no lock until a class runs out of its span's room. Returns
  * the bytes of spans the cache holds, or -EINVAL (not a live thread-cached
- * arena), -ENOMEM (the arena cannot hold them; what fit is kept). */
+ * arena), -ENOMEM (the arena cannot hold them; what fit is kept), -EBUSY
+ * (called from a signal handler that interrupted this thread inside the
+ * arena). */
 int rt_arena_thread_warm(struct rt_arena *a, size_t max_size);
 /* Give the calling thread's cache back now (done at thread exit anyway):
  * empty spans return to the shared part, spans still holding blocks are
- * left for other threads to adopt. 0, -EINVAL, -ENOENT (no cache). */
+ * left for other threads to adopt. 0, -EINVAL, -ENOENT (no cache), -EBUSY
+ * (from a signal handler that interrupted this thread inside the arena). */
 int rt_arena_thread_release(struct rt_arena *a);
 /* Per-thread figures: fills up to cap entries (each with .sz set by the
  * caller, RT_OPTS or sizeof) and returns how many caches there are (may

@@ -1010,9 +1010,14 @@ int rt_arena_thread_warm(struct rt_arena *a, size_t max_size)
 		return err;
 	if (tl_exited)
 		return rt__fail(EINVAL, "%s: called from a thread-exit destructor.", fn);
-	h = heap_get(a);
-	if (!h)
+	h = rt__arena_lock_held(a) ? NULL : heap_get(a);
+	if (!h || h->busy) {
+		if (h || rt__arena_lock_held(a))
+			return rt__fail(EBUSY, "%s: called from a signal handler that interrupted "
+					"this thread inside the arena; warm the thread outside "
+					"the handler.", fn);
 		return -ENOMEM;
+	}
 	if (!max_size || max_size > TC_MAX_SMALL)
 		max_size = TC_MAX_SMALL;
 	for (unsigned c = 0; c <= class_of(max_size); c++) {

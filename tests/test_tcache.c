@@ -778,7 +778,7 @@ static void test_signals(void)
 
 static struct rt_arena *ht_arena;
 static void *ht_large, *ht_got;
-static int ht_free_rc, ht_errno, ht_step;
+static int ht_free_rc, ht_errno, ht_step, ht_warm_rc;
 
 static void ht_handler(int sig)
 {
@@ -789,6 +789,7 @@ static void ht_handler(int sig)
 		errno = 0;
 		ht_got = rt_arena_alloc(ht_arena, 3000);
 		ht_errno = errno;
+		ht_warm_rc = rt_arena_thread_warm(ht_arena, 0);   /* would need the lock */
 	}
 	ht_step++;
 }
@@ -803,6 +804,9 @@ static int held_child(void *arg)
 	RTT_CHILD_CHECK(ht_arena != NULL);
 	ht_large = rt_arena_alloc(ht_arena, 100000);     /* from the TLSF */
 	RTT_CHILD_CHECK(ht_large != NULL);
+	ht_got = rt_arena_alloc(ht_arena, 16);           /* the thread's cache exists */
+	RTT_CHILD_CHECK(ht_got != NULL);
+	rt_arena_free(ht_arena, ht_got);
 	sigemptyset(&sa.sa_mask);
 	RTT_CHILD_CHECK(sigaction(SIGUSR2, &sa, NULL) == 0);
 	rt__arena_lock(ht_arena);                        /* "inside the arena" */
@@ -813,6 +817,9 @@ static int held_child(void *arg)
 	RTT_CHILD_CHECK(ht_free_rc == 0);
 	RTT_CHILD_CHECK(ht_got == NULL);
 	RTT_CHILD_CHECK(ht_errno == ENOMEM);
+	if (ht_warm_rc != -EBUSY)
+		fprintf(stderr, "warm from the handler: %d (%s)\n", ht_warm_rc, rt_last_error());
+	RTT_CHILD_CHECK(ht_warm_rc == -EBUSY);
 	/* the deferred free was done by the lock's next holder */
 	RTT_CHILD_CHECK(rt_arena_stats(ht_arena, &st) == 0);
 	RTT_CHILD_CHECK(st.allocations == 0);
