@@ -13,7 +13,6 @@
 #include "rtmem.h"
 #include "kernel/kernel.h"
 
-#define RT_HIDDEN __attribute__((visibility("hidden")))
 /* Largest .sz an options or info struct may claim: a sanity bound on the
  * caller's sizeof (catches garbage), not a page size. */
 #define RT__STRUCT_SZ_MAX 4096
@@ -244,11 +243,8 @@ int rt__reg_unlock(uintptr_t key_start, size_t key_len, bool syscalls,
  * registry lock. */
 void rt__reg_foreach(void (*fn)(uintptr_t s, uintptr_t e, bool populate, void *arg),
 		     void *arg);
-/* True if any registered segment intersects [s, e). */
-bool rt__reg_covers_any(uintptr_t s, uintptr_t e);
 /* Process-wide lock state, read by the registry when unlocking. */
 void rt__reg_set_lockall(bool active);
-bool rt__reg_lockall(void);
 /* Number of live lock records (tests). */
 size_t rt__reg_count(void);
 
