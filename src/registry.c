@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The lock registry: every lock rtmem takes goes through here, so that parts
- * of a program that lock overlapping ranges never unlock each other. The
- * kernel's munlock is not counted per caller (it clears VM_LOCKED on the
- * VMAs), so we count: the address space is kept as a sorted list of
+ * Description: the lock registry. Every lock rtmem takes goes through here,
+ * so that parts of a program that lock overlapping ranges never unlock each
+ * other. The kernel's munlock is not counted per caller (it clears VM_LOCKED
+ * on the VMAs), so we count: the address space is kept as a sorted list of
  * segments, each with the number of populate locks and lock-on-fault locks
  * covering it, and syscalls are issued only where a count crosses zero.
  *
