@@ -755,13 +755,10 @@ void *rt__arena_large_alloc(struct rt_arena *a, size_t n, size_t align, const ch
 	size_t size = adjust(n ? n : 1);
 	void *r;
 
-	if (!size) {
-		errno = ENOMEM;
+	if (!size)
 		return rt__fail_null(ENOMEM, "%s: %zu bytes is beyond any arena.", fn, n);
-	}
 	if (rt__arena_lock_held(a)) {
 		/* a signal handler that interrupted this thread inside the arena */
-		errno = ENOMEM;
 		return rt__fail_null(ENOMEM, "%s: %zu bytes asked from a signal handler that "
 				     "interrupted this thread inside the arena; there only blocks "
 				     "up to 8 KiB of a thread-cached arena can be served.", fn, n);
@@ -799,10 +796,8 @@ void *rt_arena_alloc(struct rt_arena *a, size_t n)
 {
 	void *p;
 
-	if (!arena_ok(a)) {
-		errno = EINVAL;
+	if (!arena_ok(a))
 		return rt__fail_null(EINVAL, "rt_arena_alloc: %s arena.", a ? "not a live" : "NULL");
-	}
 	if (a->tcache && rt__tc_alloc(a, n, 0, &p))
 		return p;
 	return rt__arena_large_alloc(a, n, 0, "rt_arena_alloc");
@@ -813,10 +808,8 @@ void *rt_arena_calloc(struct rt_arena *a, size_t n, size_t each)
 	size_t total;
 	void *p;
 
-	if (__builtin_mul_overflow(n, each, &total)) {
-		errno = ENOMEM;
+	if (__builtin_mul_overflow(n, each, &total))
 		return rt__fail_null(ENOMEM, "rt_arena_calloc: %zu x %zu bytes overflows.", n, each);
-	}
 	p = rt_arena_alloc(a, total);
 	if (p)
 		memset(p, 0, total);
@@ -977,15 +970,11 @@ void *rt_arena_aligned_alloc(struct rt_arena *a, size_t align, size_t n)
 	static const char fn[] = "rt_arena_aligned_alloc";
 	void *p;
 
-	if (!arena_ok(a)) {
-		errno = EINVAL;
+	if (!arena_ok(a))
 		return rt__fail_null(EINVAL, "%s: %s arena.", fn, a ? "not a live" : "NULL");
-	}
-	if (!align || (align & (align - 1)) || align > ((size_t)1 << 30)) {
-		errno = EINVAL;
+	if (!align || (align & (align - 1)) || align > ((size_t)1 << 30))
 		return rt__fail_null(EINVAL, "%s: alignment %zu is not a power of two up to 1 GiB.",
 				     fn, align);
-	}
 	if (align < ALIGN)
 		align = ALIGN;
 	if (a->tcache && rt__tc_alloc(a, n, align, &p))
@@ -1045,19 +1034,15 @@ void *rt_arena_realloc(struct rt_arena *a, void *p, size_t n)
 
 	if (!p)
 		return rt_arena_alloc(a, n);
-	if (!arena_ok(a)) {
-		errno = EINVAL;
+	if (!arena_ok(a))
 		return rt__fail_null(EINVAL, "%s: %s arena.", fn, a ? "not a live" : "NULL");
-	}
 	if (!n) {
 		rt_arena_free(a, p);
 		return NULL;
 	}
 	size = adjust(n);
-	if (!size) {
-		errno = ENOMEM;
+	if (!size)
 		return rt__fail_null(ENOMEM, "%s: %zu bytes is beyond any arena.", fn, n);
-	}
 	if (a->tcache) {
 		have = rt__tc_usable(a, p, &span);
 		if (span) {

@@ -150,14 +150,12 @@ size_t rt__doctor(struct rt__doc_finding *out, size_t cap)
 		    "the kernel has no transparent huge pages: base pages of %zu bytes only.",
 		    p->page_size);
 	} else {
-		const char *mode = p->thp == RTK_THP_ALWAYS ? "always"
-				   : p->thp == RTK_THP_MADVISE ? "madvise" : "never";
-
 		add(out, cap, &n, "thp", p->thp == RTK_THP_ALWAYS ? RT__SEV_WARN : RT__SEV_OK,
 		    p->thp == RTK_THP_ALWAYS
 			    ? "echo madvise > /sys/kernel/mm/transparent_hugepage/enabled"
 			    : NULL,
-		    "THP enabled=%s (huge page %s)%s.", mode, rt__size(p->pmd_size, a),
+		    "THP enabled=%s (huge page %s)%s.", rtk_thp_mode_name(p->thp),
+		    rt__size(p->pmd_size, a),
 		    p->thp == RTK_THP_ALWAYS
 			    ? ": every anonymous mapping may get huge pages, and khugepaged "
 			      "collapses pages behind running threads; rtmem advises THP "
@@ -231,16 +229,19 @@ size_t rt__doctor(struct rt__doc_finding *out, size_t cap)
 	}
 
 	/* rt_log and rt_uring use io_uring; 6.6+ can switch it off */
-	if (read_int("/proc/sys/kernel/io_uring_disabled", &v) == 0)
-		add(out, cap, &n, "io_uring", v ? RT__SEV_INFO : RT__SEV_OK,
-		    v ? "sysctl -w kernel.io_uring_disabled=0 (or 1 with kernel.io_uring_group)"
-		      : NULL,
-		    "kernel.io_uring_disabled=%ld%s.", v,
-		    v == 2 ? ": io_uring is off for everyone; rt_log falls back to write(2) and "
-			     "rt_uring_create fails"
-		    : v == 1 ? ": io_uring only for CAP_SYS_ADMIN and kernel.io_uring_group; others "
-			       "get write(2) from rt_log"
-			     : "");
+	if (p->io_uring_disabled >= 0)
+		add(out, cap, &n, "io_uring", p->io_uring_disabled ? RT__SEV_INFO : RT__SEV_OK,
+		    p->io_uring_disabled
+			    ? "sysctl -w kernel.io_uring_disabled=0 (or 1 with kernel.io_uring_group)"
+			    : NULL,
+		    "kernel.io_uring_disabled=%d%s.", p->io_uring_disabled,
+		    p->io_uring_disabled == 2
+			    ? ": io_uring is off for everyone; rt_log falls back to write(2) and "
+			      "rt_uring_create fails"
+		    : p->io_uring_disabled == 1
+			    ? ": io_uring only for CAP_SYS_ADMIN and kernel.io_uring_group; "
+			      "others get write(2) from rt_log"
+			    : "");
 	if (read_int("/proc/sys/vm/overcommit_memory", &v) == 0)
 		add(out, cap, &n, "overcommit", RT__SEV_INFO, NULL,
 		    "vm.overcommit_memory=%ld (%s).", v,

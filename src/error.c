@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Errors: every failure returns a negative errno (or NULL + errno) and leaves,
- * for the calling thread, one sentence with the numbers and the remedy.
+ * Description: how the library fails. Every failure returns a negative errno
+ * (or NULL + errno) and leaves, for the calling thread, one sentence with the
+ * numbers and the remedy (rt_last_error); here are the recorders (rt__fail,
+ * rt__fail_null), the shared pieces of those sentences (sizes, the memlock
+ * remedy, why a lock failed) and the checks of a caller's options structs.
  */
 #include "internal.h"
 

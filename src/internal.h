@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Internal declarations shared by the policy layers (error, registry, region,
- * process). Not installed.
+ * Description: the library's private declarations, one section per module
+ * that provides them (mutex.c, error.c, registry.c, region.c, arena.c,
+ * doctor.c, ...). Every source file above the kernel layer includes it
+ * (arena.c and tcache.c through arena.h), as do the command (cli/rtmem.c)
+ * and the tests. Not installed.
  */
 #ifndef RTMEM_INTERNAL_H
 #define RTMEM_INTERNAL_H
@@ -13,7 +16,6 @@
 #include "rtmem.h"
 #include "kernel/kernel.h"
 
-#define RT_HIDDEN __attribute__((visibility("hidden")))
 /* Largest .sz an options or info struct may claim: a sanity bound on the
  * caller's sizeof (catches garbage), not a page size. */
 #define RT__STRUCT_SZ_MAX 4096
@@ -125,8 +127,11 @@ extern const char rt__memlock_remedy[];
  * 1024) and nothing after it. false for anything else or an overflow. */
 bool rt__parse_size(const char *s, size_t *out);
 
-/* Validate an options struct pointer: NULL ok; sz must cover `need` bytes
- * (the fields this build reads) and anything beyond our struct must be 0. */
+/* Validate an options struct pointer: NULL ok; the caller's sz (user_sz)
+ * must be at least sizeof(size_t) (the sz field) and at most
+ * RT__STRUCT_SZ_MAX, and any bytes it has beyond our_sz (fields of a newer
+ * build) must be 0. A smaller, older struct is fine: rt__opts_copy
+ * zero-fills what it lacks. */
 bool rt__opts_ok(const void *opts, size_t user_sz, size_t our_sz);
 /* Copy a caller's options struct (any sz) into ours, zero-filling. */
 void rt__opts_copy(void *ours, size_t our_sz, const void *theirs);
@@ -244,11 +249,8 @@ int rt__reg_unlock(uintptr_t key_start, size_t key_len, bool syscalls,
  * registry lock. */
 void rt__reg_foreach(void (*fn)(uintptr_t s, uintptr_t e, bool populate, void *arg),
 		     void *arg);
-/* True if any registered segment intersects [s, e). */
-bool rt__reg_covers_any(uintptr_t s, uintptr_t e);
 /* Process-wide lock state, read by the registry when unlocking. */
 void rt__reg_set_lockall(bool active);
-bool rt__reg_lockall(void);
 /* Number of live lock records (tests). */
 size_t rt__reg_count(void);
 

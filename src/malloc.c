@@ -85,7 +85,6 @@ struct rt_arena *rt_malloc_arena(void)
 		int e = init_err ? init_err : ENOMEM;
 
 		pthread_mutex_unlock(&init_mu);
-		errno = e;
 		return rt__fail_null(e, "rt_malloc: no process-wide arena: %s", init_msg);
 	}
 	pthread_mutex_unlock(&init_mu);
@@ -105,10 +104,8 @@ void *rt_calloc(size_t n, size_t each)
 	size_t total;
 
 	/* bad input is refused before the arena is made for it */
-	if (__builtin_mul_overflow(n, each, &total)) {
-		errno = ENOMEM;
+	if (__builtin_mul_overflow(n, each, &total))
 		return rt__fail_null(ENOMEM, "rt_calloc: %zu x %zu bytes overflows.", n, each);
-	}
 	a = rt_malloc_arena();
 	return a ? rt_arena_calloc(a, n, each) : NULL;
 }
@@ -124,11 +121,9 @@ void *rt_aligned_alloc(size_t align, size_t n)
 {
 	struct rt_arena *a;
 
-	if (!align || (align & (align - 1)) || align > ((size_t)1 << 30)) {
-		errno = EINVAL;
+	if (!align || (align & (align - 1)) || align > ((size_t)1 << 30))
 		return rt__fail_null(EINVAL, "rt_aligned_alloc: alignment %zu is not a power of "
 				     "two up to 1 GiB.", align);
-	}
 	a = rt_malloc_arena();
 	return a ? rt_arena_aligned_alloc(a, align, n) : NULL;
 }

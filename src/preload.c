@@ -101,8 +101,9 @@ static size_t page(void)
 	return ps;
 }
 
-/* The arena could not serve n bytes: fall back to glibc (saying so once) or
- * fail, per RTMEM_ON_FULL. `why` is rt_last_error() of the refusal. */
+/* The arena could not serve n bytes (align 0: any): fall back to glibc
+ * (saying so once, with the arena's refusal read from rt_last_error()) or
+ * fail, per RTMEM_ON_FULL. */
 static void *full(size_t n, size_t align)
 {
 	void *p;

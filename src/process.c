@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The process: rt_lock_all() locks the whole process now and for the future
- * (mlockall), tunes glibc malloc so it never returns memory to the kernel or
- * maps per call, keeps a heap reserve resident, pre-faults the main stack,
- * sets a sane default stack size for later threads and applies a THP policy;
- * rt_unlock_all() undoes exactly that.
+ * Description: locking the whole process. rt_lock_all() locks it now and for
+ * the future (mlockall), tunes glibc malloc so it never returns memory to the
+ * kernel or maps per call, keeps a heap reserve resident, pre-faults the main
+ * stack, sets a sane default stack size for later threads and applies a THP
+ * policy; rt_unlock_all() undoes exactly that.
  *
  * Before locking it estimates the footprint from /proc/self/smaps and
  * compares it with RLIMIT_MEMLOCK and the memory cgroup's room, refusing with

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Locked regions, the one primitive: map, align to huge-page boundaries,
- * populate, lock with an explicit semantic (POPULATE, ONFAULT, MAP_LOCKED),
- * all through the lock registry. Also rt_lock_range() for a caller's own
- * memory, with huge pages straddling its ends extended or split per option.
+ * Description: locked regions, the one primitive: map, align to huge-page
+ * boundaries, populate, lock with an explicit semantic (POPULATE, ONFAULT,
+ * MAP_LOCKED), all through the lock registry. Also rt_lock_range() for a
+ * caller's own memory, with huge pages straddling its ends extended or split
+ * per option.
  */
 #include "internal.h"
 

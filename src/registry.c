@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The lock registry: every lock rtmem takes goes through here, so that parts
- * of a program that lock overlapping ranges never unlock each other. The
- * kernel's munlock is not counted per caller (it clears VM_LOCKED on the
- * VMAs), so we count: the address space is kept as a sorted list of
+ * Description: the lock registry. Every lock rtmem takes goes through here,
+ * so that parts of a program that lock overlapping ranges never unlock each
+ * other. The kernel's munlock is not counted per caller (it clears VM_LOCKED
+ * on the VMAs), so we count: the address space is kept as a sorted list of
  * segments, each with the number of populate locks and lock-on-fault locks
  * covering it, and syscalls are issued only where a count crosses zero.
  *
@@ -37,7 +37,7 @@ struct rec {
  * (librtmem-preload) takes an arena's lock under it. */
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct seg *segs;
-static size_t nsegs, capsegs;
+static size_t nsegs;
 static struct rec *recs;
 static size_t nrecs, caprecs;
 static bool lockall_active;
@@ -171,7 +171,6 @@ static int apply(uintptr_t s, uintptr_t e, int dpop, int donf)
 	free(segs);
 	segs = ns;
 	nsegs = k;
-	capsegs = cap;
 	return 0;
 }
 
@@ -278,11 +277,11 @@ out:
 
 static enum act unlock_act(const struct piece *p, enum rt__lkind kind)
 {
-	/* counts in p are after the decrement (see rt__reg_unlock) */
+	/* counts in p are after the decrement (see rt__reg_unlock); either
+	 * kind unlocks only where no lock of any kind is left */
+	(void)kind;
 	if (lockall_active)
 		return A_NONE;
-	if (kind == RT__LK_POPULATE)
-		return (p->npop == 0 && p->nonf == 0) ? A_MUNLOCK : A_NONE;
 	return (p->npop == 0 && p->nonf == 0) ? A_MUNLOCK : A_NONE;
 }
 
@@ -336,32 +335,11 @@ void rt__reg_foreach(void (*fn)(uintptr_t s, uintptr_t e, bool populate, void *a
 	reg_unlock();
 }
 
-bool rt__reg_covers_any(uintptr_t s, uintptr_t e)
-{
-	bool any = false;
-
-	reg_lock();
-	for (size_t i = 0; i < nsegs && !any; i++)
-		any = segs[i].s < e && segs[i].e > s;
-	reg_unlock();
-	return any;
-}
-
 void rt__reg_set_lockall(bool active)
 {
 	reg_lock();
 	lockall_active = active;
 	reg_unlock();
-}
-
-bool rt__reg_lockall(void)
-{
-	bool a;
-
-	reg_lock();
-	a = lockall_active;
-	reg_unlock();
-	return a;
 }
 
 size_t rt__reg_count(void)

@@ -624,7 +624,6 @@ bool rt__tc_alloc(struct rt_arena *a, size_t n, size_t align, void **out)
 		/* a signal handler that interrupted this thread's fast path */
 		h = h->sig;
 		if (!h || h->busy) {
-			errno = ENOMEM;
 			*out = rt__fail_null(ENOMEM, "rt_arena: a nested signal handler interrupted "
 					     "this thread's allocations twice; nothing served.");
 			return true;

@@ -102,6 +102,9 @@ const struct rtk_probe *rtk_probe_reload(void);
 unsigned rtk_parse_disable(const char *s);
 /* Feature name for one RTK_F_* bit ("populate_write", ...), NULL if unknown. */
 const char *rtk_feature_name(unsigned bit);
+/* The sysfs word of a THP mode ("madvise", "inherit", ...), "absent" for
+ * RTK_THP_ABSENT. */
+const char *rtk_thp_mode_name(enum rtk_thp_mode m);
 /* Print the table, one "key: value" per line (tests and the arm64 log). */
 void rtk_probe_print(const struct rtk_probe *p, void *FILE_stream);
 

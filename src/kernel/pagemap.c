@@ -197,11 +197,6 @@ res_scan(int fd, uintptr_t start, uintptr_t end, size_t ps, struct rtk_res *out)
 
 #define KPF_HUGE_MASK ((1ull << RTK_KPF_THP) | (1ull << KPF_HUGE))
 
-static int kpf_read(int kfd, uint64_t pfn, uint64_t *flags, size_t n)
-{
-	return pread_full(kfd, flags, n * sizeof(uint64_t), (off_t)(pfn * sizeof(uint64_t)));
-}
-
 /*
  * Pages in PMD-mapped THP from pagemap + kpageflags. kpageflags costs about
  * 0.1-0.2 us per entry (4 GiB of base pages: ~150 ms), so it is not read per
@@ -230,11 +225,11 @@ static int thp_block_end(int kfd, struct thp_walk *w, size_t *huge)
 
 	if (!w->n || !w->ok)
 		return 0;
-	r = kpf_read(kfd, w->first_pfn, &f, 1);
+	r = rtk_kpageflags_read(kfd, w->first_pfn, &f, 1);
 	if (r < 0 || !(f & KPF_HUGE_MASK))
 		return r;
 	if (w->n > 1) {
-		r = kpf_read(kfd, w->last_pfn, &f, 1);
+		r = rtk_kpageflags_read(kfd, w->last_pfn, &f, 1);
 		if (r < 0 || !(f & KPF_HUGE_MASK))
 			return r;
 	}

@@ -275,28 +275,29 @@ static int bracket_word(const char *path, char *out, size_t n)
 	return 0;
 }
 
+/* The words of transparent_hugepage/enabled (and the mTHP sizes'), read
+ * and printed through this one table. */
+static const char *const thp_names[] = {
+	[RTK_THP_ABSENT] = "absent",
+	[RTK_THP_NEVER] = "never",
+	[RTK_THP_MADVISE] = "madvise",
+	[RTK_THP_ALWAYS] = "always",
+	[RTK_THP_INHERIT] = "inherit",
+};
+
 static enum rtk_thp_mode thp_mode_of(const char *w)
 {
-	if (!strcmp(w, "always"))
-		return RTK_THP_ALWAYS;
-	if (!strcmp(w, "madvise"))
-		return RTK_THP_MADVISE;
-	if (!strcmp(w, "inherit"))
-		return RTK_THP_INHERIT;
-	if (!strcmp(w, "never"))
-		return RTK_THP_NEVER;
+	for (unsigned m = RTK_THP_NEVER; m < sizeof(thp_names) / sizeof(thp_names[0]); m++)
+		if (!strcmp(w, thp_names[m]))
+			return (enum rtk_thp_mode)m;
 	return RTK_THP_ABSENT;
 }
 
-static const char *thp_mode_name(enum rtk_thp_mode m)
+const char *rtk_thp_mode_name(enum rtk_thp_mode m)
 {
-	switch (m) {
-	case RTK_THP_NEVER:	return "never";
-	case RTK_THP_MADVISE:	return "madvise";
-	case RTK_THP_ALWAYS:	return "always";
-	case RTK_THP_INHERIT:	return "inherit";
-	default:		return "absent";
-	}
+	if ((unsigned)m >= sizeof(thp_names) / sizeof(thp_names[0]))
+		return thp_names[RTK_THP_ABSENT];
+	return thp_names[m];
 }
 
 /* ---- fresh reads --------------------------------------------------------- */
@@ -964,14 +965,14 @@ void rtk_probe_print(const struct rtk_probe *p, void *FILE_stream)
 		p = rtk_probe();
 	fprintf(f, "page_size: %zu\n", p->page_size);
 	fprintf(f, "pmd_size: %zu\n", p->pmd_size);
-	fprintf(f, "thp: %s%s\n", thp_mode_name(p->thp),
+	fprintf(f, "thp: %s%s\n", rtk_thp_mode_name(p->thp),
 		(p->disabled & RTK_F_THP) ? " (disabled)" : "");
 	fprintf(f, "thp_defrag: %s\n", p->thp_defrag[0] ? p->thp_defrag : "none");
 	fprintf(f, "mthp:");
 	if (!p->n_mthp)
 		fprintf(f, " none%s", (p->disabled & (RTK_F_THP | RTK_F_MTHP)) ? " (disabled)" : "");
 	for (unsigned i = 0; i < p->n_mthp && i < RTK_MAX_MTHP; i++)
-		fprintf(f, " %zukB=%s", p->mthp[i].size / 1024, thp_mode_name(p->mthp[i].mode));
+		fprintf(f, " %zukB=%s", p->mthp[i].size / 1024, rtk_thp_mode_name(p->mthp[i].mode));
 	fprintf(f, "\n");
 	fprintf(f, "mlock_onfault: %s\n", feat_word(p, p->mlock_onfault, RTK_F_MLOCK_ONFAULT));
 	fprintf(f, "mcl_onfault: %s\n", feat_word(p, p->mcl_onfault, RTK_F_MCL_ONFAULT));

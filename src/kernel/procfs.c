@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * procfs: reading /proc and /sys files, and parsers for smaps (and maps),
- * status and meminfo as pure functions over text. The parsers never read
- * past `end` (the text need not be NUL-terminated), allocate nothing, reject
- * malformed known fields with -EINVAL, and ignore keys they do not know:
- * later kernels add fields (Pss_Dirty 6.0, KSM 6.6, ...).
+ * Description: reading /proc and /sys files, and parsers for smaps (and
+ * maps), status and meminfo as pure functions over text. The parsers never
+ * read past `end` (the text need not be NUL-terminated), allocate nothing,
+ * reject malformed known fields with -EINVAL, and ignore keys they do not
+ * know: later kernels add fields (Pss_Dirty 6.0, KSM 6.6, ...).
  */
 #include "kernel/kernel.h"
 
