@@ -125,11 +125,19 @@ extern const char rt__memlock_remedy[];
  * 1024) and nothing after it. false for anything else or an overflow. */
 bool rt__parse_size(const char *s, size_t *out);
 
-/* Validate an options struct pointer: NULL ok; sz must cover `need` bytes
- * (the fields this build reads) and anything beyond our struct must be 0. */
+/* Validate an options struct pointer: NULL ok; sz must be at least a size_t
+ * and sane, and anything beyond our struct must be 0. */
 bool rt__opts_ok(const void *opts, size_t user_sz, size_t our_sz);
 /* Copy a caller's options struct (any sz) into ours, zero-filling. */
 void rt__opts_copy(void *ours, size_t our_sz, const void *theirs);
+/* An output struct (first field `size_t sz`, set by the caller with RT_OPTS):
+ * 0 when out is non-NULL and its sz sane, else -EINVAL with a sentence that
+ * names `fn` and `type`. */
+int rt__out_ok(const char *fn, const char *type, const void *out);
+/* Hand back our filled struct: as many bytes as the caller's sz and ours
+ * both hold; the caller's sz stays (an older caller gets a prefix, a newer
+ * one zeros past what this build knows). */
+void rt__out_copy(void *theirs, const void *ours, size_t our_sz);
 
 /* ---- arena internals used by librtmem-preload (arena.c; RTMEM_PRIVATE) ---- */
 /* True while the calling thread is inside a slow path of an arena (holding
