@@ -17,6 +17,7 @@
 #define RTMEM_H
 
 #include <stddef.h>
+#include <string.h>   /* memset, for RT_OPTS */
 #include <stdint.h>
 #include <pthread.h>
 #include <sys/types.h>
@@ -36,11 +37,18 @@ extern "C" {
 #define RTMEM_VERSION_MINOR 1
 #define RTMEM_VERSION_PATCH 0
 
-/* Declare and zero an options struct, setting sz and the given fields:
+/* Declare and zero an options (or result) struct, setting sz and the given
+ * fields:
  *   RT_OPTS(rt_region_opts, o, .mode = RT_LOCK_ONFAULT);
- */
-#define RT_OPTS(TYPE, NAME, ...) \
-	struct TYPE NAME = { .sz = sizeof(struct TYPE), __VA_ARGS__ }
+ * Padding is zeroed too (the memset, as libbpf's LIBBPF_OPTS does): the
+ * library refuses a struct with non-zero bytes past the fields it knows,
+ * and an initializer alone leaves padding unspecified. C++ (before C++20
+ * has no designated initializers): rtmem::opts<T>() in rtmem.hpp. */
+#define RT_OPTS(TYPE, NAME, ...)                                        \
+	struct TYPE NAME = __extension__ ({                             \
+		memset(&NAME, 0, sizeof(struct TYPE));                  \
+		(struct TYPE){ .sz = sizeof(struct TYPE), __VA_ARGS__ }; \
+	})
 
 /* A size field set to RT_NONE turns that feature off (0 means "default"). */
 #define RT_NONE ((size_t)-1)
@@ -122,6 +130,15 @@ int rt_region_destroy(struct rt_region *r);
 void *rt_region_addr(const struct rt_region *r);
 size_t rt_region_size(const struct rt_region *r);
 
+/* How a region was populated (rt_region_info.populate_method). */
+enum rt_populate_method {
+	RT_POPULATE_NONE = 0,       /* lock-on-fault: nothing populated */
+	RT_POPULATE_MADVISE = 1,    /* MADV_POPULATE_WRITE */
+	RT_POPULATE_MLOCK = 2,      /* mlock's own populate */
+	RT_POPULATE_MMAP = 3,       /* mmap(MAP_LOCKED / MCL_FUTURE) populate */
+	RT_POPULATE_TOUCH = 4,      /* one write per page */
+};
+
 struct rt_region_info {
 	size_t sz;
 	void *addr;
@@ -130,20 +147,13 @@ struct rt_region_info {
 	enum rt_lock_mode mode_used;   /* after fallbacks */
 	size_t huge_page_size;      /* THP size the region is aligned to, 0 if none */
 	size_t huge_bytes;          /* bytes that may use THP (whole huge pages) */
-	int populate_method;        /* RT_POPULATE_* */
+	enum rt_populate_method populate_method;
 	unsigned populate_threads;  /* threads that populated it (0: none did) */
 	int numa_node;              /* RT_NUMA_NODE(n) it is bound to, or 0 */
 	/* more may follow */
 	int hugetlb;                /* 1: hugetlbfs pages (RT_HUGE_HUGETLB) */
 };
 
-enum {
-	RT_POPULATE_NONE = 0,       /* lock-on-fault: nothing populated */
-	RT_POPULATE_MADVISE = 1,    /* MADV_POPULATE_WRITE */
-	RT_POPULATE_MLOCK = 2,      /* mlock's own populate */
-	RT_POPULATE_MMAP = 3,       /* mmap(MAP_LOCKED / MCL_FUTURE) populate */
-	RT_POPULATE_TOUCH = 4,      /* one write per page */
-};
 
 int rt_region_info(const struct rt_region *r, struct rt_region_info *out);
 
@@ -181,32 +191,44 @@ enum rt_thp_policy {
 	RT_THP_PREFER = 2,          /* MADV_HUGEPAGE on the heap reserve */
 };
 
-#define RT_LOCK_ALL_ONFAULT      (1u << 0) /* mlockall(... | MCL_ONFAULT) */
-#define RT_LOCK_ALL_BEST_EFFORT  (1u << 1) /* lock what fits, report the rest */
-#define RT_LOCK_ALL_NO_MALLOC    (1u << 2) /* leave glibc malloc settings alone */
-#define RT_LOCK_ALL_KEEP_RLIMIT  (1u << 3) /* never raise RLIMIT_MEMLOCK soft to hard */
-/* A fork() child inherits no lock and no MCL_FUTURE: with this flag, the
- * child re-runs mlockall with the same flags before fork() returns in it
- * (populating, so copy-on-write is broken up front: the child then takes
- * no fault on what it had). Without it the child runs unlocked and
- * rt_lock_all_active() is 0 there. */
-#define RT_LOCK_ALL_FORK_RELOCK  (1u << 4)
-/* Leave the memory policy alone. By default rt_lock_all sets MPOL_LOCAL
- * (set_mempolicy) when the calling thread still has the default policy:
- * it allocates the same way, but NUMA balancing (kernel.numa_balancing,
- * on by default with two nodes or more) then leaves the process's mappings
- * alone instead of unmapping locked pages to sample them, which costs a
- * hinting fault (and often a migration) in the steady state. Threads
- * created afterwards inherit it; threads that exist already do not. */
-#define RT_LOCK_ALL_KEEP_NUMA_BALANCING (1u << 5)
-/* Leave the process's KSM opt-in alone. By default, when the process
- * opted in to KSM as a whole (prctl PR_SET_MEMORY_MERGE, 6.4+, which
- * systemd's MemoryKSM=yes sets), rt_lock_all turns it off (the kernel
- * unmerges every merged page then, before anything is locked), and
- * rt_unlock_all turns it back on: ksmd merges identical locked pages too
- * (a zeroed arena is all identical pages), and the next write to a merged
- * page is a copy-on-write fault. Regions are MADV_UNMERGEABLE either way. */
-#define RT_LOCK_ALL_KEEP_KSM (1u << 6)
+/* rt_lock_all flags. An enum like every other flag set; each is also a
+ * macro of its own name, so `#ifdef RT_LOCK_ALL_KEEP_KSM` still tells
+ * whether a header has it. */
+enum rt_lock_all_flags {
+	RT_LOCK_ALL_ONFAULT = 1u << 0, /* mlockall(... | MCL_ONFAULT) */
+	RT_LOCK_ALL_BEST_EFFORT = 1u << 1, /* lock what fits, report the rest */
+	RT_LOCK_ALL_NO_MALLOC = 1u << 2, /* leave glibc malloc settings alone */
+	RT_LOCK_ALL_KEEP_RLIMIT = 1u << 3, /* never raise RLIMIT_MEMLOCK soft to hard */
+	/* A fork() child inherits no lock and no MCL_FUTURE: with this flag, the
+	 * child re-runs mlockall with the same flags before fork() returns in it
+	 * (populating, so copy-on-write is broken up front: the child then takes
+	 * no fault on what it had). Without it the child runs unlocked and
+	 * rt_lock_all_active() is 0 there. */
+	RT_LOCK_ALL_FORK_RELOCK = 1u << 4,
+	/* Leave the memory policy alone. By default rt_lock_all sets MPOL_LOCAL
+	 * (set_mempolicy) when the calling thread still has the default policy:
+	 * it allocates the same way, but NUMA balancing (kernel.numa_balancing,
+	 * on by default with two nodes or more) then leaves the process's mappings
+	 * alone instead of unmapping locked pages to sample them, which costs a
+	 * hinting fault (and often a migration) in the steady state. Threads
+	 * created afterwards inherit it; threads that exist already do not. */
+	RT_LOCK_ALL_KEEP_NUMA_BALANCING = 1u << 5,
+	/* Leave the process's KSM opt-in alone. By default, when the process
+	 * opted in to KSM as a whole (prctl PR_SET_MEMORY_MERGE, 6.4+, which
+	 * systemd's MemoryKSM=yes sets), rt_lock_all turns it off (the kernel
+	 * unmerges every merged page then, before anything is locked), and
+	 * rt_unlock_all turns it back on: ksmd merges identical locked pages too
+	 * (a zeroed arena is all identical pages), and the next write to a merged
+	 * page is a copy-on-write fault. Regions are MADV_UNMERGEABLE either way. */
+	RT_LOCK_ALL_KEEP_KSM = 1u << 6,
+};
+#define RT_LOCK_ALL_ONFAULT RT_LOCK_ALL_ONFAULT
+#define RT_LOCK_ALL_BEST_EFFORT RT_LOCK_ALL_BEST_EFFORT
+#define RT_LOCK_ALL_NO_MALLOC RT_LOCK_ALL_NO_MALLOC
+#define RT_LOCK_ALL_KEEP_RLIMIT RT_LOCK_ALL_KEEP_RLIMIT
+#define RT_LOCK_ALL_FORK_RELOCK RT_LOCK_ALL_FORK_RELOCK
+#define RT_LOCK_ALL_KEEP_NUMA_BALANCING RT_LOCK_ALL_KEEP_NUMA_BALANCING
+#define RT_LOCK_ALL_KEEP_KSM RT_LOCK_ALL_KEEP_KSM
 
 struct rt_range {
 	uintptr_t start, end;
@@ -267,9 +289,12 @@ int rt_lock_all_active(void);
 
 /* Residency of [addr, addr+len), widened to whole pages. Counts are in base
  * pages of page_size bytes. */
+/* Declare it with RT_OPTS(rt_residency, name): sz says how much of it the
+ * caller has, so fields added later are never written past an older
+ * caller's struct (and a newer caller's extra fields read 0). */
 struct rt_residency {
+	size_t sz;
 	size_t page_size, pages, present, swapped, locked;
-	/* more may follow */
 	size_t locked_present;   /* present pages among the `locked` ones */
 	size_t huge;             /* present pages mapped by PMD-size THP (or
 	                          * hugetlb); SIZE_MAX when the backend cannot
@@ -301,8 +326,9 @@ enum {
  * present or not; a locked range is fully resident when locked_present ==
  * locked == pages. Reads /proc/self/maps (allocates; a few syscalls): not
  * for a real-time loop, but cheap enough to run in production.
- * 0, or -EINVAL (NULL, zero length, a range that wraps), -ENOMEM (part of the
- * range is not mapped: nothing is counted), or the backend's -errno. */
+ * 0, or -EINVAL (NULL, zero length, a range that wraps, out->sz not set),
+ * -ENOMEM (part of the range is not mapped: nothing is counted), or the
+ * backend's -errno. */
 int rt_verify_range(const void *addr, size_t len, struct rt_residency *out);
 /* The same, with RT_VERIFY_* flags (0 is rt_verify_range). Unknown flags:
  * -EINVAL. */
@@ -326,9 +352,14 @@ enum rt_finding_kind {
 	RT_FINDING_KSM_MERGED = 4,
 };
 
+/* One finding of rt_audit. Frozen: this layout is final, because arrays of
+ * it cross the API both ways (rt_audit_opts.findings in, the self-check's
+ * on_violation callback out) and a size field would need a stride agreed
+ * on each. A fact a later release adds about a finding comes in a new,
+ * sized struct beside it, never in this one. */
 struct rt_finding {
 	uintptr_t start, end;       /* the mapping */
-	int kind;                   /* RT_FINDING_* */
+	enum rt_finding_kind kind;
 	size_t pages, present, swapped;   /* base pages of the mapping */
 	char path[256];             /* its path as smaps prints it (truncated), "" if anonymous */
 };
@@ -491,9 +522,10 @@ int rt_arena_free_checked(struct rt_arena *a, void *ptr);
 /* Add a locked region of `bytes` (up to max_bytes): the off-RT-path growth. */
 int rt_arena_reserve(struct rt_arena *a, size_t bytes);
 int rt_arena_stats(struct rt_arena *a, struct rt_arena_stats *out);
-/* Unmaps every region; NULL or a destroyed arena changes nothing (sentence).
- * No other thread may be using the arena then. */
-void rt_arena_destroy(struct rt_arena *a);
+/* Unmaps every region; NULL or a destroyed arena changes nothing: -EINVAL
+ * (sentence). No other thread may be using the arena then. 0, or the first
+ * rt_region_destroy failure's -errno (the arena is gone either way). */
+int rt_arena_destroy(struct rt_arena *a);
 
 /* Thread caches (RT_ARENA_THREAD_CACHE). A thread's first allocation from
  * the arena makes its cache (under the arena's lock: a few microseconds, no
@@ -514,8 +546,11 @@ int rt_arena_thread_warm(struct rt_arena *a, size_t max_size);
  * (from a signal handler that interrupted this thread inside the arena). */
 int rt_arena_thread_release(struct rt_arena *a);
 /* Per-thread figures: fills up to cap entries (each with .sz set by the
- * caller, RT_OPTS or sizeof) and returns how many caches there are (may
- * exceed cap), or -EINVAL. Not real-time: takes the arena's lock. */
+ * caller to sizeof(struct rt_arena_cache_info), the same in every entry:
+ * entry 0's sz is the array's stride, so a caller built against an older or
+ * newer rtmem is filled at its own spacing) and returns how many caches
+ * there are (may exceed cap), or -EINVAL. Not real-time: takes the arena's
+ * lock. */
 int rt_arena_caches(struct rt_arena *a, struct rt_arena_cache_info *out, size_t cap);
 
 /* ---- the malloc family on one process-wide locked arena -------------------- */
@@ -580,9 +615,10 @@ void rt_pool_put(struct rt_pool *p, void *obj);
 int rt_pool_put_checked(struct rt_pool *p, void *obj);
 /* Unmaps the pool; objects still out become invalid. NULL, or a pool
  * destroyed already, changes nothing and leaves a sentence in
- * rt_last_error(); later gets and puts on a destroyed pool are refused
- * (EINVAL), not a crash. */
-void rt_pool_destroy(struct rt_pool *p);
+ * rt_last_error() (-EINVAL); later gets and puts on a destroyed pool are
+ * refused (EINVAL), not a crash. 0, or rt_region_destroy's -errno (the
+ * pool is gone either way). */
+int rt_pool_destroy(struct rt_pool *p);
 int rt_pool_stats(const struct rt_pool *p, struct rt_pool_stats *out);
 
 /* ---- fault monitor ------------------------------------------------------- */
@@ -594,7 +630,7 @@ enum rt_fault_scope {
 
 struct rt_fault_mark {
 	long minor, major;
-	int scope;
+	enum rt_fault_scope scope;
 	pthread_t thread;           /* who set a RT_FAULTS_THREAD mark */
 };
 

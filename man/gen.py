@@ -47,11 +47,11 @@ int rt_verify_range_flags(const void *addr, size_t len, unsigned flags, struct r
 int rt_audit(const struct rt_audit_opts *opts, struct rt_audit_report *out);
 int rt_faults_mark(struct rt_fault_mark *mark, enum rt_fault_scope scope);
 int rt_faults_since(const struct rt_fault_mark *mark, struct rt_faults *out);""",
-  desc=["rt_verify_range() counts the pages of a range that are present, swapped, inside VM_LOCKED mappings and mapped by huge pages, with PAGEMAP_SCAN (6.7+), a pread of /proc/self/pagemap, or mincore(2), whichever the kernel offers. With RT_VERIFY_KPAGEFLAGS it also counts the pages the kernel holds as unevictable and mlocked, where /proc/kpageflags is readable.",
+  desc=["Declare the result with RT_OPTS(rt_residency, name): its sz field says how much of it the caller has, so a program built against an older rtmem is never written past its struct. rt_verify_range() counts the pages of a range that are present, swapped, inside VM_LOCKED mappings and mapped by huge pages, with PAGEMAP_SCAN (6.7+), a pread of /proc/self/pagemap, or mincore(2), whichever the kernel offers. With RT_VERIFY_KPAGEFLAGS it also counts the pages the kernel holds as unevictable and mlocked, where /proc/kpageflags is readable.",
         "rt_audit() classifies every mapping of a process (opts->pid, 0 for the calling one) and reports each locked mapping not wholly present, with pages in swap, or with pages merged by KSM (RT_FINDING_KSM_MERGED, smaps KSM: of 6.6+), as rtmem check does.",
         "rt_faults_mark() and rt_faults_since() count the page faults of the thread or process since a mark, with one getrusage(2) call each: no allocation, no lock."],
   ret="0 or a negative errno.",
-  err=[("EINVAL", "NULL, zero or overflowing ranges, unknown flags or scopes"), ("ESRCH", "no such process"),
+  err=[("EINVAL", "NULL, zero or overflowing ranges, unknown flags or scopes, a result whose sz is not set"), ("ESRCH", "no such process"),
        ("EACCES", "no permission to read another process")]),
  "rt_selfcheck_start": dict(
   names=["rt_selfcheck_start", "rt_selfcheck_stop", "rt_selfcheck_last"],
@@ -81,7 +81,7 @@ void rt_arena_free(struct rt_arena *a, void *ptr);
 int rt_arena_free_checked(struct rt_arena *a, void *ptr);
 int rt_arena_reserve(struct rt_arena *a, size_t bytes);
 int rt_arena_stats(struct rt_arena *a, struct rt_arena_stats *out);
-void rt_arena_destroy(struct rt_arena *a);
+int rt_arena_destroy(struct rt_arena *a);
 int rt_arena_thread_warm(struct rt_arena *a, size_t max_size);
 int rt_arena_thread_release(struct rt_arena *a);
 int rt_arena_caches(struct rt_arena *a, struct rt_arena_cache_info *out, size_t cap);
@@ -103,7 +103,7 @@ void *rt_pool_get(struct rt_pool *p);
 void rt_pool_put(struct rt_pool *p, void *obj);
 int rt_pool_put_checked(struct rt_pool *p, void *obj);
 int rt_pool_stats(struct rt_pool *p, struct rt_pool_stats *out);
-void rt_pool_destroy(struct rt_pool *p);""",
+int rt_pool_destroy(struct rt_pool *p);""",
   desc=["A pool holds count objects of obj_size bytes in one locked region. Get and put are O(1) and lock-free (a tagged Treiber stack), safe from several threads; the links and in-use bits live outside the objects. A put of a pointer the pool does not own, or a second put, is refused and counted."],
   ret="rt_pool_get() returns NULL with errno ENOMEM when the pool is empty (EINVAL for a bad pool); int functions return 0 or a negative errno.",
   err=[("EINVAL", "zero or overflowing sizes, a foreign, misaligned or already returned object, a destroyed pool"),

@@ -1079,11 +1079,11 @@ void *rt_arena_realloc(struct rt_arena *a, void *p, size_t n)
 int rt_arena_stats(struct rt_arena *a, struct rt_arena_stats *out)
 {
 	struct rt_arena_stats s;
-	size_t keep, largest = 0;
+	size_t largest = 0;
+	int err = rt__out_ok("rt_arena_stats", "rt_arena_stats", out);
 
-	if (!out || out->sz < sizeof(size_t) || out->sz > RT__STRUCT_SZ_MAX)
-		return rt__fail(EINVAL, "rt_arena_stats: NULL result, or one not declared with "
-				"RT_OPTS(rt_arena_stats, name).");
+	if (err)
+		return err;
 	if (!arena_ok(a))
 		return rt__fail(EINVAL, "rt_arena_stats: %s arena.", a ? "not a live" : "NULL");
 	memset(&s, 0, sizeof(s));
@@ -1112,22 +1112,19 @@ int rt_arena_stats(struct rt_arena *a, struct rt_arena_stats *out)
 	if (a->tcache)
 		rt__tc_stats(a, &s);
 	unlock(a);
-	keep = out->sz;
-	memcpy(out, &s, keep < sizeof(s) ? keep : sizeof(s));
-	out->sz = keep;
+	rt__out_copy(out, &s, sizeof(s));
 	return 0;
 }
 
-void rt_arena_destroy(struct rt_arena *a)
+int rt_arena_destroy(struct rt_arena *a)
 {
 	struct rt_region *regions[ARENA_MAX_REGIONS];
 	unsigned n;
+	int rc = 0;
 
-	if (!arena_ok(a)) {
-		rt__fail(EINVAL, "rt_arena_destroy: %s arena (destroyed already?).",
-			 a ? "not a live" : "NULL");
-		return;
-	}
+	if (!arena_ok(a))
+		return rt__fail(EINVAL, "rt_arena_destroy: %s arena (destroyed already?).",
+				a ? "not a live" : "NULL");
 	pthread_mutex_lock(&live_mu);
 	if (a->live_prev)
 		a->live_prev->live_next = a->live_next;
@@ -1148,13 +1145,18 @@ void rt_arena_destroy(struct rt_arena *a)
 	/* the regions go back after the arena's lock: rt_region_destroy takes
 	 * the registry, and the library's order is registry, then arena (an
 	 * interposed malloc under the registry) */
-	for (unsigned i = 0; i < n; i++)
-		rt_region_destroy(regions[i]);
+	for (unsigned i = 0; i < n; i++) {
+		int r = rt_region_destroy(regions[i]);
+
+		if (r && !rc)
+			rc = r;     /* the first failure's sentence stays */
+	}
 	pthread_mutex_destroy(&a->mu);
 	pthread_mutex_lock(&dead_mu);
 	a->dead_next = dead_list;
 	dead_list = a;
 	pthread_mutex_unlock(&dead_mu);
+	return rc;
 }
 
 pthread_mutex_t *rt__arena_mutex(struct rt_arena *a)

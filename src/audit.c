@@ -203,15 +203,13 @@ int rt_audit(const struct rt_audit_opts *uopts, struct rt_audit_report *out)
 	struct rt_audit_opts o = { .sz = sizeof(o) };
 	struct rt_audit_report rep;
 	char path[64];
-	size_t len, keep;
+	size_t len;
 	char *text;
 	int r, pm_fd, kpf_fd;
 
-	if (!out)
-		return rt__fail(EINVAL, "%s: NULL report.", fn);
-	if (out->sz < sizeof(size_t) || out->sz > RT__STRUCT_SZ_MAX)
-		return rt__fail(EINVAL, "%s: out->sz is %zu; declare the report with "
-				"RT_OPTS(rt_audit_report, name).", fn, out->sz);
+	r = rt__out_ok(fn, "rt_audit_report", out);
+	if (r)
+		return r;
 	if (uopts && !rt__opts_ok(uopts, uopts->sz, sizeof(o)))
 		return rt__fail(EINVAL, "%s: bad options (sz %zu, or fields this build does not "
 				"know are set).", fn, uopts->sz);
@@ -265,8 +263,6 @@ int rt_audit(const struct rt_audit_opts *uopts, struct rt_audit_report *out)
 				"kernel thread).", fn, (int)o.pid);
 	if (r)
 		return rt__fail(-r, "%s: %s held no mapping rtmem could parse.", fn, path);
-	keep = out->sz;
-	memcpy(out, &rep, keep < sizeof(rep) ? keep : sizeof(rep));
-	out->sz = keep;
+	rt__out_copy(out, &rep, sizeof(rep));
 	return 0;
 }

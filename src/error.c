@@ -155,6 +155,29 @@ void rt__opts_copy(void *ours, size_t our_sz, const void *theirs)
 	*(size_t *)ours = our_sz;
 }
 
+int rt__out_ok(const char *fn, const char *type, const void *out)
+{
+	size_t sz;
+
+	if (!out)
+		return rt__fail(EINVAL, "%s: NULL result pointer.", fn);
+	sz = *(const size_t *)out;
+	if (sz < sizeof(size_t) || sz > RT__STRUCT_SZ_MAX)
+		return rt__fail(EINVAL, "%s: the result's sz is %zu; declare it with "
+				"RT_OPTS(%s, name).", fn, sz, type);
+	return 0;
+}
+
+void rt__out_copy(void *theirs, const void *ours, size_t our_sz)
+{
+	size_t keep = *(const size_t *)theirs;
+
+	memcpy(theirs, ours, keep < our_sz ? keep : our_sz);
+	if (keep > our_sz)
+		memset((char *)theirs + our_sz, 0, keep - our_sz);
+	*(size_t *)theirs = keep;
+}
+
 int rt__lock_fail(const char *fn, int err, size_t len)
 {
 	char a[32], b[32], c[32], d[32], e[32], f[32];

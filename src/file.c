@@ -78,7 +78,7 @@ struct rt_file *rt_file_lock(const char *path, const struct rt_file_opts *uopts)
 	static const char fn[] = "rt_file_lock";
 	struct rt_file_opts o = { .sz = sizeof(o) };
 	const size_t ps = rtk_page_size();
-	struct rt_residency res;
+	RT_OPTS(rt_residency, res);
 	struct rt_file *f;
 	struct stat st;
 	bool locked = false;
@@ -207,7 +207,7 @@ size_t rt_file_size(const struct rt_file *f)
 int rt_file_check(const struct rt_file *f)
 {
 	static const char fn[] = "rt_file_check";
-	struct rt_residency res;
+	RT_OPTS(rt_residency, res);
 	struct stat st, byname;
 	char a[32], b[32];
 	int err;

@@ -135,6 +135,14 @@ bool rt__parse_size(const char *s, size_t *out);
 bool rt__opts_ok(const void *opts, size_t user_sz, size_t our_sz);
 /* Copy a caller's options struct (any sz) into ours, zero-filling. */
 void rt__opts_copy(void *ours, size_t our_sz, const void *theirs);
+/* An output struct (first field `size_t sz`, set by the caller with RT_OPTS):
+ * 0 when out is non-NULL and its sz sane, else -EINVAL with a sentence that
+ * names `fn` and `type`. */
+int rt__out_ok(const char *fn, const char *type, const void *out);
+/* Hand back our filled struct: as many bytes as the caller's sz and ours
+ * both hold; the caller's sz stays (an older caller gets a prefix, a newer
+ * one zeros past what this build knows). */
+void rt__out_copy(void *theirs, const void *ours, size_t our_sz);
 
 /* ---- arena internals used by librtmem-preload (arena.c; RTMEM_PRIVATE) ---- */
 /* True while the calling thread is inside a slow path of an arena (holding

@@ -720,11 +720,10 @@ int rt_log_stats(const struct rt_log *lc, struct rt_log_stats *out)
 {
 	struct rt_log *l = (struct rt_log *)lc;
 	struct rt_log_stats s;
-	size_t keep;
+	int err = rt__out_ok("rt_log_stats", "rt_log_stats", out);
 
-	if (!out || out->sz < sizeof(size_t) || out->sz > RT__STRUCT_SZ_MAX)
-		return rt__fail(EINVAL, "rt_log_stats: NULL result, or one not declared with "
-				"RT_OPTS(rt_log_stats, name).");
+	if (err)
+		return err;
 	if (!live(l))
 		return not_live(l, "rt_log_stats");
 	memset(&s, 0, sizeof(s));
@@ -738,9 +737,7 @@ int rt_log_stats(const struct rt_log *lc, struct rt_log_stats *out)
 	s.backend = l->backend;
 	s.busy = load(&l->busy);
 	s.corrupt = load(&l->corrupt);
-	keep = out->sz;
-	memcpy(out, &s, keep < sizeof(s) ? keep : sizeof(s));
-	out->sz = keep;
+	rt__out_copy(out, &s, sizeof(s));
 	return 0;
 }
 

@@ -203,36 +203,33 @@ void rt_pool_put(struct rt_pool *p, void *obj)
 	(void)rt_pool_put_checked(p, obj);
 }
 
-void rt_pool_destroy(struct rt_pool *p)
+int rt_pool_destroy(struct rt_pool *p)
 {
 	uint64_t live = POOL_LIVE;
+	int rc;
 
-	if (!p) {
-		rt__fail(EINVAL, "rt_pool_destroy: NULL pool.");
-		return;
-	}
-	if (!atomic_compare_exchange_strong(&p->magic, &live, POOL_DEAD)) {
-		rt__fail(EINVAL, "rt_pool_destroy: %p is not a live pool (destroyed already?).",
-			 (void *)p);
-		return;
-	}
-	rt_region_destroy(p->region);
+	if (!p)
+		return rt__fail(EINVAL, "rt_pool_destroy: NULL pool.");
+	if (!atomic_compare_exchange_strong(&p->magic, &live, POOL_DEAD))
+		return rt__fail(EINVAL, "rt_pool_destroy: %p is not a live pool (destroyed "
+				"already?).", (void *)p);
+	rc = rt_region_destroy(p->region);
 	p->region = NULL;
 	pthread_mutex_lock(&dead_mu);
 	p->dead_next = dead_list;
 	dead_list = p;
 	pthread_mutex_unlock(&dead_mu);
+	return rc;
 }
 
 int rt_pool_stats(const struct rt_pool *p, struct rt_pool_stats *out)
 {
 	struct rt_pool_stats s;
 	struct rt_pool *q = (struct rt_pool *)p;
-	size_t keep;
+	int err = rt__out_ok("rt_pool_stats", "rt_pool_stats", out);
 
-	if (!out || out->sz < sizeof(size_t) || out->sz > RT__STRUCT_SZ_MAX)
-		return rt__fail(EINVAL, "rt_pool_stats: NULL result, or one not declared with "
-				"RT_OPTS(rt_pool_stats, name).");
+	if (err)
+		return err;
 	if (!pool_live(p))
 		return rt__fail(EINVAL, "rt_pool_stats: %s pool.", p ? "not a live" : "NULL");
 	memset(&s, 0, sizeof(s));
@@ -246,8 +243,6 @@ int rt_pool_stats(const struct rt_pool *p, struct rt_pool_stats *out)
 	s.failed_gets = atomic_load(&q->failed_gets);
 	s.bad_puts = atomic_load(&q->bad_puts);
 	s.bytes = rt_region_size(p->region);
-	keep = out->sz;
-	memcpy(out, &s, keep < sizeof(s) ? keep : sizeof(s));
-	out->sz = keep;
+	rt__out_copy(out, &s, sizeof(s));
 	return 0;
 }

@@ -939,12 +939,13 @@ size_t rt_region_size(const struct rt_region *r)
 int rt_region_info(const struct rt_region *r, struct rt_region_info *out)
 {
 	struct rt_region_info i;
+	int err;
 
-	if (!r || !out)
-		return rt__fail(EINVAL, "rt_region_info: NULL %s.", r ? "output" : "region");
-	if (out->sz < sizeof(size_t) || out->sz > RT__STRUCT_SZ_MAX)
-		return rt__fail(EINVAL, "rt_region_info: out->sz is %zu; declare it with "
-				"RT_OPTS(rt_region_info, name).", out->sz);
+	if (!r)
+		return rt__fail(EINVAL, "rt_region_info: NULL region.");
+	err = rt__out_ok("rt_region_info", "rt_region_info", out);
+	if (err)
+		return err;
 	memset(&i, 0, sizeof(i));
 	i.sz = sizeof(i);
 	i.addr = r->addr;
@@ -957,13 +958,7 @@ int rt_region_info(const struct rt_region *r, struct rt_region_info *out)
 	i.populate_threads = r->populate_threads;
 	i.numa_node = r->numa_node;
 	i.hugetlb = r->hugetlb;
-	{
-		size_t n = out->sz < sizeof(i) ? out->sz : sizeof(i);
-		size_t keep = out->sz;
-
-		memcpy(out, &i, n);
-		out->sz = keep;
-	}
+	rt__out_copy(out, &i, sizeof(i));
 	return 0;
 }
 

@@ -124,7 +124,7 @@ int rt_verify_range(const void *addr, size_t len, struct rt_residency *out)
 }
 
 int rt_verify_range_flags(const void *addr, size_t len, unsigned flags,
-			  struct rt_residency *out)
+			  struct rt_residency *uout)
 {
 	static const char fn[] = "rt_verify_range";
 	const size_t ps = rtk_page_size();
@@ -134,11 +134,13 @@ int rt_verify_range_flags(const void *addr, size_t len, unsigned flags,
 	size_t tlen;
 	char *text;
 	bool first = true;
-	int r = 0, n;
+	int r, n;
 	char a[32];
+	struct rt_residency res, *out = &res;
 
-	if (!out)
-		return rt__fail(EINVAL, "%s: NULL result pointer.", fn);
+	r = rt__out_ok(fn, "rt_residency", uout);
+	if (r)
+		return r;
 	if (flags & ~(unsigned)RT_VERIFY_KPAGEFLAGS)
 		return rt__fail(EINVAL, "%s: unknown flags %#x.", fn, flags);
 	if (!addr || !len)
@@ -151,7 +153,8 @@ int rt_verify_range_flags(const void *addr, size_t len, unsigned flags,
 				"address space.", fn, addr, len);
 	end = ((uintptr_t)addr + len + ps - 1) & ~(uintptr_t)(ps - 1);
 
-	*out = (struct rt_residency){ .page_size = ps, .pages = (end - start) / ps,
+	*out = (struct rt_residency){ .sz = sizeof(res), .page_size = ps,
+				     .pages = (end - start) / ps,
 				     .unevictable = SIZE_MAX, .mlocked = SIZE_MAX };
 	text = rtk_read_file("/proc/self/maps", &tlen);
 	if (!text)
@@ -184,7 +187,9 @@ int rt_verify_range_flags(const void *addr, size_t len, unsigned flags,
 	if (r == -ENOMEM) {
 		uintptr_t hole = cur;
 
-		*out = (struct rt_residency){ .page_size = ps, .pages = (end - start) / ps };
+		*out = (struct rt_residency){ .sz = sizeof(res), .page_size = ps,
+					     .pages = (end - start) / ps };
+		rt__out_copy(uout, out, sizeof(res));
 		return rt__fail(ENOMEM, "%s: the range %p..%p (%s) is not wholly mapped: "
 				"nothing is mapped at %p.", fn, (void *)start, (void *)end,
 				rt__size(end - start, a), (void *)hole);
@@ -207,6 +212,7 @@ int rt_verify_range_flags(const void *addr, size_t len, unsigned flags,
 		if (kpf >= 0)
 			close(kpf);
 	}
+	rt__out_copy(uout, out, sizeof(res));
 	return 0;
 }
 

@@ -278,11 +278,10 @@ int rt_selfcheck_stop(void)
 
 int rt_selfcheck_last(struct rt_audit_report *out, unsigned long *audits)
 {
-	size_t keep;
+	int err = rt__out_ok("rt_selfcheck_last", "rt_audit_report", out);
 
-	if (!out || out->sz < sizeof(size_t) || out->sz > RT__STRUCT_SZ_MAX)
-		return rt__fail(EINVAL, "rt_selfcheck_last: NULL report, or one not declared "
-				"with RT_OPTS(rt_audit_report, name).");
+	if (err)
+		return err;
 	pthread_mutex_lock(&sc.mu);
 	if (!sc.running && !sc.audits) {
 		pthread_mutex_unlock(&sc.mu);
@@ -295,9 +294,7 @@ int rt_selfcheck_last(struct rt_audit_report *out, unsigned long *audits)
 		return rt__fail(e, "rt_selfcheck_last: no audit has finished yet%s.",
 				e == EAGAIN ? "" : " (the last one failed)");
 	}
-	keep = out->sz;
-	memcpy(out, &sc.last, keep < sizeof(sc.last) ? keep : sizeof(sc.last));
-	out->sz = keep;
+	rt__out_copy(out, &sc.last, sizeof(sc.last));
 	if (audits)
 		*audits = sc.audits;
 	pthread_mutex_unlock(&sc.mu);

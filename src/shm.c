@@ -142,7 +142,7 @@ static void unmap_unlock(struct rt_shm *s)
 /* Populate for write, lock, verify. 0 or -errno with the sentence. */
 static int populate_lock_verify(struct rt_shm *s, const char *fn, const char *what)
 {
-	struct rt_residency res;
+	RT_OPTS(rt_residency, res);
 	char a[32];
 	int err;
 

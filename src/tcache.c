@@ -1066,21 +1066,34 @@ int rt_arena_thread_release(struct rt_arena *a)
 int rt_arena_caches(struct rt_arena *a, struct rt_arena_cache_info *out, size_t cap)
 {
 	static const char fn[] = "rt_arena_caches";
-	size_t n = 0;
+	size_t n = 0, stride = 0;
 	int err;
 
 	if (!tc_arena_ok(a, fn, &err))
 		return err;
 	if (cap && !out)
 		return rt__fail(EINVAL, "%s: NULL array with cap %zu.", fn, cap);
-	for (size_t i = 0; i < cap; i++)
-		if (out[i].sz < sizeof(size_t) || out[i].sz > RT__STRUCT_SZ_MAX)
-			return rt__fail(EINVAL, "%s: entry %zu has sz %zu; set each entry's sz "
-					"(RT_OPTS or sizeof).", fn, i, out[i].sz);
+	/* The caller's entries are its sizeof apart, which an older or newer
+	 * build's may not be: the stride is entry 0's sz, and every entry must
+	 * say the same. */
+	if (cap)
+		stride = out[0].sz;
+	if (cap && (stride < sizeof(size_t) || stride > RT__STRUCT_SZ_MAX ||
+		    stride % sizeof(size_t)))
+		return rt__fail(EINVAL, "%s: entry 0 has sz %zu; set each entry's sz "
+				"(RT_OPTS or sizeof).", fn, stride);
+	if (cap > SIZE_MAX / (stride ? stride : 1))
+		return rt__fail(EINVAL, "%s: cap %zu is beyond any array.", fn, cap);
+	for (size_t i = 1; i < cap; i++) {
+		size_t sz = *(const size_t *)((const char *)out + i * stride);
+
+		if (sz != stride)
+			return rt__fail(EINVAL, "%s: entry %zu has sz %zu, entry 0 %zu; set each "
+					"entry's sz (RT_OPTS or sizeof).", fn, i, sz, stride);
+	}
 	rt__arena_lock(a);
 	for (struct rt__heap *h = a->tc.heaps; h; h = h->next, n++) {
 		struct rt_arena_cache_info e = { .sz = sizeof(e) };
-		size_t keep;
 
 		if (n >= cap)
 			continue;
@@ -1092,9 +1105,7 @@ int rt_arena_caches(struct rt_arena *a, struct rt_arena_cache_info *out, size_t 
 		e.frees = __atomic_load_n(&h->frees, __ATOMIC_RELAXED);
 		e.remote_frees = __atomic_load_n(&h->rsent, __ATOMIC_RELAXED);
 		e.signal_cache = h->is_sig;
-		keep = out[n].sz;
-		memcpy(&out[n], &e, keep < sizeof(e) ? keep : sizeof(e));
-		out[n].sz = keep;
+		rt__out_copy((char *)out + n * stride, &e, sizeof(e));
 	}
 	rt__arena_unlock(a);
 	return n > INT32_MAX ? INT32_MAX : (int)n;

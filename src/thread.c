@@ -727,11 +727,10 @@ int rt_thread_info(pthread_t t, struct rt_thread_info *out)
 {
 	struct rt_thread_info i;
 	struct rt_thr *r;
-	size_t keep;
+	int err = rt__out_ok("rt_thread_info", "rt_thread_info", out);
 
-	if (!out || out->sz < sizeof(size_t) || out->sz > RT__STRUCT_SZ_MAX)
-		return rt__fail(EINVAL, "rt_thread_info: NULL result, or one not declared with "
-				"RT_OPTS(rt_thread_info, name).");
+	if (err)
+		return err;
 	pthread_mutex_lock(&mu);
 	r = find(t);
 	if (!r) {
@@ -753,9 +752,7 @@ int rt_thread_info(pthread_t t, struct rt_thread_info *out)
 	i.sched_fallback = r->fallback;
 	i.numa_node = r->node;
 	pthread_mutex_unlock(&mu);
-	keep = out->sz;
-	memcpy(out, &i, keep < sizeof(i) ? keep : sizeof(i));
-	out->sz = keep;
+	rt__out_copy(out, &i, sizeof(i));
 	return 0;
 }
 

@@ -44,7 +44,7 @@ static void assert_empty(struct rt_arena *a)
 static void test_basic(void)
 {
 	RT_OPTS(rt_arena_stats, st);
-	struct rt_residency res;
+	RT_OPTS(rt_residency, res);
 	struct rt_arena *a = rt_arena_create(1 << 20, NULL);
 	char *p, *q, *r;
 
@@ -425,9 +425,9 @@ static void test_bad_input(void)
 	CU_ASSERT_PTR_NULL(rt_arena_alloc(a, 10));
 	CU_ASSERT_EQUAL(rt_arena_free_checked(a, (void *)16), -EINVAL);
 	CU_ASSERT_EQUAL(rt_arena_stats(a, &st), -EINVAL);
-	rt_arena_destroy(a);
+	CU_ASSERT_EQUAL(rt_arena_destroy(a), -EINVAL);
 	CU_ASSERT(strstr(rt_last_error(), "not a live arena") != NULL);
-	rt_arena_destroy(NULL);
+	CU_ASSERT_EQUAL(rt_arena_destroy(NULL), -EINVAL);
 }
 
 static const struct rtt_test tests[] = {

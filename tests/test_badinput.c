@@ -100,7 +100,7 @@ static bool r_lock_all(void)
 
 static bool r_verify(void)
 {
-	struct rt_residency res;
+	RT_OPTS(rt_residency, res);
 
 	return rt_verify_range(NULL, ps, &res) == -EINVAL &&
 	       rt_verify_range(stack_buf, 0, &res) == -EINVAL &&
@@ -168,11 +168,11 @@ static bool r_pool(void)
 	ok &= rt_pool_stats(p, NULL) == -EINVAL && rt_pool_stats(NULL, &st) == -EINVAL;
 	ok &= rt_pool_stats(p, &st) == 0 && st.bad_puts >= 3 && st.in_use == 0;
 	rt_pool_put(q, b);
-	rt_pool_destroy(p);
-	rt_pool_destroy(p);                                  /* destroyed already */
+	ok &= rt_pool_destroy(p) == 0;
+	ok &= rt_pool_destroy(p) == -EINVAL;                 /* destroyed already */
 	ok &= NULLERR(rt_pool_get(p), EINVAL);
-	rt_pool_destroy(NULL);
-	rt_pool_destroy(q);
+	ok &= rt_pool_destroy(NULL) == -EINVAL;
+	ok &= rt_pool_destroy(q) == 0;
 	return ok;
 }
 
@@ -212,11 +212,11 @@ static bool r_arena(void)
 	ok &= rt_arena_stats(a, NULL) == -EINVAL && rt_arena_stats(NULL, &st) == -EINVAL;
 	ok &= rt_arena_stats(a, &st) == 0 && st.bad_frees >= 4 && st.allocations == 1;
 	rt_arena_free(a, q);
-	rt_arena_destroy(a);
-	rt_arena_destroy(a);                                 /* destroyed already */
+	ok &= rt_arena_destroy(a) == 0;
+	ok &= rt_arena_destroy(a) == -EINVAL;                /* destroyed already */
 	ok &= NULLERR(rt_arena_alloc(a, 8), EINVAL);
 	ok &= rt_arena_free_checked(a, q) == -EINVAL;
-	rt_arena_destroy(NULL);
+	ok &= rt_arena_destroy(NULL) == -EINVAL;
 	return ok;
 }
 

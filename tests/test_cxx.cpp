@@ -61,7 +61,7 @@ struct rt_pool_stats pool_stats(rt_pool *p)
 /* Every page of [p, p+n) locked and present. */
 bool locked_resident(const void *p, size_t n)
 {
-	struct rt_residency r;
+	auto r = rtmem::opts<struct rt_residency>();
 
 	return rt_verify_range(p, n, &r) == 0 && r.locked == r.pages && r.locked_present == r.pages;
 }

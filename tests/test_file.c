@@ -61,7 +61,7 @@ static void test_lock(void)
 {
 	uint64_t lck0 = rtt_vmlck();
 	int maps0 = rtt_map_count();
-	struct rt_residency res;
+	RT_OPTS(rt_residency, res);
 	struct rt_file *f;
 	const uint8_t *m;
 
@@ -128,7 +128,7 @@ static void test_truncate_shared(void)
 static void test_snapshot(void)
 {
 	RT_OPTS(rt_file_opts, o, .flags = RT_FILE_SNAPSHOT);
-	struct rt_residency res;
+	RT_OPTS(rt_residency, res);
 	struct rt_file *f;
 	const uint8_t *m;
 

@@ -50,7 +50,7 @@ static void test_small_limit_first(void)
 static void test_init_and_calls(void)
 {
 	RT_OPTS(rt_arena_stats, st);
-	struct rt_residency res;
+	RT_OPTS(rt_residency, res);
 	void *p, *q;
 	int *z;
 

@@ -22,7 +22,7 @@
 static void test_basic(void)
 {
 	RT_OPTS(rt_pool_stats, st);
-	struct rt_residency res;
+	RT_OPTS(rt_residency, res);
 	struct rt_pool *p = rt_pool_create(40, 100, NULL);
 	void *objs[100];
 	char seen[100] = { 0 };
@@ -281,9 +281,9 @@ static void test_bad_input(void)
 	CU_ASSERT_PTR_NULL(rt_pool_get(p));
 	CU_ASSERT_EQUAL(rt_pool_put_checked(p, NULL), -EINVAL);
 	CU_ASSERT_EQUAL(rt_pool_stats(p, &st), -EINVAL);
-	rt_pool_destroy(p);
+	CU_ASSERT_EQUAL(rt_pool_destroy(p), -EINVAL);
 	CU_ASSERT(strstr(rt_last_error(), "not a live pool") != NULL);
-	rt_pool_destroy(NULL);
+	CU_ASSERT_EQUAL(rt_pool_destroy(NULL), -EINVAL);
 	/* a failed create leaves nothing locked */
 	{
 		uint64_t lck0 = rtt_vmlck();

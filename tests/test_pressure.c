@@ -55,7 +55,7 @@ static void fill(void *p, size_t n, uint64_t seed)
 /* fully present, nothing swapped */
 static int resident(const char *what, const void *p, size_t n)
 {
-	struct rt_residency r;
+	RT_OPTS(rt_residency, r);
 
 	if (rt_verify_range(p, n, &r)) {
 		fprintf(stderr, "%s: %s\n", what, rt_last_error());
@@ -109,7 +109,7 @@ static int child_pressure(void *arg)
 	struct rt_region *r = rt_region_create(16 << 20, NULL);
 	struct rt_arena *a = rt_arena_create(8 << 20, NULL);
 	struct rt_pool *pool = rt_pool_create(256, 4096, NULL);
-	struct rt_residency res;
+	RT_OPTS(rt_residency, res);
 	struct parked pk = { 0 };
 	uint64_t rs, bs[64], os[64];
 	void *blocks[64], *objs[64];

@@ -1032,7 +1032,7 @@ static void test_hugetlb(void)
 	struct rtt_child low = { .drop_cap_ipc_lock = true, .set_memlock = true, .memlock = 0 };
 	size_t hps = hugetlb_size(), want, ask;
 	uint64_t nr0 = 0, nr = 0;
-	struct rt_residency res;
+	RT_OPTS(rt_residency, res);
 	struct rt_region *r;
 	struct rt_arena *a;
 	uint64_t lck0;

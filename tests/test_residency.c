@@ -55,7 +55,7 @@ static char *map_anon(size_t n)
 static void test_locked_region(void)
 {
 	RT_OPTS(rt_region_opts, o, .huge = RT_HUGE_NEVER);
-	struct rt_residency res;
+	RT_OPTS(rt_residency, res);
 	struct rt_region *r;
 
 	setup();
@@ -78,7 +78,7 @@ static void test_locked_region(void)
 
 static void test_unlocked_partly_present(void)
 {
-	struct rt_residency res;
+	RT_OPTS(rt_residency, res);
 	char *m;
 
 	setup();
@@ -100,7 +100,7 @@ static void test_onfault_counts(void)
 {
 	RT_OPTS(rt_region_opts, o, .mode = RT_LOCK_ONFAULT, .huge = RT_HUGE_NEVER);
 	RT_OPTS(rt_region_info, info);
-	struct rt_residency res;
+	RT_OPTS(rt_residency, res);
 	struct rt_region *r;
 	char *p;
 
@@ -125,7 +125,7 @@ static void test_onfault_counts(void)
 static void test_mixed_range(void)
 {
 	RT_OPTS(rt_range_opts, split, .edge = RT_EDGE_SPLIT);
-	struct rt_residency res;
+	RT_OPTS(rt_residency, res);
 	char *m;
 
 	setup();
@@ -148,7 +148,8 @@ static void test_backends_agree(void)
 {
 	static const char *const forced[] = { NULL, "pagemap_scan", "pagemap" };
 	RT_OPTS(rt_range_opts, split, .edge = RT_EDGE_SPLIT);
-	struct rt_residency res[3];
+	struct rt_residency res[3] = { { .sz = sizeof(res[0]) }, { .sz = sizeof(res[0]) },
+				       { .sz = sizeof(res[0]) } };
 	char *m;
 
 	setup();
@@ -183,7 +184,7 @@ static void test_backends_agree(void)
 static void test_huge_counted(void)
 {
 	RT_OPTS(rt_region_info, info);
-	struct rt_residency res;
+	RT_OPTS(rt_residency, res);
 	struct rt_region *r;
 	size_t hp = rt__thp_granule(true);
 
@@ -227,7 +228,7 @@ static void drop_swap(void)
 static void test_swapped(void)
 {
 	RT_OPTS(rt_region_opts, o, .huge = RT_HUGE_NEVER);
-	struct rt_residency res;
+	RT_OPTS(rt_residency, res);
 	struct rt_region *r;
 	char *m;
 	int e;
@@ -278,7 +279,7 @@ out:
 static void test_kpageflags(void)
 {
 	RT_OPTS(rt_region_opts, o, .huge = RT_HUGE_NEVER);
-	struct rt_residency res;
+	RT_OPTS(rt_residency, res);
 	struct rt_region *r;
 	char *m;
 	pid_t pid;
@@ -311,7 +312,7 @@ static void test_kpageflags(void)
 		pid = fork();
 		CU_ASSERT_FATAL(pid >= 0);
 		if (pid == 0) {
-			struct rt_residency c;
+			RT_OPTS(rt_residency, c);
 
 			if (setgid(65534) || setuid(65534))
 				_exit(3);
@@ -331,7 +332,7 @@ static void test_kpageflags(void)
 
 static void test_verify_errors(void)
 {
-	struct rt_residency res;
+	RT_OPTS(rt_residency, res);
 	char *m;
 
 	setup();
@@ -345,6 +346,7 @@ static void test_verify_errors(void)
 	/* a hole in the middle: nothing counted */
 	CU_ASSERT_EQUAL(munmap(m + ps, ps), 0);
 	memset(&res, 0xff, sizeof(res));
+	res.sz = sizeof(res);
 	CU_ASSERT_EQUAL(rt_verify_range(m, 3 * ps, &res), -ENOMEM);
 	CU_ASSERT(strstr(rt_last_error(), "not wholly mapped") != NULL);
 	CU_ASSERT_EQUAL(res.present, 0);
@@ -354,6 +356,50 @@ static void test_verify_errors(void)
 	CU_ASSERT_EQUAL(rt_verify_range(m, ps, &res), 0);
 	munmap(m, ps);
 	munmap(m + 2 * ps, ps);
+}
+
+/* struct rt_residency can grow: sz unset is refused; an older caller's
+ * smaller struct gets only what it has; a newer caller's larger one reads
+ * 0 past what this build knows. */
+static void test_residency_sz(void)
+{
+	union {
+		struct rt_residency r;
+		unsigned char b[sizeof(struct rt_residency) + 64];
+	} u;
+	const size_t old = offsetof(struct rt_residency, locked_present);
+	char *m;
+
+	setup();
+	m = map_anon(2);
+	m[0] = 1;
+	memset(&u, 0, sizeof(u));
+	CU_ASSERT_EQUAL(rt_verify_range(m, 2 * ps, &u.r), -EINVAL);
+	CU_ASSERT(strstr(rt_last_error(), "RT_OPTS(rt_residency, name)") != NULL);
+	/* older: page_size..locked only; nothing past it written */
+	memset(&u, 0xa5, sizeof(u));
+	u.r.sz = old;
+	CU_ASSERT_EQUAL(rt_verify_range(m, 2 * ps, &u.r), 0);
+	CU_ASSERT_EQUAL(u.r.sz, old);
+	CU_ASSERT_EQUAL(u.r.pages, 2);
+	CU_ASSERT_EQUAL(u.r.present, 1);
+	for (size_t i = old; i < sizeof(u); i++)
+		if (u.b[i] != 0xa5) {
+			CU_FAIL("rt_verify_range wrote past an older caller's struct");
+			break;
+		}
+	/* newer: 64 more bytes, zeroed */
+	memset(&u, 0xa5, sizeof(u));
+	u.r.sz = sizeof(u);
+	CU_ASSERT_EQUAL(rt_verify_range(m, 2 * ps, &u.r), 0);
+	CU_ASSERT_EQUAL(u.r.sz, sizeof(u));
+	CU_ASSERT_EQUAL(u.r.present, 1);
+	for (size_t i = sizeof(struct rt_residency); i < sizeof(u); i++)
+		if (u.b[i] != 0) {
+			CU_FAIL("rt_verify_range left a newer caller's extra field unset");
+			break;
+		}
+	munmap(m, 2 * ps);
 }
 
 /* ---- fault monitor ---- */
@@ -470,6 +516,7 @@ static const struct rtt_test tests[] = {
 	{ "paged out: swapped counted, locked stays", test_swapped },
 	{ "kpageflags: unevictable and mlocked (RT_VERIFY_KPAGEFLAGS)", test_kpageflags },
 	{ "errors: NULL, empty, wrap, holes", test_verify_errors },
+	{ "struct rt_residency grows: older and newer callers' sizes", test_residency_sz },
 	{ "fault monitor: thread and process", test_fault_monitor },
 	RTT_END
 };

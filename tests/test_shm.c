@@ -37,7 +37,7 @@ static void fresh_name(void)
 
 static bool all_resident(const void *addr, size_t len)
 {
-	struct rt_residency res;
+	RT_OPTS(rt_residency, res);
 
 	if (rt_verify_range(addr, len, &res))
 		return false;
@@ -392,7 +392,7 @@ static int child_sysv_other_user(void *arg)
 static void test_sysv_other_user(void)
 {
 	key_t key = (key_t)(0x52550000 | (getpid() & 0xffff));
-	struct rt_residency res;
+	RT_OPTS(rt_residency, res);
 	bool exists;
 	int id;
 

@@ -62,7 +62,7 @@ static void test_classes_and_calls(void)
 	struct rt_arena *a = make(64 << 20, 0, 0);
 	struct rt_arena_stats st;
 	static uint8_t *p[8200];
-	struct rt_residency res;
+	RT_OPTS(rt_residency, res);
 	uint8_t *q;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
@@ -1001,6 +1001,30 @@ static void test_warm_release(void)
 	CU_ASSERT_EQUAL(rt_arena_caches(a, NULL, 2), -EINVAL);
 	ci[1].sz = 0;
 	CU_ASSERT_EQUAL(rt_arena_caches(a, ci, 2), -EINVAL);
+	{
+		/* a caller built against an older rtmem, whose entry ended
+		 * before remote_frees: entries that far apart, nothing written
+		 * between them */
+		const size_t old = offsetof(struct rt_arena_cache_info, remote_frees);
+		unsigned char b[4 * sizeof(struct rt_arena_cache_info)];
+		struct rt_arena_cache_info e;
+
+		memset(b, 0xa5, sizeof(b));
+		for (int i = 0; i < 2; i++)
+			memcpy(b + i * old, &old, sizeof(old));
+		CU_ASSERT_EQUAL(rt_arena_caches(a, (void *)b, 2), 2);
+		for (int i = 0; i < 2; i++) {
+			memset(&e, 0, sizeof(e));
+			memcpy(&e, b + i * old, old);
+			CU_ASSERT_EQUAL(e.sz, old);
+			CU_ASSERT_EQUAL(e.tid, gettid());
+		}
+		for (size_t i = 2 * old; i < sizeof(b); i++)
+			if (b[i] != 0xa5) {
+				CU_FAIL("rt_arena_caches wrote past an older caller's array");
+				break;
+			}
+	}
 	CU_ASSERT_EQUAL(rt_arena_caches(plain, NULL, 0), -EINVAL);
 	CU_ASSERT_EQUAL(rt_arena_thread_release(a), 0);
 	st = stats(a);

@@ -80,7 +80,7 @@ static int child_no_faults(void *arg)
 {
 	RT_OPTS(rt_thread_opts, o, .stack_size = 256 << 10, .name = "rt-probe");
 	struct probe p = { .stack_touch = 160 << 10, .node = -1 };
-	struct rt_residency res;
+	RT_OPTS(rt_residency, res);
 	struct rtk_vma v;
 	pthread_t t;
 	void *ret;

@@ -115,7 +115,7 @@ static int run_one(struct row *row, bool thp, size_t size, int repeat)
 {
 	double tv[MAX_REP], tp[MAX_REP], tm[MAX_REP];
 	size_t align = thp ? pmd : ps, maplen = size + align;
-	struct rt_residency res;
+	RT_OPTS(rt_residency, res);
 	unsigned char *vec;
 	char *raw, *m;
 	int fd;

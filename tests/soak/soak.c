@@ -221,7 +221,7 @@ static void invariants(void)
 	uint64_t need = 0;
 
 	for (unsigned i = 0; i < NREG; i++) {
-		struct rt_residency res;
+		RT_OPTS(rt_residency, res);
 
 		if (!reg[i].r)
 			continue;
