@@ -33,6 +33,10 @@
 extern "C" {
 #endif
 
+/* The one place the version is written: CMakeLists.txt (soname, pkg-config,
+ * the CMake package) and man/gen.py read it here. A release that adds
+ * names gives them a new version node in src/librtmem.map
+ * (RTMEM_<major>.<minor>), after the released ones, which never change. */
 #define RTMEM_VERSION_MAJOR 0
 #define RTMEM_VERSION_MINOR 1
 #define RTMEM_VERSION_PATCH 0
