@@ -122,48 +122,12 @@ static void test_parse_size(void)
 	CU_ASSERT_EQUAL(v, 7);                                  /* untouched on failure */
 }
 
-/* RT_OPTS zeroes the whole struct, padding included: the library refuses
- * non-zero bytes past the fields it knows, and an initializer alone leaves
- * padding unspecified. The stack under it is dirtied first. */
-static __attribute__((noinline)) void dirty_stack(void)
-{
-	volatile unsigned char junk[8192];
-
-	for (size_t i = 0; i < sizeof(junk); i++)
-		junk[i] = 0xa5;
-}
-
-static __attribute__((noinline)) bool opts_zero_past_sz(void)
-{
-	RT_OPTS(rt_region_opts, o, .mode = RT_LOCK_ONFAULT);
-	RT_OPTS(rt_thread_opts, t);
-	struct rt_region_opts want;
-	const unsigned char *q = (const void *)&t;
-
-	memset(&want, 0, sizeof(want));
-	want.sz = sizeof(want);
-	want.mode = RT_LOCK_ONFAULT;
-	if (memcmp(&o, &want, sizeof(o)) || t.sz != sizeof(t))
-		return false;
-	for (size_t i = sizeof(size_t); i < sizeof(t); i++)
-		if (q[i])
-			return false;
-	return true;
-}
-
-static void test_opts_zeroed(void)
-{
-	dirty_stack();
-	CU_ASSERT(opts_zero_past_sz());
-}
-
 static const struct rtt_test tests[] = {
 	{ "sizes with K, M, G suffixes parsed strictly", test_parse_size },
 	{ "rt_strerror takes -errno and errno", test_strerror },
 	{ "rt_last_error is per thread", test_last_error_per_thread },
 	{ "sizes in sentences", test_sizes },
 	{ "options structs of other sizes", test_opts_sizes },
-	{ "RT_OPTS zeroes the whole struct, padding included", test_opts_zeroed },
 	RTT_END
 };
 

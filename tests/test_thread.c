@@ -660,7 +660,7 @@ static int wait_gone(int tid)
 /* One create and end; the next create must not find this thread still
  * exiting (glibc would take a fresh stack), so a detached one is waited
  * for until the kernel has reaped it. */
-static int cycle(enum end_how how, unsigned base)
+static int cycle(enum end_how how)
 {
 	RT_OPTS(rt_thread_opts, o, .stack_size = 128 << 10);
 	void *ret = NULL;
@@ -695,7 +695,6 @@ static int cycle(enum end_how how, unsigned base)
 			}
 			e = wait_gone(tid);
 		}
-		(void)base;
 		break;
 	}
 	return e ? e : ret == &o ? 0 : -EPROTO;
@@ -706,7 +705,6 @@ static int cycle(enum end_how how, unsigned base)
 static int churn_ends(bool lock_all)
 {
 	unsigned long n = rtt_iters(2000, 50);
-	unsigned base = thread_count();
 	int bad = 0;
 
 	for (int how = BY_RT_JOIN; how <= BY_EXIT_PTHREAD_JOIN; how++) {
@@ -714,11 +712,11 @@ static int churn_ends(bool lock_all)
 		int maps0;
 
 		for (int i = 0; i < 20; i++)          /* warm glibc's stack cache */
-			bad += cycle(how, base) != 0;
+			bad += cycle(how) != 0;
 		lck0 = rtt_vmlck();
 		maps0 = rtt_map_count();
 		for (unsigned long i = 0; i < n; i++)
-			bad += cycle(how, base) != 0;
+			bad += cycle(how) != 0;
 		printf("\n  note: %s%s x %lu: VmLck %+lld kB, maps %+d, records %zu",
 		       how_name[how], lock_all ? " (rt_lock_all)" : "", n,
 		       ((long long)rtt_vmlck() - (long long)lck0) / 1024,
