@@ -302,8 +302,7 @@ int rtt_fork_while_held(pthread_mutex_t *m, int (*fn)(void *), void *arg)
 			break;
 		}
 		if (waited >= budget) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
+			rtt_kill_hung(pid, "rtt_fork_while_held");
 			r = 124;
 			break;
 		}
@@ -312,6 +311,31 @@ int rtt_fork_while_held(pthread_mutex_t *m, int (*fn)(void *), void *arg)
 	}
 	pthread_join(t, NULL);
 	return r;
+}
+
+void rtt_kill_hung(pid_t pid, const char *what)
+{
+	char spid[16];
+	char *argv[] = { "gdb", "-p", spid, "-batch", "-nx", "-q", "-ex", "thread apply all bt",
+			 NULL };
+	int st;
+	pid_t g;
+
+	snprintf(spid, sizeof(spid), "%d", (int)pid);
+	printf("\n  %s: child %d hung; its stacks (gdb):\n", what, (int)pid);
+	fflush(NULL);
+	g = fork();
+	if (g == 0) {
+		dup2(STDOUT_FILENO, STDERR_FILENO);
+		execvp("gdb", argv);
+		printf("  (gdb not installed: no stacks)\n");
+		fflush(NULL);
+		syscall(SYS_exit_group, 0);
+	}
+	if (g > 0)
+		waitpid(g, &st, 0);
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
 }
 
 void rtt_numa_nodes(int nodes[65])

@@ -12,7 +12,8 @@
  * able to use the library (lock a range, make a region, a pool, a ring, a
  * shm object, a log) and exit 0. A lock held by another thread at the fork
  * and not made safe in the child is a child that hangs: it is killed after
- * a budget and counted.
+ * a budget and counted. Under TSan the child only takes what needs no
+ * allocation (TSan's own allocator is not fork-safe in GCC 12).
  */
 #include "support.h"
 #include "internal.h"
@@ -144,6 +145,23 @@ static int child_uses_library(void *arg)
 	void *o;
 	int fd;
 
+#ifdef __SANITIZE_THREAD__
+	/* Under TSan the child allocates nothing: GCC 12's libtsan (Debian
+	 * 12) does not take its allocator's locks across fork(), so a child
+	 * that mallocs can wait forever on one a hammer thread held (seen in
+	 * CI and here with gdb: rtk_read_file's realloc in FutexWait under
+	 * SizeClassAllocator64::GetFromAllocator; LLVM fixed it in 2024,
+	 * llvm-project PR 96600). It takes the locks the fork handlers hand
+	 * over that need no allocation; the whole child runs natively and in
+	 * the arm64 guests. */
+	o = rt_pool_get(h->pool);
+	RTT_CHILD_CHECK(o != NULL);
+	rt_pool_put(h->pool, o);
+	RTT_CHILD_CHECK(rt_selfcheck_last(&rep, NULL) == -ENOENT);
+	RTT_CHILD_CHECK(rt_log_write(h->log, "x", 1) == -EINVAL);   /* the parent's */
+	(void)mem, (void)r, (void)p, (void)ring, (void)s, (void)l, (void)fd;
+	return 0;
+#endif
 	RTT_CHILD_CHECK(rt_lock_range(h->buf, h->len, NULL) == 0);
 	RTT_CHILD_CHECK(rt_unlock_range(h->buf, h->len) == 0);
 	r = rt_region_create(65536, NULL);
@@ -168,17 +186,12 @@ static int child_uses_library(void *arg)
 	RTT_CHILD_CHECK(s != NULL);
 	RTT_CHILD_CHECK(rt_shm_close(s) == 0);
 	RTT_CHILD_CHECK(rt_log_write(h->log, "x", 1) == -EINVAL);   /* the parent's */
-#ifndef __SANITIZE_THREAD__
-	/* TSan does not support new threads after a multi-threaded fork */
 	fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	l = rt_log_create(fd, NULL);
 	RTT_CHILD_CHECK(l != NULL);
 	RTT_CHILD_CHECK(rt_log_write(l, "child\n", 6) == 0);
 	RTT_CHILD_CHECK(rt_log_destroy(l) == 0);
 	close(fd);
-#else
-	(void)fd, (void)l;
-#endif
 	return 0;
 }
 
@@ -203,8 +216,7 @@ static int fork_child(struct hammer *h, unsigned long budget_ms)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if ((unsigned long)((now.tv_sec - t0.tv_sec) * 1000 +
 				    (now.tv_nsec - t0.tv_nsec) / 1000000) > budget_ms) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
+			rtt_kill_hung(pid, "fork while threads hammer");
 			return -1;
 		}
 		usleep(200);

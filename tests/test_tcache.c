@@ -764,8 +764,7 @@ static int wait_child_budget(pid_t pid, unsigned long budget_ms)
 		if (r < 0)
 			return -1;
 		if (waited > budget_ms) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
+			rtt_kill_hung(pid, "tcache child");
 			return -2;          /* hung */
 		}
 		nanosleep(&ts, NULL);
