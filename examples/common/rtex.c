@@ -4,6 +4,8 @@
 #include "rtex.h"
 #include "slowdown.h"     /* tests/slowdown.h: RTMEM_TEST_SLOWDOWN */
 
+#include <fcntl.h>
+#include <inttypes.h>
 #include <math.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -418,6 +420,41 @@ void rtex_lat_print(struct rtex_lat *l, int histogram)
 
 /* ---- steady-state faults --------------------------------------------------- */
 
+const char *const rtex_vmstat_names[RTEX_VMSTAT_N] = {
+	"thp_collapse_alloc", "thp_fault_alloc", "thp_split_pmd", "pgmigrate_success",
+	"compact_isolated", "numa_hint_faults", "numa_pages_migrated", "pswpin", "pswpout",
+	"pgmajfault", "ksm_swpin_copy", "cow_ksm",
+};
+
+void rtex_vmstat(uint64_t out[RTEX_VMSTAT_N])
+{
+	char buf[16384];
+	size_t len = 0;
+	ssize_t n;
+	int fd = open("/proc/vmstat", O_RDONLY | O_CLOEXEC);
+
+	memset(out, 0, sizeof(uint64_t) * RTEX_VMSTAT_N);
+	if (fd < 0)
+		return;
+	while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	buf[len] = '\0';
+	for (char *line = buf; line && *line;) {
+		char *nl = strchr(line, '\n'), *sp = strchr(line, ' ');
+
+		if (nl)
+			*nl = '\0';
+		if (sp) {
+			*sp = '\0';
+			for (int i = 0; i < RTEX_VMSTAT_N; i++)
+				if (!strcmp(line, rtex_vmstat_names[i]))
+					out[i] = strtoull(sp + 1, NULL, 10);
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+}
+
 int rtex_faults_report(const char *who, const struct rtex_faults *x)
 {
 	if (!x->taken) {
@@ -430,7 +467,15 @@ int rtex_faults_report(const char *who, const struct rtex_faults *x)
 	}
 	printf("steady-state page faults of %s: %ld minor, %ld major%s\n", who, x->f.minor,
 	       x->f.major, x->f.minor == 0 && x->f.major == 0 ? "" : "   <-- should be 0");
-	return x->f.minor == 0 && x->f.major == 0;
+	if (x->f.minor == 0 && x->f.major == 0)
+		return 1;
+	/* a hint at the cause: what the rest of the system did meanwhile */
+	printf("  meanwhile, system-wide (/proc/vmstat deltas):");
+	for (int i = 0; i < RTEX_VMSTAT_N; i++)
+		if (x->vm[1][i] != x->vm[0][i])
+			printf(" %s +%" PRIu64, rtex_vmstat_names[i], x->vm[1][i] - x->vm[0][i]);
+	printf("\n");
+	return 0;
 }
 
 /* ---- residency ------------------------------------------------------------- */

@@ -177,18 +177,28 @@ uint32_t rtex_lat_quantile(const struct rtex_lat *l, double q);
 
 /* ---- steady-state faults --------------------------------------------------- */
 
+/* System-wide /proc/vmstat counters read around the steady state: when the
+ * real-time thread did take a fault, their deltas hint at who caused it
+ * (khugepaged collapsing, compaction or NUMA migrating, swap, ...). */
+#define RTEX_VMSTAT_N 12
+extern const char *const rtex_vmstat_names[RTEX_VMSTAT_N];
+/* open + read into a stack buffer: no allocation. Unreadable: all 0. */
+void rtex_vmstat(uint64_t out[RTEX_VMSTAT_N]);
+
 struct rtex_faults {
 	struct rt_fault_mark mark;
 	struct rt_faults f;
 	int err;                /* 0, or the negative errno of mark / since */
 	int taken;              /* 1 once rtex_faults_end ran */
+	uint64_t vm[2][RTEX_VMSTAT_N];  /* /proc/vmstat at begin and end */
 };
 
 /* Called by the real-time thread itself, at the start and end of its
- * steady state (each is one getrusage(RUSAGE_THREAD) call; they bracket the
- * measured loop, they are not in it). */
+ * steady state (each is one getrusage(RUSAGE_THREAD) call and one read of
+ * /proc/vmstat; they bracket the measured loop, they are not in it). */
 static inline void rtex_faults_begin(struct rtex_faults *x)
 {
+	rtex_vmstat(x->vm[0]);
 	x->err = rt_faults_mark(&x->mark, RT_FAULTS_THREAD);
 	x->taken = 0;
 }
@@ -197,6 +207,7 @@ static inline void rtex_faults_end(struct rtex_faults *x)
 {
 	if (!x->err)
 		x->err = rt_faults_since(&x->mark, &x->f);
+	rtex_vmstat(x->vm[1]);
 	x->taken = 1;
 }
 

@@ -38,6 +38,7 @@ refresh=0
 packages=
 packages_only=0
 tests=
+repeat=1
 
 # run name | kernel | kernel command line extra | fixture directory | guest
 # memory in GiB, split over 2 NUMA nodes (64K pages: a 512 MiB THP needs room).
@@ -87,6 +88,8 @@ usage: tests/arm64/run.sh [options]
   --tests LIST        comma-separated binaries to run in the guests (e.g.
                       test_tcache,example_audio; default: every suite, the
                       demo and the examples), to reproduce one failure fast
+  --repeat N          run each binary up to N times in each guest, stopping
+                      at its first failure (default 1), to catch a flake
 environment: RTMEM_ARM64_CACHE (default /var/cache/rtmem-arm64): downloads,
   extracted kernels, the 64K kernel build and the arm64 sysroot.
 EOF
@@ -111,6 +114,7 @@ while (($#)); do
 	--packages=*) packages=$(realpath -m "${1#*=}"); shift ;;
 	--packages-only) packages_only=1; shift ;;
 	--tests) tests=$2; shift 2 ;;
+	--repeat) repeat=$2; shift 2 ;;
 	--tests=*) tests=${1#*=}; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -546,7 +550,7 @@ boot_run() {
 		-drive file="$disks/swap.img",if=virtio,format=raw
 		-drive file="$disks/results.img",if=virtio,format=raw
 		-kernel "$image" -initrd "$dir/initrd.cpio.gz"
-		-append "console=ttyAMA0 panic=-1 loglevel=4 rtmem.run=$name rtmem.timeout=$test_timeout rtmem.slowdown=$slowdown${only:+ rtmem.only=$only}${tests:+ rtmem.tests=$tests} $extra")
+		-append "console=ttyAMA0 panic=-1 loglevel=4 rtmem.run=$name rtmem.timeout=$test_timeout rtmem.slowdown=$slowdown${only:+ rtmem.only=$only}${tests:+ rtmem.tests=$tests} rtmem.repeat=$repeat $extra")
 	printf '%q ' "${qemu[@]}" >"$dir/qemu.cmd"
 	st=$SECONDS
 	set +e
@@ -617,6 +621,7 @@ parse_run() {
 			     /FAILED$/ && t != "" { print "failtest " t; t = ""; fin = 1; grab = 1; next }
 			     grab && /^    [0-9]+\. / { a = $0; sub(/^ +[0-9]+\. +/, "", a); print "failat " a; grab = 0 }
 			     /child check failed: / { a = $0; sub(/^.*\/tests\//, "tests/", a); print "failat " a }
+			     /steady-state page faults of .*should be 0|meanwhile, system-wide/ { a = $0; sub(/^ +/, "", a); print "failat " a }
 			     /: VERDICT: FAIL/ { v = $0; sub(/.*: VERDICT: FAIL: */, "", v); print "failtest " v }
 			     END { if (t != "" && !fin) print "failtest " t " (did not finish: timed out or crashed)" }' ;;
 		esac
