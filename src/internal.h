@@ -2,7 +2,7 @@
 /*
  * Description: the library's private declarations, one section per module
  * that provides them (mutex.c, error.c, registry.c, region.c, arena.c,
- * doctor.c, ...). Every source file above the kernel layer includes it
+ * prom.c, ...). Every source file above the kernel layer includes it
  * (arena.c and tcache.c through arena.h), as do the command (cli/rtmem.c)
  * and the tests. Not installed.
  */
@@ -307,44 +307,13 @@ int rt__audit_text(const char *text, size_t len, size_t ps, const struct rt_audi
 		   struct rt_audit_report *out);
 
 
-/* ---- JSON writer (json.c) ---- */
-#include <stdio.h>
-#define RT__JSON_DEPTH 16
-struct rt__json {
-	FILE *f;
-	unsigned depth;
-	unsigned count[RT__JSON_DEPTH];
-	bool after_key;
-};
-/* One JSON string of s[0..n): escaped, always valid JSON (bytes outside
- * valid UTF-8 become \u00XX). */
-void rt__json_str(FILE *f, const char *s, size_t n);
-void rt__json_begin(struct rt__json *j, FILE *f);
-void rt__json_key(struct rt__json *j, const char *k);
-void rt__json_open(struct rt__json *j, char c);     /* '{' or '[' */
-void rt__json_close(struct rt__json *j, char c);    /* '}' or ']' */
-void rt__json_string(struct rt__json *j, const char *s, size_t n);
-void rt__json_u64(struct rt__json *j, uint64_t v);
-void rt__json_i64(struct rt__json *j, int64_t v);
-void rt__json_bool(struct rt__json *j, bool v);
-
-
-/* ---- doctor (doctor.c) ---- */
-enum { RT__SEV_OK = 0, RT__SEV_INFO = 1, RT__SEV_WARN = 2, RT__SEV_SEVERE = 3 };
-struct rt__doc_finding {
-	const char *id;             /* stable key: "memlock", "thp", ... */
-	int severity;               /* RT__SEV_* */
-	char what[320];             /* the finding, with its numbers */
-	char fix[256];              /* the line that changes it; "" if none needed */
-};
-/* Fill up to cap findings about this machine; returns how many there are. */
-size_t rt__doctor(struct rt__doc_finding *out, size_t cap);
-const char *rt__severity_name(int severity);
+/* ---- UTF-8 (utf8.c) ---- */
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
+size_t rt__utf8_len(const unsigned char *s, size_t n);
 
 
 /* ---- Prometheus text (prom.c) ---- */
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid (json.c). */
-size_t rt__utf8_len(const unsigned char *s, size_t n);
+#include <stdio.h>
 /* One audited process, as the writer takes it. */
 struct rt__prom_proc {
 	const struct rt_audit_report *rep;

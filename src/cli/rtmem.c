@@ -24,7 +24,9 @@
  *       becomes CMD); 125 when rtmem refuses, 126/127 when CMD cannot be
  *       run or found.
  */
+#include "doctor.h"
 #include "internal.h"
+#include "json.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"
 
