@@ -25,6 +25,7 @@
  * 5.10.0-32 does not, its stable io_uring being newer) and again on recent
  * kernels (io_create_region: seen on 6.18, not on 6.1 or 6.12).
  */
+#include "env.h"
 #include "internal.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"
@@ -82,9 +83,9 @@ static int opts_get(const struct rt_uring_opts *uopts, struct rt_uring_opts *o)
 		return rt__fail(EINVAL, "%s: %u entries: the kernel allows at most %u.", fn,
 				o->entries, URING_MAX_ENTRIES);
 	if (rtk_probe()->disabled & RTK_F_IO_URING)
-		return rt__fail(ENOSYS, "%s: io_uring is forced off by RTMEM_DISABLE=%s "
+		return rt__fail(ENOSYS, "%s: io_uring is forced off by " RTMEM_ENV_DISABLE "=%s "
 				"(unset it to use io_uring).", fn,
-				getenv("RTMEM_DISABLE") ? getenv("RTMEM_DISABLE") : "");
+				getenv(RTMEM_ENV_DISABLE) ? getenv(RTMEM_ENV_DISABLE) : "");
 	return 0;
 }
 
