@@ -262,6 +262,15 @@ void rt__reg_set_lockall(bool active);
 /* Number of live lock records (tests). */
 size_t rt__reg_count(void);
 
+/* ---- a caller's own range (region.c) ---- */
+/* The library's own undo of an rt_lock_range(addr, len, ...) it took (rt_file,
+ * rt_shm, rt_thread), so that they lock and unlock through the same pair and
+ * never reach into the registry: rt_unlock_range without its argument checks
+ * and without a sentence, so a failure path keeps the sentence of what
+ * failed. `munlock` false only forgets the lock, for memory about to be
+ * unmapped (munmap unlocks it). 0, or -ENOENT (no such lock) or -ENOMEM. */
+int rt__unlock_range(void *addr, size_t len, bool munlock);
+
 /* ---- populate (region.c) ---- */
 /* Populate [addr, addr+len) for write without changing contents; uses
  * MADV_POPULATE_WRITE where present, else an atomic add of 0 per page.
