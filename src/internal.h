@@ -153,10 +153,19 @@ bool rt__arena_in_slow(void);
 /* 1 if p lies inside one of a's regions (no lock; never a false negative for
  * a pointer a handed out, whatever state the block is in). */
 int rt__arena_owns(const struct rt_arena *a, const void *p);
-/* Call fn(addr, len, arg) for each region the arena has now, in order; stops
- * at the first non-zero return and returns it. -EINVAL for a dead arena. */
-int rt__arena_regions(const struct rt_arena *a, int (*fn)(void *addr, size_t len, void *arg),
-		      void *arg);
+
+/* ---- an arena's memory, for the modules beside it (arena.c) ---- */
+/* Most regions an arena has: its first and one per growth. */
+#define RT__ARENA_MAX_REGIONS 64
+/* The address ranges of the regions arena a has now, in the order they were
+ * added: addr[i], len[i] for i below the return value (at most
+ * RT__ARENA_MAX_REGIONS, which both arrays must hold); -EINVAL for a NULL
+ * or dead arena. No lock: a region is only ever added (its bounds published
+ * before it counts) until the arena is destroyed. For
+ * rt_uring_register_arena, which registers them without seeing the arena's
+ * layout (arena.h stays private to arena.c and tcache.c). */
+int rt__arena_ranges(const struct rt_arena *a, void *addr[RT__ARENA_MAX_REGIONS],
+		     size_t len[RT__ARENA_MAX_REGIONS]);
 
 /* ---- rt_ring handles (ring.c) ---- */
 #include <stdatomic.h>
