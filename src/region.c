@@ -1091,6 +1091,11 @@ int rt_lock_range(void *addr, size_t len, const struct rt_range_opts *uopts)
 	return 0;
 }
 
+int rt__unlock_range(void *addr, size_t len, bool munlock)
+{
+	return rt__reg_unlock((uintptr_t)addr, len, munlock, NULL, NULL);
+}
+
 int rt_unlock_range(void *addr, size_t len)
 {
 	static const char fn[] = "rt_unlock_range";
@@ -1098,7 +1103,7 @@ int rt_unlock_range(void *addr, size_t len)
 
 	if (!addr || !len)
 		return rt__fail(EINVAL, "%s: NULL address or zero length.", fn);
-	err = rt__reg_unlock((uintptr_t)addr, len, true, NULL, NULL);
+	err = rt__unlock_range(addr, len, true);
 	if (err == -ENOENT)
 		return rt__fail(ENOENT, "%s: no lock of [%p, +%zu) is held (unlocked already, or "
 				"never locked with rt_lock_range with this exact address and "

@@ -24,7 +24,10 @@
  *       becomes CMD); 125 when rtmem refuses, 126/127 when CMD cannot be
  *       run or found.
  */
+#include "doctor.h"
+#include "env.h"
 #include "internal.h"
+#include "json.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"
 
@@ -733,7 +736,6 @@ static int cmd_lock(int argc, char **argv)
 
 /* ---- rtmem run ---- */
 
-#define RUN_REFUSED 125     /* as env(1) and timeout(1): the tool failed */
 #define RUN_CANNOT_EXEC 126
 #define RUN_NOT_FOUND 127
 #define PRELOAD_NAME "librtmem-preload.so"
@@ -744,7 +746,7 @@ static int cmd_lock(int argc, char **argv)
 static bool find_preload(char *out, size_t n)
 {
 	char exe[PATH_MAX], c[PATH_MAX * 2];
-	const char *env = getenv("RTMEM_PRELOAD_LIB");
+	const char *env = getenv(RTMEM_ENV_PRELOAD_LIB);
 	ssize_t k;
 
 	if (env && *env)
@@ -866,7 +868,7 @@ static int cmd_run(int argc, char **argv)
 			if (!v || !rt__parse_size(v, dst)) {
 				fprintf(stderr, "rtmem run: %s needs a size (bytes, or a number "
 					"with K, M or G), not '%s'\n", o, v ? v : "");
-				return RUN_REFUSED;
+				return RTMEM_EXIT_REFUSED;
 			}
 			i++;
 		} else if (!strcmp(o, "--on-full") && v &&
@@ -884,20 +886,20 @@ static int cmd_run(int argc, char **argv)
 		} else {
 			fprintf(stderr, "rtmem run: unknown option '%s'\n", o);
 			usage(stderr);
-			return RUN_REFUSED;
+			return RTMEM_EXIT_REFUSED;
 		}
 	}
 	if (i < argc && !strcmp(argv[i], "--"))
 		i++;
 	if (i >= argc) {
 		fprintf(stderr, "rtmem run: no command: rtmem run [OPTIONS] -- CMD [ARGS...]\n");
-		return RUN_REFUSED;
+		return RTMEM_EXIT_REFUSED;
 	}
 	argv += i;
 	if (arena && arena_max && arena_max < arena) {
 		fprintf(stderr, "rtmem run: --arena-max %zu is below --arena-size %zu\n",
 			arena_max, arena);
-		return RUN_REFUSED;
+		return RTMEM_EXIT_REFUSED;
 	}
 	if (!which(argv[0], prog, sizeof(prog))) {
 		int e = errno;
@@ -909,41 +911,42 @@ static int cmd_run(int argc, char **argv)
 	if (why && !best) {
 		fprintf(stderr, "rtmem run: refusing to run %s: %s, so it cannot be locked "
 			"from its start (--best-effort runs it unlocked)\n", prog, why);
-		return RUN_REFUSED;
+		return RTMEM_EXIT_REFUSED;
 	}
 	if (why)
 		fprintf(stderr, "rtmem run: best effort: %s runs unlocked: %s\n", prog, why);
 	if (!find_preload(lib, sizeof(lib))) {
 		fprintf(stderr, "rtmem run: cannot find %s next to %s, in %s or in "
-			"$RTMEM_PRELOAD_LIB; is rtmem installed completely?\n", PRELOAD_NAME,
+			"$" RTMEM_ENV_PRELOAD_LIB "; is rtmem installed completely?\n",
+			PRELOAD_NAME,
 			"the rtmem executable", RTMEM_INSTALL_LIBDIR);
-		return RUN_REFUSED;
+		return RTMEM_EXIT_REFUSED;
 	}
 	old = getenv("LD_PRELOAD");
 	if (asprintf(&pre, "%s%s%s", lib, old && *old ? ":" : "", old ? old : "") < 0) {
 		fprintf(stderr, "rtmem run: out of memory\n");
-		return RUN_REFUSED;
+		return RTMEM_EXIT_REFUSED;
 	}
 	setenv("LD_PRELOAD", pre, 1);
 	free(pre);
 	if (arena)
-		snprintf(num, sizeof(num), "%zu", arena), setenv("RTMEM_ARENA_SIZE", num, 1);
+		snprintf(num, sizeof(num), "%zu", arena), setenv(RTMEM_ENV_ARENA_SIZE, num, 1);
 	if (arena_max)
-		snprintf(num, sizeof(num), "%zu", arena_max), setenv("RTMEM_ARENA_MAX", num, 1);
+		snprintf(num, sizeof(num), "%zu", arena_max), setenv(RTMEM_ENV_ARENA_MAX, num, 1);
 	if (stack)
-		snprintf(num, sizeof(num), "%zu", stack), setenv("RTMEM_STACK", num, 1);
+		snprintf(num, sizeof(num), "%zu", stack), setenv(RTMEM_ENV_STACK, num, 1);
 	if (on_full)
-		setenv("RTMEM_ON_FULL", on_full, 1);
+		setenv(RTMEM_ENV_ON_FULL, on_full, 1);
 	if (fork_mode)
-		setenv("RTMEM_FORK", fork_mode, 1);
+		setenv(RTMEM_ENV_FORK, fork_mode, 1);
 	if (no_preload)
-		setenv("RTMEM_MALLOC", "0", 1);
+		setenv(RTMEM_ENV_MALLOC, "0", 1);
 	if (best)
-		setenv("RTMEM_BEST_EFFORT", "1", 1);
+		setenv(RTMEM_ENV_BEST_EFFORT, "1", 1);
 	if (report)
-		snprintf(num, sizeof(num), "%d", (int)getpid()), setenv("RTMEM_REPORT", num, 1);
+		snprintf(num, sizeof(num), "%d", (int)getpid()), setenv(RTMEM_ENV_REPORT, num, 1);
 	else
-		unsetenv("RTMEM_REPORT");
+		unsetenv(RTMEM_ENV_REPORT);
 	fflush(NULL);
 	execv(prog, argv);
 	{
