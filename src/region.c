@@ -560,9 +560,6 @@ struct mk {
 	long off;                    /* NUMA check: misplaced pages, or -errno */
 };
 
-/* A refusal before anything is made: sentence recorded, errno set, -1. */
-#define REFUSE(...) (rt__fail_null(__VA_ARGS__), -1)
-
 /* A phase failed: note why for create_report; -1. */
 static int mk_fail(struct mk *c, enum mk_why why, int err)
 {
@@ -578,27 +575,27 @@ static int create_validate(struct mk *c, const struct rt_region_opts *uopts)
 	const char *fn = c->fn;
 
 	if (uopts && !rt__opts_ok(uopts, uopts->sz, sizeof(*o)))
-		return REFUSE(EINVAL, "%s: the options struct is invalid (sz %zu, or "
-			      "fields unknown to this rtmem are set); fill it with RT_OPTS().",
-			      fn, uopts->sz);
+		return RT__REFUSE(EINVAL, "%s: the options struct is invalid (sz %zu, or "
+				  "fields unknown to this rtmem are set); fill it with RT_OPTS().",
+				  fn, uopts->sz);
 	rt__opts_copy(o, sizeof(*o), uopts);
 	if (!mode_valid(o->mode) || !huge_valid(o->huge) || o->flags)
-		return REFUSE(EINVAL, "%s: invalid options (mode %d, huge %d, flags %#x); "
-			      "use RT_LOCK_* and RT_HUGE_* values and flags 0.",
-			      fn, (int)o->mode, (int)o->huge, o->flags);
+		return RT__REFUSE(EINVAL, "%s: invalid options (mode %d, huge %d, flags %#x); "
+				  "use RT_LOCK_* and RT_HUGE_* values and flags 0.",
+				  fn, (int)o->mode, (int)o->huge, o->flags);
 	if (o->numa_node < 0 || (o->numa_node && !rt__numa_node_online(o->numa_node - 1)))
-		return REFUSE(EINVAL, "%s: numa_node %d names no online NUMA node (use "
-			      "RT_NUMA_NODE(n) for node n; /sys/devices/system/node lists "
-			      "them).", fn, o->numa_node);
+		return RT__REFUSE(EINVAL, "%s: numa_node %d names no online NUMA node (use "
+				  "RT_NUMA_NODE(n) for node n; /sys/devices/system/node lists "
+				  "them).", fn, o->numa_node);
 	if (o->numa_node && o->mode == RT_LOCK_MAP_LOCKED)
-		return REFUSE(EINVAL, "%s: RT_LOCK_MAP_LOCKED populates inside mmap, before "
-			      "a NUMA node can be set; use RT_LOCK_POPULATE with "
-			      "numa_node.", fn);
+		return RT__REFUSE(EINVAL, "%s: RT_LOCK_MAP_LOCKED populates inside mmap, before "
+				  "a NUMA node can be set; use RT_LOCK_POPULATE with "
+				  "numa_node.", fn);
 	if (c->bytes == 0)
-		return REFUSE(EINVAL, "%s: size 0 requested; ask for at least one byte.", fn);
+		return RT__REFUSE(EINVAL, "%s: size 0 requested; ask for at least one byte.", fn);
 	if (!rt__roundup(c->bytes, c->p->page_size, &c->size) || c->size > (SIZE_MAX >> 2))
-		return REFUSE(EINVAL, "%s: size %zu bytes overflows the address space.",
-			      fn, c->bytes);
+		return RT__REFUSE(EINVAL, "%s: size %zu bytes overflows the address space.",
+				  fn, c->bytes);
 	return 0;
 }
 
@@ -616,8 +613,8 @@ static int create_plan(struct mk *c)
 	c->align = p->page_size;
 	if (c->gran && c->o.huge == RT_HUGE_ROUND) {
 		if (!rt__roundup(c->size, c->gran, &c->size))
-			return REFUSE(EINVAL, "%s: size %zu rounded to huge pages overflows.",
-				      c->fn, c->bytes);
+			return RT__REFUSE(EINVAL, "%s: size %zu rounded to huge pages overflows.",
+					  c->fn, c->bytes);
 		c->body = c->size;
 	} else if (c->gran && c->o.huge == RT_HUGE_AUTO && c->size >= c->gran) {
 		c->body = c->size & ~(c->gran - 1);
@@ -644,9 +641,9 @@ static int hugetlb_plan(struct mk *c)
 	size_t len;
 
 	if (c->o.mode == RT_LOCK_ONFAULT)
-		return REFUSE(EINVAL, "%s: RT_HUGE_HUGETLB with RT_LOCK_ONFAULT: hugetlb "
-			      "pages are reserved at mmap and never swapped, so there is "
-			      "nothing to lock on fault; use RT_LOCK_POPULATE.", fn);
+		return RT__REFUSE(EINVAL, "%s: RT_HUGE_HUGETLB with RT_LOCK_ONFAULT: hugetlb "
+				  "pages are reserved at mmap and never swapped, so there is "
+				  "nothing to lock on fault; use RT_LOCK_POPULATE.", fn);
 	text = rtk_read_file("/proc/meminfo", &len);
 	memset(&c->mi, 0, sizeof(c->mi));
 	if (text) {
@@ -655,13 +652,13 @@ static int hugetlb_plan(struct mk *c)
 	}
 	c->hps = (size_t)c->mi.hugepagesize;
 	if (!c->hps || (c->hps & (c->hps - 1)) || c->hps < c->p->page_size)
-		return REFUSE(EOPNOTSUPP, "%s: RT_HUGE_HUGETLB: this kernel has no "
-			      "hugetlbfs (no Hugepagesize in /proc/meminfo; "
-			      "CONFIG_HUGETLBFS). Use RT_HUGE_AUTO (transparent huge "
-			      "pages) instead.", fn);
+		return RT__REFUSE(EOPNOTSUPP, "%s: RT_HUGE_HUGETLB: this kernel has no "
+				  "hugetlbfs (no Hugepagesize in /proc/meminfo; "
+				  "CONFIG_HUGETLBFS). Use RT_HUGE_AUTO (transparent huge "
+				  "pages) instead.", fn);
 	if (!rt__roundup(c->bytes, c->hps, &c->size) || c->size > (SIZE_MAX >> 2))
-		return REFUSE(EINVAL, "%s: size %zu rounded to %s huge pages overflows.",
-			      fn, c->bytes, rt__size(c->hps, a));
+		return RT__REFUSE(EINVAL, "%s: size %zu rounded to %s huge pages overflows.",
+				  fn, c->bytes, rt__size(c->hps, a));
 	return 0;
 }
 
@@ -670,7 +667,7 @@ static int create_handle(struct mk *c)
 {
 	c->r = calloc(1, sizeof(*c->r));
 	if (!c->r)
-		return REFUSE(ENOMEM, "%s: out of memory for the region handle.", c->fn);
+		return RT__REFUSE(ENOMEM, "%s: out of memory for the region handle.", c->fn);
 	c->r->mode_requested = c->o.mode;
 	c->r->mode_used = c->o.mode;
 	if (c->o.mode == RT_LOCK_ONFAULT && !c->p->mlock_onfault)
