@@ -112,6 +112,8 @@ pthread_mutex_t *rt__proc_mu(void);
 int rt__fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Same, for pointer functions: sets errno = err and returns NULL. */
 void *rt__fail_null(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Same, for a step of a pointer function that returns int: errno set, -1. */
+#define RT__REFUSE(...) (rt__fail_null(__VA_ARGS__), -1)
 /* Append to this thread's sentence (after rt__fail). */
 void rt__fail_append(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Human size: "64 KiB", "1.5 GiB", "unlimited" for SIZE_MAX/RLIM_INFINITY. */
