@@ -1179,8 +1179,8 @@ int rt__arena_owns(const struct rt_arena *a, const void *p)
 
 /* ---- for rt_uring_register_arena (uring.c) ---- */
 
-int rt__arena_regions(const struct rt_arena *a, int (*fn)(void *addr, size_t len, void *arg),
-		      void *arg)
+int rt__arena_ranges(const struct rt_arena *a, void *addr[RT__ARENA_MAX_REGIONS],
+		     size_t len[RT__ARENA_MAX_REGIONS])
 {
 	unsigned n;
 
@@ -1189,10 +1189,8 @@ int rt__arena_regions(const struct rt_arena *a, int (*fn)(void *addr, size_t len
 	/* regions are only added (bounds published with release) until destroy */
 	n = __atomic_load_n(&a->nregions, __ATOMIC_ACQUIRE);
 	for (unsigned i = 0; i < n; i++) {
-		int r = fn(rt_region_addr(a->regions[i]), rt_region_size(a->regions[i]), arg);
-
-		if (r)
-			return r;
+		addr[i] = rt_region_addr(a->regions[i]);
+		len[i] = rt_region_size(a->regions[i]);
 	}
-	return 0;
+	return (int)n;
 }

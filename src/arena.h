@@ -18,7 +18,7 @@
 #include <sys/types.h>
 
 #define ARENA_LIVE 0x72746d656d61726eull   /* "rtmemarn": a live arena's magic */
-#define ARENA_MAX_REGIONS 64
+#define ARENA_MAX_REGIONS RT__ARENA_MAX_REGIONS   /* internal.h: uring.c sizes by it */
 #define ARENA_HDR 16u               /* TLSF block header */
 #define ARENA_SL_BITS 4
 #define ARENA_SL_COUNT (1u << ARENA_SL_BITS)

@@ -164,7 +164,7 @@ struct rt_file *rt_file_lock(const char *path, const struct rt_file_opts *uopts)
 	}
 	if (err) {
 		if (locked)       /* keeps the sentence of what failed */
-			rt__reg_unlock((uintptr_t)f->addr, f->map_len, false, NULL, NULL);
+			rt__unlock_range(f->addr, f->map_len, false);
 		munmap(f->addr, f->map_len);
 		close(f->fd);
 		handle_drop(f);

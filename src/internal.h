@@ -2,7 +2,7 @@
 /*
  * Description: the library's private declarations, one section per module
  * that provides them (mutex.c, error.c, registry.c, region.c, arena.c,
- * doctor.c, ...). Every source file above the kernel layer includes it
+ * prom.c, ...). Every source file above the kernel layer includes it
  * (arena.c and tcache.c through arena.h), as do the command (cli/rtmem.c)
  * and the tests. Not installed.
  */
@@ -112,6 +112,8 @@ pthread_mutex_t *rt__proc_mu(void);
 int rt__fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Same, for pointer functions: sets errno = err and returns NULL. */
 void *rt__fail_null(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Same, for a step of a pointer function that returns int: errno set, -1. */
+#define RT__REFUSE(...) (rt__fail_null(__VA_ARGS__), -1)
 /* Append to this thread's sentence (after rt__fail). */
 void rt__fail_append(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Human size: "64 KiB", "1.5 GiB", "unlimited" for SIZE_MAX/RLIM_INFINITY. */
@@ -153,10 +155,19 @@ bool rt__arena_in_slow(void);
 /* 1 if p lies inside one of a's regions (no lock; never a false negative for
  * a pointer a handed out, whatever state the block is in). */
 int rt__arena_owns(const struct rt_arena *a, const void *p);
-/* Call fn(addr, len, arg) for each region the arena has now, in order; stops
- * at the first non-zero return and returns it. -EINVAL for a dead arena. */
-int rt__arena_regions(const struct rt_arena *a, int (*fn)(void *addr, size_t len, void *arg),
-		      void *arg);
+
+/* ---- an arena's memory, for the modules beside it (arena.c) ---- */
+/* Most regions an arena has: its first and one per growth. */
+#define RT__ARENA_MAX_REGIONS 64
+/* The address ranges of the regions arena a has now, in the order they were
+ * added: addr[i], len[i] for i below the return value (at most
+ * RT__ARENA_MAX_REGIONS, which both arrays must hold); -EINVAL for a NULL
+ * or dead arena. No lock: a region is only ever added (its bounds published
+ * before it counts) until the arena is destroyed. For
+ * rt_uring_register_arena, which registers them without seeing the arena's
+ * layout (arena.h stays private to arena.c and tcache.c). */
+int rt__arena_ranges(const struct rt_arena *a, void *addr[RT__ARENA_MAX_REGIONS],
+		     size_t len[RT__ARENA_MAX_REGIONS]);
 
 /* ---- rt_ring handles (ring.c) ---- */
 #include <stdatomic.h>
@@ -262,6 +273,15 @@ void rt__reg_set_lockall(bool active);
 /* Number of live lock records (tests). */
 size_t rt__reg_count(void);
 
+/* ---- a caller's own range (region.c) ---- */
+/* The library's own undo of an rt_lock_range(addr, len, ...) it took (rt_file,
+ * rt_shm, rt_thread), so that they lock and unlock through the same pair and
+ * never reach into the registry: rt_unlock_range without its argument checks
+ * and without a sentence, so a failure path keeps the sentence of what
+ * failed. `munlock` false only forgets the lock, for memory about to be
+ * unmapped (munmap unlocks it). 0, or -ENOENT (no such lock) or -ENOMEM. */
+int rt__unlock_range(void *addr, size_t len, bool munlock);
+
 /* ---- populate (region.c) ---- */
 /* Populate [addr, addr+len) for write without changing contents; uses
  * MADV_POPULATE_WRITE where present, else an atomic add of 0 per page.
@@ -307,44 +327,13 @@ int rt__audit_text(const char *text, size_t len, size_t ps, const struct rt_audi
 		   struct rt_audit_report *out);
 
 
-/* ---- JSON writer (json.c) ---- */
-#include <stdio.h>
-#define RT__JSON_DEPTH 16
-struct rt__json {
-	FILE *f;
-	unsigned depth;
-	unsigned count[RT__JSON_DEPTH];
-	bool after_key;
-};
-/* One JSON string of s[0..n): escaped, always valid JSON (bytes outside
- * valid UTF-8 become \u00XX). */
-void rt__json_str(FILE *f, const char *s, size_t n);
-void rt__json_begin(struct rt__json *j, FILE *f);
-void rt__json_key(struct rt__json *j, const char *k);
-void rt__json_open(struct rt__json *j, char c);     /* '{' or '[' */
-void rt__json_close(struct rt__json *j, char c);    /* '}' or ']' */
-void rt__json_string(struct rt__json *j, const char *s, size_t n);
-void rt__json_u64(struct rt__json *j, uint64_t v);
-void rt__json_i64(struct rt__json *j, int64_t v);
-void rt__json_bool(struct rt__json *j, bool v);
-
-
-/* ---- doctor (doctor.c) ---- */
-enum { RT__SEV_OK = 0, RT__SEV_INFO = 1, RT__SEV_WARN = 2, RT__SEV_SEVERE = 3 };
-struct rt__doc_finding {
-	const char *id;             /* stable key: "memlock", "thp", ... */
-	int severity;               /* RT__SEV_* */
-	char what[320];             /* the finding, with its numbers */
-	char fix[256];              /* the line that changes it; "" if none needed */
-};
-/* Fill up to cap findings about this machine; returns how many there are. */
-size_t rt__doctor(struct rt__doc_finding *out, size_t cap);
-const char *rt__severity_name(int severity);
+/* ---- UTF-8 (utf8.c) ---- */
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
+size_t rt__utf8_len(const unsigned char *s, size_t n);
 
 
 /* ---- Prometheus text (prom.c) ---- */
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid (json.c). */
-size_t rt__utf8_len(const unsigned char *s, size_t n);
+#include <stdio.h>
 /* One audited process, as the writer takes it. */
 struct rt__prom_proc {
 	const struct rt_audit_report *rep;

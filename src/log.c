@@ -524,101 +524,121 @@ static void teardown(struct rt_log *l)
 	pthread_mutex_destroy(&l->mu);
 }
 
-struct rt_log *rt_log_create(int fd, const struct rt_log_opts *uopts)
-{
-	static const char fn[] = "rt_log_create";
-	RT_OPTS(rt_region_opts, ro, .huge = RT_HUGE_NEVER);
-	const size_t ps = rtk_page_size();
+/* What rt_log_create works from: the options with their defaults, the fd
+ * and its flags, the sizes, and why the log will not write with
+ * fixed-buffer io_uring once that is known. */
+struct log_mk {
 	struct rt_log_opts o;
-	pthread_condattr_t ca;
-	size_t ring_bytes, stage, total;
-	char why[1024] = "";
-	int why_err = 0, fl, r;
-	struct rt_log *l;
-	uint8_t *base;
+	int fd, fl;
+	size_t ring_bytes, stage, total;   /* page-rounded; total = ring + 2 stages */
+	int why_err;
+	char why[1024];
+};
 
-	if (uopts && !rt__opts_ok(uopts, uopts->sz, sizeof(o)))
-		return rt__fail_null(EINVAL, "%s: bad options (sz %zu, or fields this build does not "
-				     "know are set).", fn, uopts->sz);
-	rt__opts_copy(&o, sizeof(o), uopts);
-	if (o.flags & ~(unsigned)RT_LOG_NO_URING)
-		return rt__fail_null(EINVAL, "%s: unknown flags %#x.", fn, o.flags);
-	if (!o.record_size)
-		o.record_size = 256;
-	if (!o.records)
-		o.records = 4096;
-	if (!o.flush_us)
-		o.flush_us = 1000;
-	if (o.records < 2 || (o.records & (o.records - 1)))
-		return rt__fail_null(EINVAL, "%s: records %zu: the ring's capacity must be a power "
-				     "of two, at least 2.", fn, o.records);
-	if (o.record_size > ((size_t)1 << 30))
-		return rt__fail_null(EINVAL, "%s: record_size %zu is over 1 GiB.", fn, o.record_size);
-	if ((o.cpuset == NULL) != (o.cpuset_size == 0))
-		return rt__fail_null(EINVAL, "%s: cpuset and cpuset_size go together.", fn);
-	fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
-	if (fl < 0)
-		return rt__fail_null(EINVAL, "%s: fd %d is not an open file descriptor.", fn, fd);
-	if ((fl & O_ACCMODE) == O_RDONLY)
-		return rt__fail_null(EINVAL, "%s: fd %d is open read-only; the log writes to it.",
-				     fn, fd);
-	ring_bytes = rt_ring_bytes(o.record_size + 1, o.records);
-	if (!ring_bytes || !rt__roundup(ring_bytes, ps, &ring_bytes))
-		return rt__fail_null(EINVAL, "%s: %zu records of %zu bytes do not fit in memory.",
-				     fn, o.records, o.record_size);
+static const char create_fn[] = "rt_log_create";
+
+/* Copy the options with their defaults, check the fd, and size the ring
+ * and the staging buffers; nothing is made yet. 0, or -1 with errno set. */
+static int create_plan(struct log_mk *c, const struct rt_log_opts *uopts)
+{
+	const char *fn = create_fn;
+	const size_t ps = rtk_page_size();
+	struct rt_log_opts *o = &c->o;
+
+	if (uopts && !rt__opts_ok(uopts, uopts->sz, sizeof(*o)))
+		return RT__REFUSE(EINVAL, "%s: bad options (sz %zu, or fields this build does "
+				  "not know are set).", fn, uopts->sz);
+	rt__opts_copy(o, sizeof(*o), uopts);
+	if (o->flags & ~(unsigned)RT_LOG_NO_URING)
+		return RT__REFUSE(EINVAL, "%s: unknown flags %#x.", fn, o->flags);
+	if (!o->record_size)
+		o->record_size = 256;
+	if (!o->records)
+		o->records = 4096;
+	if (!o->flush_us)
+		o->flush_us = 1000;
+	if (o->records < 2 || (o->records & (o->records - 1)))
+		return RT__REFUSE(EINVAL, "%s: records %zu: the ring's capacity must be a "
+				  "power of two, at least 2.", fn, o->records);
+	if (o->record_size > ((size_t)1 << 30))
+		return RT__REFUSE(EINVAL, "%s: record_size %zu is over 1 GiB.", fn,
+				  o->record_size);
+	if ((o->cpuset == NULL) != (o->cpuset_size == 0))
+		return RT__REFUSE(EINVAL, "%s: cpuset and cpuset_size go together.", fn);
+	c->fl = c->fd >= 0 ? fcntl(c->fd, F_GETFL) : -1;
+	if (c->fl < 0)
+		return RT__REFUSE(EINVAL, "%s: fd %d is not an open file descriptor.", fn, c->fd);
+	if ((c->fl & O_ACCMODE) == O_RDONLY)
+		return RT__REFUSE(EINVAL, "%s: fd %d is open read-only; the log writes to it.",
+				  fn, c->fd);
+	c->ring_bytes = rt_ring_bytes(o->record_size + 1, o->records);
+	if (!c->ring_bytes || !rt__roundup(c->ring_bytes, ps, &c->ring_bytes))
+		return RT__REFUSE(EINVAL, "%s: %zu records of %zu bytes do not fit in memory.",
+				  fn, o->records, o->record_size);
 	/* a staging buffer holds at least one record, at most 64 KiB (or the
 	 * whole ring when that is less) */
-	stage = o.records * o.record_size;
-	if (stage / o.records != o.record_size || stage > STAGE_MAX)
-		stage = STAGE_MAX;
-	if (stage < o.record_size)
-		stage = o.record_size;
-	if (!rt__roundup(stage, ps, &stage) || rt__add_ovf(ring_bytes, 2 * stage, &total))
-		return rt__fail_null(EINVAL, "%s: %zu records of %zu bytes do not fit in memory.",
-				     fn, o.records, o.record_size);
+	c->stage = o->records * o->record_size;
+	if (c->stage / o->records != o->record_size || c->stage > STAGE_MAX)
+		c->stage = STAGE_MAX;
+	if (c->stage < o->record_size)
+		c->stage = o->record_size;
+	if (!rt__roundup(c->stage, ps, &c->stage) ||
+	    rt__add_ovf(c->ring_bytes, 2 * c->stage, &c->total))
+		return RT__REFUSE(EINVAL, "%s: %zu records of %zu bytes do not fit in memory.",
+				  fn, o->records, o->record_size);
+	return 0;
+}
 
-	l = handle_new();
-	if (!l) {
-		rt__fail_append(" (%s: the handle's locked page)", fn);
-		return NULL;
-	}
-	l->reg = rt_region_create(total, &ro);
+/* The ring and the two staging buffers, in one locked region of their
+ * own, and the log's settings. 0, or errno with the sentence set. */
+static int create_ring(struct rt_log *l, const struct log_mk *c)
+{
+	RT_OPTS(rt_region_opts, ro, .huge = RT_HUGE_NEVER);
+	const struct rt_log_opts *o = &c->o;
+	uint8_t *base;
+
+	l->reg = rt_region_create(c->total, &ro);
 	if (!l->reg) {
 		int err = errno;
 
 		rt__fail_append(" (%s: the ring of %zu records of %zu bytes and two staging "
-				"buffers of %zu bytes)", fn, o.records, o.record_size, stage);
-		handle_drop(l);
-		errno = err;
-		return NULL;
+				"buffers of %zu bytes)", create_fn, o->records, o->record_size,
+				c->stage);
+		return err;
 	}
 	base = rt_region_addr(l->reg);
-	l->ring = rt__ring_init_at(&l->ring_h, base, ring_bytes, o.record_size + 1, o.records);
+	l->ring = rt__ring_init_at(&l->ring_h, base, c->ring_bytes, o->record_size + 1,
+				   o->records);
 	if (!l->ring) {
 		int err = errno ? errno : EINVAL;
 
-		rt_region_destroy(l->reg);
-		handle_drop(l);
-		return rt__fail_null(err, "%s: rt_ring_init refused %zu slots of %zu bytes: %s", fn,
-				     o.records, o.record_size + 1, rt_last_error());
+		rt__fail_null(err, "%s: rt_ring_init refused %zu slots of %zu bytes: %s",
+			      create_fn, o->records, o->record_size + 1, rt_last_error());
+		return err;
 	}
-	l->st[0].buf = base + ring_bytes;
-	l->st[1].buf = base + ring_bytes + stage;
-	l->record_size = o.record_size;
-	l->records_cap = o.records;
-	l->stage_size = stage;
-	l->flush_us = o.flush_us;
-	l->flags = o.flags;
-	l->fd = fd;
+	l->st[0].buf = base + c->ring_bytes;
+	l->st[1].buf = base + c->ring_bytes + c->stage;
+	l->record_size = o->record_size;
+	l->records_cap = o->records;
+	l->stage_size = c->stage;
+	l->flush_us = o->flush_us;
+	l->flags = o->flags;
+	l->fd = c->fd;
 	l->backend = RT_LOG_WRITE;
+	return 0;
+}
 
-	if (!(o.flags & RT_LOG_NO_URING)) {
+/* The backend: io_uring fixed-buffer writes where it can, else io_uring,
+ * else write(2); c->why says why not the first. Never fails. */
+static void create_backend(struct rt_log *l, struct log_mk *c)
+{
+	if (!(c->o.flags & RT_LOG_NO_URING)) {
 		RT_OPTS(rt_uring_opts, uo, .entries = 16);
 
 		l->u = rt_uring_create(&uo);
 		if (!l->u) {
-			why_err = errno;
-			snprintf(why, sizeof(why), "%s", rt_last_error());
+			c->why_err = errno;
+			snprintf(c->why, sizeof(c->why), "%s", rt_last_error());
 		}
 	}
 #ifdef RTMEM_HAVE_LIBURING
@@ -626,33 +646,42 @@ struct rt_log *rt_log_create(int fd, const struct rt_log_opts *uopts)
 		l->backend = RT_LOG_URING;
 		l->cur_pos = rt__uring_features(l->u) & IORING_FEAT_RW_CUR_POS;
 		if (!l->cur_pos) {
-			off_t at = lseek(fd, 0, SEEK_CUR);
+			off_t at = lseek(c->fd, 0, SEEK_CUR);
 
 			if (at < 0) {
 				/* a pipe or socket, and no offset -1: write(2) */
-				why_err = EOPNOTSUPP;
-				snprintf(why, sizeof(why), "this kernel's io_uring cannot write at "
-					 "the file position (no IORING_FEAT_RW_CUR_POS, 5.6+) and fd %d "
-					 "is not seekable", fd);
+				c->why_err = EOPNOTSUPP;
+				snprintf(c->why, sizeof(c->why), "this kernel's io_uring cannot write "
+					 "at the file position (no IORING_FEAT_RW_CUR_POS, 5.6+) and "
+					 "fd %d is not seekable", c->fd);
 				rt_uring_destroy(l->u);
 				l->u = NULL;
 				l->backend = RT_LOG_WRITE;
 			} else {
-				l->track_off = !(fl & O_APPEND);
+				l->track_off = !(c->fl & O_APPEND);
 				l->off = at;
 			}
 		}
 	}
 	if (l->u) {
-		r = rt_uring_register(l->u, l->st[0].buf, 2 * stage);
+		int r = rt_uring_register(l->u, l->st[0].buf, 2 * c->stage);
+
 		if (r < 0) {
-			why_err = -r;
-			snprintf(why, sizeof(why), "%s", rt_last_error());
+			c->why_err = -r;
+			snprintf(c->why, sizeof(c->why), "%s", rt_last_error());
 		} else {
 			l->backend = RT_LOG_URING_FIXED;
 		}
 	}
 #endif
+}
+
+/* The writer's lock and conditions, then the writer thread. 0 or errno
+ * with the sentence set. */
+static int create_writer(struct rt_log *l, const struct rt_log_opts *o)
+{
+	pthread_condattr_t ca;
+
 	/* PI: rt_log_flush from a real-time thread waits on it */
 	rt__mutex_init(&l->mu);
 	pthread_condattr_init(&ca);
@@ -660,22 +689,59 @@ struct rt_log *rt_log_create(int fd, const struct rt_log_opts *uopts)
 	pthread_cond_init(&l->kick, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&l->done_cv, NULL);
-	r = start_writer(l, &o);
-	if (r) {
-		char msg[512];
+	return -start_writer(l, o);
+}
 
-		snprintf(msg, sizeof(msg), "%s", rt_last_error());
+/* The one unwind path of rt_log_create: undo what was made, newest first
+ * (with the writer's lock and conditions: the io_uring, the ring, the
+ * region; else the region alone), retire the handle, and keep the failed
+ * step's sentence across it. NULL, errno = err. */
+static void *create_unwind(struct rt_log *l, int err, bool synced)
+{
+	char msg[1024];    /* rt_last_error()'s whole length */
+
+	snprintf(msg, sizeof(msg), "%s", rt_last_error());
+	if (synced)
 		teardown(l);
-		handle_drop(l);
-		return rt__fail_null(-r, "%s", msg);
+	else if (l->reg)
+		rt_region_destroy(l->reg);
+	handle_drop(l);
+	return rt__fail_null(err, "%s", msg);
+}
+
+/* Plan, then the handle, the ring, the backend and the writer, any
+ * failure going through create_unwind once; then the log is live. */
+struct rt_log *rt_log_create(int fd, const struct rt_log_opts *uopts)
+{
+	struct log_mk c = { .fd = fd };
+	bool synced = false;
+	struct rt_log *l;
+	int err;
+
+	if (create_plan(&c, uopts))
+		return NULL;
+	l = handle_new();
+	if (!l) {
+		rt__fail_append(" (%s: the handle's locked page)", create_fn);
+		return NULL;
 	}
+	err = create_ring(l, &c);
+	if (err)
+		goto fail;
+	create_backend(l, &c);
+	synced = true;
+	err = create_writer(l, &c.o);
+	if (err)
+		goto fail;
 	l->started = true;
 	l->gen = __atomic_load_n(&rt__fork_gen, __ATOMIC_RELAXED);
 	atomic_store_explicit(&l->magic, LOG_LIVE, memory_order_release);
-	if (why[0])
-		rt__fail(why_err, "%s: fd %d is written with %s, not fixed-buffer io_uring "
-			 "writes: %s", fn, fd, backend_name(l->backend), why);
+	if (c.why[0])
+		rt__fail(c.why_err, "%s: fd %d is written with %s, not fixed-buffer io_uring "
+			 "writes: %s", create_fn, fd, backend_name(l->backend), c.why);
 	return l;
+fail:
+	return create_unwind(l, err, synced);
 }
 
 /* Wait until `target` records are done. 0 or the first write error. */

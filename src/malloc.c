@@ -7,6 +7,7 @@
  * threads allocate and free blocks up to 8 KiB without a lock.
  */
 #include "arena.h"
+#include "env.h"
 #include "internal.h"
 #include "rtmem.h"
 
@@ -17,8 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_SIZE ((size_t)32 << 20)
-
 RT__MUTEX(init_mu, RT__RANK_MALLOC_INIT)
 static _Atomic(struct rt_arena *) global;
 static int init_err;                  /* errno of a failed default init */
@@ -28,7 +27,7 @@ static size_t env_size(void)
 {
 	size_t v;
 
-	return rt__parse_size(getenv("RTMEM_ARENA_SIZE"), &v) ? v : DEFAULT_SIZE;
+	return rt__parse_size(getenv(RTMEM_ENV_ARENA_SIZE), &v) ? v : RTMEM_DEFAULT_ARENA_SIZE;
 }
 
 static int make(size_t bytes, const struct rt_arena_opts *uopts)

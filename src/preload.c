@@ -32,6 +32,7 @@
  *   RTMEM_REPORT       a pid: that process prints its residency verdict at
  *                      exit on stderr
  */
+#include "env.h"
 #include "internal.h"
 #include "rtmem.h"
 
@@ -48,9 +49,6 @@
 #include <unistd.h>
 
 #define EXPORT __attribute__((visibility("default")))
-#define EXIT_REFUSED 125
-#define DEFAULT_ARENA ((size_t)32 << 20)
-#define DEFAULT_MAX ((size_t)1 << 30)
 #define BAD_FREE_LINES 16            /* bad frees reported one by one */
 #define REPORT_THREADS 16            /* thread caches listed by --report */
 
@@ -118,7 +116,8 @@ static void *full(size_t n, size_t align)
 		snprintf(msg, sizeof(msg), "%s", rt_last_error());
 		fprintf(stderr, "rtmem: the locked arena cannot serve %zu bytes (%s); this and "
 			"later such allocations come from glibc's malloc: locked by mlockall "
-			"but not pre-faulted. Raise RTMEM_ARENA_MAX (rtmem run --arena-max).\n",
+			"but not pre-faulted. Raise " RTMEM_ENV_ARENA_MAX
+			" (rtmem run --arena-max).\n",
 			n, msg);
 	}
 	depth++;
@@ -491,24 +490,24 @@ static void refuse(const char *what)
 	fprintf(stderr, "rtmem: refusing to run %s (pid %d) unlocked: %s: %s "
 		"(rtmem run --best-effort runs it anyway)\n", prog_name(comm, sizeof(comm)),
 		(int)getpid(), what, rt_last_error());
-	_exit(EXIT_REFUSED);
+	_exit(RTMEM_EXIT_REFUSED);
 }
 
 __attribute__((constructor)) static void rtmem_preload_init(void)
 {
-	bool best = env_is("RTMEM_BEST_EFFORT", "1");
-	const char *rep = getenv("RTMEM_REPORT"), *fm = getenv("RTMEM_FORK");
+	bool best = env_is(RTMEM_ENV_BEST_EFFORT, "1");
+	const char *rep = getenv(RTMEM_ENV_REPORT), *fm = getenv(RTMEM_ENV_FORK);
 	size_t size, max;
 	struct rt_arena_opts ao = { .sz = sizeof(ao) };
 
 	depth++;
-	fail_when_full = env_is("RTMEM_ON_FULL", "fail");
+	fail_when_full = env_is(RTMEM_ENV_ON_FULL, "fail");
 	fork_mode = !fm || !strcmp(fm, "onfault") ? FORK_ONFAULT
 		    : !strcmp(fm, "populate") ? FORK_POPULATE : FORK_NONE;
 	lock_opts.sz = sizeof(lock_opts);
 	lock_opts.flags = best ? RT_LOCK_ALL_BEST_EFFORT : 0;
-	lock_opts.stack_prefault = env_size("RTMEM_STACK", 0);
-	if (!env_is("RTMEM_MALLOC", "0"))
+	lock_opts.stack_prefault = env_size(RTMEM_ENV_STACK, 0);
+	if (!env_is(RTMEM_ENV_MALLOC, "0"))
 		lock_opts.heap_reserve = RT_NONE;   /* the arena serves malloc */
 	/* The library's fork handler (registered by its constructors, before
 	 * this one) holds every library lock across fork() and re-initialises
@@ -517,9 +516,9 @@ __attribute__((constructor)) static void rtmem_preload_init(void)
 	if (rt_lock_all(&lock_opts) && !best)
 		refuse("rt_lock_all failed");
 	pthread_atfork(NULL, NULL, at_child);
-	if (!env_is("RTMEM_MALLOC", "0")) {
-		size = env_size("RTMEM_ARENA_SIZE", DEFAULT_ARENA);
-		max = env_size("RTMEM_ARENA_MAX", DEFAULT_MAX);
+	if (!env_is(RTMEM_ENV_MALLOC, "0")) {
+		size = env_size(RTMEM_ENV_ARENA_SIZE, RTMEM_DEFAULT_ARENA_SIZE);
+		max = env_size(RTMEM_ENV_ARENA_MAX, RTMEM_DEFAULT_ARENA_MAX);
 		ao.max_bytes = max > size ? max : size;
 		ao.grow_bytes = size;
 		ao.flags = RT_ARENA_GROW_IN_ALLOC;

@@ -449,201 +449,268 @@ static void lock_best_effort(const struct vlist *l, uint64_t budget_rl, uint64_t
 	}
 }
 
-/* ---- rt_lock_all ---------------------------------------------------------------- */
+/* ---- rt_lock_all, in phases --------------------------------------------------
+ *
+ * rt_lock_all runs the phases below in order on one struct lockrun. A phase
+ * that fails returns -errno and names its sentence (lr->why); lock_unwind
+ * then undoes what the completed phases did (lr->undo says how far they got)
+ * and only then lock_say records the sentence, so that rt__lock_fail reads
+ * the limits as the unwind left them. */
 
-int rt_lock_all(const struct rt_lock_opts *uopts)
-{
-	static const char fn[] = "rt_lock_all";
-	const struct rtk_probe *p = rtk_probe();
-	size_t ps = p->page_size;
+static const char fn[] = "rt_lock_all";
+
+/* Which sentence a failed phase leaves. */
+enum lock_why {
+	WHY_SMAPS,                  /* /proc/self/smaps unreadable */
+	WHY_NO_MEMLOCK,             /* RLIMIT_MEMLOCK 0, no CAP_IPC_LOCK */
+	WHY_RLIMIT,                 /* the process does not fit RLIMIT_MEMLOCK */
+	WHY_CGROUP,                 /* it does not fit the memory cgroup */
+	WHY_HEAP,                   /* malloc of the heap reserve failed */
+	WHY_MLOCKALL,               /* mlockall failed */
+	WHY_UNPOPULATED,            /* mlockall left anonymous memory out */
+};
+
+/* How far the unwind has to go back, deepest last. */
+enum lock_undo {
+	UNDO_MUTEX,                 /* proc_mu held, nothing changed yet */
+	UNDO_SETTINGS,              /* limits and settings may be changed */
+	UNDO_MLOCKALL,              /* mlockall(MCL_CURRENT | MCL_FUTURE) done */
+};
+
+/* What rt_lock_all knows as it goes; the phases fill it in order. */
+struct lockrun {
+	const struct rtk_probe *p;
+	size_t ps;
 	struct rt_lock_opts o;
 	struct rt_lock_report *rep;
 	struct rtk_memcg cg;
-	struct rtk_status ps_st;
-	struct vlist l = { 0 };
+	struct vlist l;
 	rlim_t soft, hard;
 	uint64_t need_rl, need_cg, room, vmlck0;
-	size_t heap, stackb, tstack, srooms;
-	bool cap, onfault, best = false;
-	char a[32], b[32], c[32], d[32], e[32], f[32], g[32];
-	int r, mcl, ksm_off = 0;
+	uint64_t mapped;            /* l.mapped as measured, for the sentence */
+	uint64_t missing;           /* anonymous bytes mlockall left unpopulated */
+	size_t heap, stackb, tstack;
+	bool cap, onfault, best;
+	int mcl, ksm_off;
+	enum lock_undo undo;
+	enum lock_why why;
+};
 
-	if (uopts && !rt__opts_ok(uopts, uopts->sz, sizeof(o)))
+/* Probe the kernel, check and copy the caller's options, resolve the
+ * default sizes. Changes nothing: a failure needs no unwind. */
+static int lock_opts(struct lockrun *lr, const struct rt_lock_opts *uopts)
+{
+	struct rt_lock_opts *o = &lr->o;
+
+	lr->p = rtk_probe();
+	lr->ps = lr->p->page_size;
+	if (uopts && !rt__opts_ok(uopts, uopts->sz, sizeof(*o)))
 		return rt__fail(EINVAL, "%s: the options struct is invalid (sz %zu, or fields "
 				"unknown to this rtmem are set); fill it with RT_OPTS().", fn, uopts->sz);
-	rt__opts_copy(&o, sizeof(o), uopts);
-	if (o.flags & ~(RT_LOCK_ALL_ONFAULT | RT_LOCK_ALL_BEST_EFFORT | RT_LOCK_ALL_NO_MALLOC |
-			RT_LOCK_ALL_KEEP_RLIMIT | RT_LOCK_ALL_FORK_RELOCK |
-			RT_LOCK_ALL_KEEP_NUMA_BALANCING | RT_LOCK_ALL_KEEP_KSM))
-		return rt__fail(EINVAL, "%s: unknown flags %#x.", fn, o.flags);
-	if (o.thp != RT_THP_LEAVE && o.thp != RT_THP_DISABLE && o.thp != RT_THP_PREFER)
-		return rt__fail(EINVAL, "%s: invalid THP policy %d.", fn, (int)o.thp);
-	if (o.malloc_arenas < -1)
+	rt__opts_copy(o, sizeof(*o), uopts);
+	if (o->flags & ~(RT_LOCK_ALL_ONFAULT | RT_LOCK_ALL_BEST_EFFORT | RT_LOCK_ALL_NO_MALLOC |
+			 RT_LOCK_ALL_KEEP_RLIMIT | RT_LOCK_ALL_FORK_RELOCK |
+			 RT_LOCK_ALL_KEEP_NUMA_BALANCING | RT_LOCK_ALL_KEEP_KSM))
+		return rt__fail(EINVAL, "%s: unknown flags %#x.", fn, o->flags);
+	if (o->thp != RT_THP_LEAVE && o->thp != RT_THP_DISABLE && o->thp != RT_THP_PREFER)
+		return rt__fail(EINVAL, "%s: invalid THP policy %d.", fn, (int)o->thp);
+	if (o->malloc_arenas < -1)
 		return rt__fail(EINVAL, "%s: malloc_arenas %d (use -1 to leave glibc's setting, 0 "
-				"for one arena, or a count).", fn, o.malloc_arenas);
-	heap = o.heap_reserve == 0 ? DEF_HEAP_RESERVE : o.heap_reserve == RT_NONE ? 0 : o.heap_reserve;
-	stackb = o.stack_prefault == 0 ? DEF_STACK_PREFAULT :
-		 o.stack_prefault == RT_NONE ? 0 : o.stack_prefault;
-	tstack = o.thread_stack_size == 0 ? DEF_THREAD_STACK :
-		 o.thread_stack_size == RT_NONE ? 0 : o.thread_stack_size;
-	if (heap > (SIZE_MAX >> 2) || stackb > (SIZE_MAX >> 2) || tstack > (SIZE_MAX >> 2))
+				"for one arena, or a count).", fn, o->malloc_arenas);
+	lr->heap = o->heap_reserve == 0 ? DEF_HEAP_RESERVE :
+		   o->heap_reserve == RT_NONE ? 0 : o->heap_reserve;
+	lr->stackb = o->stack_prefault == 0 ? DEF_STACK_PREFAULT :
+		     o->stack_prefault == RT_NONE ? 0 : o->stack_prefault;
+	lr->tstack = o->thread_stack_size == 0 ? DEF_THREAD_STACK :
+		     o->thread_stack_size == RT_NONE ? 0 : o->thread_stack_size;
+	if (lr->heap > (SIZE_MAX >> 2) || lr->stackb > (SIZE_MAX >> 2) ||
+	    lr->tstack > (SIZE_MAX >> 2))
 		return rt__fail(EINVAL, "%s: heap_reserve, stack_prefault or thread_stack_size is "
-				"absurdly large (%zu, %zu, %zu).", fn, heap, stackb, tstack);
-	if (tstack && tstack < (size_t)PTHREAD_STACK_MIN)
+				"absurdly large (%zu, %zu, %zu).", fn, lr->heap, lr->stackb,
+				lr->tstack);
+	if (lr->tstack && lr->tstack < (size_t)PTHREAD_STACK_MIN)
 		return rt__fail(EINVAL, "%s: thread_stack_size %zu is below PTHREAD_STACK_MIN (%zu).",
-				fn, tstack, (size_t)PTHREAD_STACK_MIN);
-	rep = o.report;
-	if (rep) {
-		struct rt_range *u = rep->uncovered;
-		size_t ucap = rep->uncovered_cap, rsz = rep->sz;
+				fn, lr->tstack, (size_t)PTHREAD_STACK_MIN);
+	lr->onfault = (o->flags & RT_LOCK_ALL_ONFAULT) != 0;
+	return 0;
+}
 
-		if (rsz < sizeof(size_t) || rsz > RT__STRUCT_SZ_MAX)
-			return rt__fail(EINVAL, "%s: report->sz is %zu; declare the report with "
-					"RT_OPTS(rt_lock_report, name).", fn, rsz);
-		if (rsz < offsetof(struct rt_lock_report, reserve_skipped))
-			rep = NULL; /* smaller than any release's: we do not write past it */
-		else {
-			/* a report from before reserve_skipped gets the rest */
-			memset(rep, 0, rsz < sizeof(*rep) ? rsz : sizeof(*rep));
-			rep->sz = rsz;
-			rep->uncovered = u;
-			rep->uncovered_cap = u ? ucap : 0;
-		}
-	}
-	onfault = (o.flags & RT_LOCK_ALL_ONFAULT) != 0;
+/* Check the caller's report and clear it (keeping sz and the uncovered
+ * array); lr->rep stays NULL for a report too small to write. Changes
+ * nothing else: a failure needs no unwind. */
+static int lock_report_open(struct lockrun *lr)
+{
+	struct rt_lock_report *rep = lr->o.report;
+	struct rt_range *u;
+	size_t ucap, rsz;
 
-	pthread_mutex_lock(&proc_mu);
-	if (st.active) {
-		if (rep) {
-			rep->future_locked = st.future;
-			rep->best_effort = st.best_effort;
-			if (!rtk_self_status(&ps_st))
-				rep->locked_bytes = ps_st.vm_lck;
-		}
-		pthread_mutex_unlock(&proc_mu);
+	lr->rep = NULL;
+	if (!rep)
 		return 0;
-	}
+	u = rep->uncovered;
+	ucap = rep->uncovered_cap;
+	rsz = rep->sz;
+	if (rsz < sizeof(size_t) || rsz > RT__STRUCT_SZ_MAX)
+		return rt__fail(EINVAL, "%s: report->sz is %zu; declare the report with "
+				"RT_OPTS(rt_lock_report, name).", fn, rsz);
+	if (rsz < offsetof(struct rt_lock_report, reserve_skipped))
+		return 0; /* smaller than any release's: we do not write past it */
+	/* a report from before reserve_skipped gets the rest */
+	memset(rep, 0, rsz < sizeof(*rep) ? rsz : sizeof(*rep));
+	rep->sz = rsz;
+	rep->uncovered = u;
+	rep->uncovered_cap = u ? ucap : 0;
+	lr->rep = rep;
+	return 0;
+}
 
-	/* ---- measure ---- */
+/* rt_lock_all is already in force: report the state it left. */
+static void lock_report_active(struct rt_lock_report *rep)
+{
+	struct rtk_status s;
+
+	if (!rep)
+		return;
+	rep->future_locked = st.future;
+	rep->best_effort = st.best_effort;
+	if (!rtk_self_status(&s))
+		rep->locked_bytes = s.vm_lck;
+}
+
+/* Read the mappings, the limits and the cgroup's room, and estimate what
+ * locking needs. Leaves lr->l for the unwind to free. */
+static int lock_measure(struct lockrun *lr)
+{
+	struct rt_lock_report *rep = lr->rep;
+	struct rtk_status s;
+	size_t srooms;
+	int r;
+
 	{
 		/* smaps walks the page tables (about 3 ms per 256 MiB resident);
 		 * its VmFlags are needed only to find ranges locked before us,
 		 * and there are none when VmLck is 0: then /proc/self/maps and
 		 * the Rss total in status do */
 		struct rtk_status s0;
-		bool cheap = !(o.flags & RT_LOCK_ALL_BEST_EFFORT) && rtk_self_status(&s0) == 0 &&
-			     s0.vm_lck == 0;
+		bool cheap = !(lr->o.flags & RT_LOCK_ALL_BEST_EFFORT) &&
+			     rtk_self_status(&s0) == 0 && s0.vm_lck == 0;
 
-		r = vlist_read_from(&l, cheap);
+		r = vlist_read_from(&lr->l, cheap);
 	}
 	if (r) {
-		pthread_mutex_unlock(&proc_mu);
-		return rt__fail(-r, "%s: cannot read /proc/self/smaps (%s); is /proc mounted?",
-				fn, rt_strerror(r));
+		lr->why = WHY_SMAPS;
+		return r;
 	}
-	rtk_memlock_limit(&soft, &hard);
-	cap = rtk_cap_effective(CAP_IPC_LOCK);
-	vmlck0 = rtk_self_status(&ps_st) ? 0 : ps_st.vm_lck;
-	if (rtk_memcg_read(&cg))
-		memset(&cg, 0, sizeof(cg));
-	room = (cg.version && cg.limit != UINT64_MAX) ? cg.room : UINT64_MAX;
-	srooms = stackb ? stack_room(&l, ps) : 0;
-	if (stackb > srooms)
-		stackb = srooms;
-	need_rl = l.mapped + heap + stackb;
-	need_cg = (onfault ? 0 : l.populate) + heap + stackb;
+	rtk_memlock_limit(&lr->soft, &lr->hard);
+	lr->cap = rtk_cap_effective(CAP_IPC_LOCK);
+	lr->vmlck0 = rtk_self_status(&s) ? 0 : s.vm_lck;
+	if (rtk_memcg_read(&lr->cg))
+		memset(&lr->cg, 0, sizeof(lr->cg));
+	lr->room = (lr->cg.version && lr->cg.limit != UINT64_MAX) ? lr->cg.room : UINT64_MAX;
+	srooms = lr->stackb ? stack_room(&lr->l, lr->ps) : 0;
+	if (lr->stackb > srooms)
+		lr->stackb = srooms;
+	lr->mapped = lr->l.mapped;
+	lr->need_rl = lr->l.mapped + lr->heap + lr->stackb;
+	lr->need_cg = (lr->onfault ? 0 : lr->l.populate) + lr->heap + lr->stackb;
 	if (rep) {
-		rep->mapped_bytes = l.mapped;
-		rep->reserve_bytes = heap + stackb;
-		rep->populate_bytes = need_cg;
-		rep->cap_ipc_lock = cap;
-		rep->cgroup_room = room == UINT64_MAX ? SIZE_MAX : room;
+		rep->mapped_bytes = lr->l.mapped;
+		rep->reserve_bytes = lr->heap + lr->stackb;
+		rep->populate_bytes = lr->need_cg;
+		rep->cap_ipc_lock = lr->cap;
+		rep->cgroup_room = lr->room == UINT64_MAX ? SIZE_MAX : lr->room;
 	}
+	return 0;
+}
 
-	/* ---- check RLIMIT_MEMLOCK (the kernel compares total_vm with it) ---- */
-	if (!cap && soft != RLIM_INFINITY && need_rl > soft) {
-		if (!(o.flags & RT_LOCK_ALL_KEEP_RLIMIT) && hard > soft &&
-		    (hard == RLIM_INFINITY || need_rl <= hard) && soft != 0) {
-			struct rlimit nr = { hard, hard };
+/* Raise RLIMIT_MEMLOCK to the hard limit if the process needs it (the
+ * kernel compares total_vm with it), then refuse or fall back to best
+ * effort if it still does not fit. Leaves st.rlimit_raised for the unwind. */
+static int lock_fit_rlimit(struct lockrun *lr)
+{
+	unsigned flags = lr->o.flags;
 
-			st.saved_rl = (struct rlimit){ soft, hard };
+	if (!lr->cap && lr->soft != RLIM_INFINITY && lr->need_rl > lr->soft) {
+		if (!(flags & RT_LOCK_ALL_KEEP_RLIMIT) && lr->hard > lr->soft &&
+		    (lr->hard == RLIM_INFINITY || lr->need_rl <= lr->hard) && lr->soft != 0) {
+			struct rlimit nr = { lr->hard, lr->hard };
+
+			st.saved_rl = (struct rlimit){ lr->soft, lr->hard };
 			if (!setrlimit(RLIMIT_MEMLOCK, &nr)) {
 				st.rlimit_raised = true;
-				soft = hard;
+				lr->soft = lr->hard;
 			}
 		}
 	}
-	if (!cap && (soft == 0 || (soft != RLIM_INFINITY && need_rl > soft))) {
-		if (!(o.flags & RT_LOCK_ALL_BEST_EFFORT) || soft == 0) {
-			int err = soft == 0 ? EPERM : ENOMEM;
-			uint64_t mapped = l.mapped;   /* vlist_free clears l */
-
-			undo_settings();
-			vlist_free(&l);
-			pthread_mutex_unlock(&proc_mu);
-			if (soft == 0)
-				return rt__fail(err, "%s: this process may not lock memory (EPERM): "
-						"RLIMIT_MEMLOCK is 0 (hard %s) and CAP_IPC_LOCK is not "
-						"held; %s.", fn, rt__size(hard, a), rt__memlock_remedy);
-			return rt__fail(err, "%s: locking this process needs %s (mapped %s + heap "
-					"reserve %s + stack %s) but RLIMIT_MEMLOCK is %s (hard %s), "
-					"%s is already locked, and CAP_IPC_LOCK is not held; nothing "
-					"was locked. To fix it, %s; or pass RT_LOCK_ALL_BEST_EFFORT to "
-					"lock what fits.", fn, rt__size(need_rl, a), rt__size(mapped, b),
-					rt__size(heap, c), rt__size(stackb, d), rt__size(soft, e),
-					rt__size(hard, f), rt__size(vmlck0, g),
-					rt__memlock_remedy);
+	if (!lr->cap && (lr->soft == 0 || (lr->soft != RLIM_INFINITY && lr->need_rl > lr->soft))) {
+		if (!(flags & RT_LOCK_ALL_BEST_EFFORT) || lr->soft == 0) {
+			lr->why = lr->soft == 0 ? WHY_NO_MEMLOCK : WHY_RLIMIT;
+			return lr->soft == 0 ? -EPERM : -ENOMEM;
 		}
-		best = true;
+		lr->best = true;
 	}
-	/* ---- check the memory cgroup's room ---- */
-	if (!best && room != UINT64_MAX && need_cg > room) {
-		if (!(o.flags & RT_LOCK_ALL_BEST_EFFORT)) {
-			undo_settings();
-			vlist_free(&l);
-			pthread_mutex_unlock(&proc_mu);
-			return rt__fail(ENOMEM, "%s: locking this process would make %s resident but "
-					"its memory cgroup %s has only %s of room (limit %s, usage %s); "
-					"refusing rather than being OOM-killed, nothing was locked. Raise "
-					"the cgroup limit (memory.max, memory.limit_in_bytes on v1, "
-					"MemoryMax= in a systemd unit, the container's --memory), lower "
-					"heap_reserve, use RT_LOCK_ALL_ONFAULT, or pass "
-					"RT_LOCK_ALL_BEST_EFFORT.", fn, rt__size(need_cg, a), cg.path,
-					rt__size(room, b), rt__size(cg.limit, c), rt__size(cg.usage, d));
-		}
-		best = true;
-	}
+	return 0;
+}
 
-	/* ---- remember what was locked before us ---- */
+/* Refuse, or fall back to best effort, if what must become resident does
+ * not fit the memory cgroup's room. Changes nothing. */
+static int lock_fit_cgroup(struct lockrun *lr)
+{
+	if (!lr->best && lr->room != UINT64_MAX && lr->need_cg > lr->room) {
+		if (!(lr->o.flags & RT_LOCK_ALL_BEST_EFFORT)) {
+			lr->why = WHY_CGROUP;
+			return -ENOMEM;
+		}
+		lr->best = true;
+	}
+	return 0;
+}
+
+/* Remember the ranges locked before us, which rt_unlock_all keeps locked.
+ * Leaves st.pre, which the next rt_lock_all or rt_unlock_all frees. */
+static void lock_remember_prelocked(const struct vlist *l)
+{
 	free(st.pre);
 	st.pre = NULL;
 	st.npre = 0;
-	for (size_t i = 0; i < l.n; i++) {
-		if (!l.v[i].locked)
+	for (size_t i = 0; i < l->n; i++) {
+		if (!l->v[i].locked)
 			continue;
 		void *np = realloc(st.pre, (st.npre + 1) * sizeof(*st.pre));
 
 		if (!np)
 			break;
 		st.pre = np;
-		st.pre[st.npre++] = (struct keep){ l.v[i].s, l.v[i].e,
-						   rtk_vmf_lockonfault(l.v[i].vmflags) };
+		st.pre[st.npre++] = (struct keep){ l->v[i].s, l->v[i].e,
+						   rtk_vmf_lockonfault(l->v[i].vmflags) };
 	}
+}
 
-	/* ---- settings ---- */
+/* Tune glibc malloc unless RT_LOCK_ALL_NO_MALLOC. Leaves st.malloc_tuned
+ * for the unwind. */
+static void lock_tune_malloc(const struct rt_lock_opts *o)
+{
 #ifdef __GLIBC__
-	if (!(o.flags & RT_LOCK_ALL_NO_MALLOC)) {
+	if (!(o->flags & RT_LOCK_ALL_NO_MALLOC)) {
 		/* free() never trims the heap, malloc() never mmaps per call */
 		mallopt(M_TRIM_THRESHOLD, -1);
 		mallopt(M_MMAP_MAX, 0);
 		/* one arena: threads share the resident heap reserve instead of
 		 * each reserving (and locking, under MCL_FUTURE) 64 MiB */
-		if (o.malloc_arenas >= 0)
-			mallopt(M_ARENA_MAX, o.malloc_arenas ? o.malloc_arenas : 1);
+		if (o->malloc_arenas >= 0)
+			mallopt(M_ARENA_MAX, o->malloc_arenas ? o->malloc_arenas : 1);
 		st.malloc_tuned = true;
 	}
+#else
+	(void)o;
 #endif
-	if (o.thp == RT_THP_DISABLE) {
+}
+
+/* Disable THP for the process with RT_THP_DISABLE. Leaves st.thp_set and
+ * st.saved_thp for the unwind. */
+static void lock_set_thp(const struct rt_lock_opts *o)
+{
+	if (o->thp == RT_THP_DISABLE) {
 		int old = prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0);
 
 		if (old >= 0 && !prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)) {
@@ -651,160 +718,292 @@ int rt_lock_all(const struct rt_lock_opts *uopts)
 			st.thp_set = true;
 		}
 	}
-	/* KSM off before anything is populated or locked: merged pages are
-	 * unmerged now, not on a real-time thread's first write (ksm.c) */
-	ksm_off = rt__ksm_lock_all(o.flags & RT_LOCK_ALL_KEEP_KSM);
-	if (tstack) {
-		pthread_attr_t at;
-		size_t cur = 0;
+}
 
-		if (!pthread_getattr_default_np(&at)) {
-			pthread_attr_getstacksize(&at, &cur);
-			if (!pthread_attr_setstacksize(&at, tstack) && !pthread_setattr_default_np(&at)) {
-				st.saved_stacksize = cur;
-				st.stack_attr_set = true;
-			}
-			pthread_attr_destroy(&at);
-		}
+/* Set the default stack size of later threads. Leaves st.stack_attr_set
+ * and st.saved_stacksize for the unwind. */
+static void lock_set_thread_stack(size_t tstack)
+{
+	pthread_attr_t at;
+	size_t cur = 0;
+
+	if (!tstack || pthread_getattr_default_np(&at))
+		return;
+	pthread_attr_getstacksize(&at, &cur);
+	if (!pthread_attr_setstacksize(&at, tstack) && !pthread_setattr_default_np(&at)) {
+		st.saved_stacksize = cur;
+		st.stack_attr_set = true;
 	}
+	pthread_attr_destroy(&at);
+}
 
-	/* ---- best effort: what fits ---- */
-	if (best) {
-		uint64_t brl = cap || soft == RLIM_INFINITY ? UINT64_MAX :
-			       (soft > vmlck0 ? soft - vmlck0 : 0);
-		uint64_t bcg = room;
+/* Pre-fault lr->stackb of main stack and make lr->heap of malloc heap
+ * resident (with thp: on huge pages where they fit). -ENOMEM if the
+ * reserve cannot be malloc'd. Leaves nothing to undo: the reserve goes
+ * back to malloc, which keeps it. */
+static int lock_prefault(struct lockrun *lr, bool thp)
+{
+	size_t pmd = lr->p->pmd_size;
+	void *hp;
 
-		/* heap reserve and stack first, if they fit at all */
-		if (heap + stackb > (brl < bcg ? brl : bcg)) {
-			if (rep && rep->sz >= offsetof(struct rt_lock_report, reserve_skipped) +
-					       sizeof(rep->reserve_skipped))
-				rep->reserve_skipped = heap + stackb;
-			heap = 0;
-			stackb = 0;
-		}
-		if (stackb)
-			rt__touch_stack(stackb, ps);
-		if (heap) {
-			void *hp = malloc(heap);
+	if (lr->stackb)
+		rt__touch_stack(lr->stackb, lr->ps);
+	if (!lr->heap)
+		return 0;
+	hp = malloc(lr->heap);
+	if (!hp)
+		return -ENOMEM;
+	if (thp && pmd) {
+		uintptr_t hs = ((uintptr_t)hp + pmd - 1) & ~(uintptr_t)(pmd - 1);
+		uintptr_t he = ((uintptr_t)hp + lr->heap) & ~(uintptr_t)(pmd - 1);
 
-			if (hp) {
-				rt__populate(hp, heap);
-				free(hp);
-			}
-		}
-		vlist_free(&l);
-		if (vlist_read(&l) == 0) {
-			lock_best_effort(&l, brl, bcg, onfault && p->mcl_onfault, rep);
-			vlist_free(&l);
-		}
-		st.best_effort = true;
-		st.future = false;
-		goto locked;
+		if (he > hs)
+			madvise((void *)hs, he - hs, MADV_HUGEPAGE);
+		rt__populate(hp, lr->heap);
+		if (he > hs)
+			(void)rt__thp_settle((void *)hs, he - hs, pmd, NULL);
 	}
+	rt__populate(hp, lr->heap);
+	free(hp);
+	return 0;
+}
 
-	/* ---- reserve and stack, before mlockall so they can use THP and the
-	 * fast populate; mlockall then locks the present pages ---- */
-	if (stackb)
-		rt__touch_stack(stackb, ps);
-	if (heap) {
-		void *hp = malloc(heap);
+/* Best effort: the reserve if it fits, then whole mappings while they fit
+ * (lock_best_effort), without MCL_FUTURE. Cannot fail; leaves its locks to
+ * rt_unlock_all. */
+static void lock_what_fits(struct lockrun *lr)
+{
+	struct rt_lock_report *rep = lr->rep;
+	uint64_t brl = lr->cap || lr->soft == RLIM_INFINITY ? UINT64_MAX :
+		       (lr->soft > lr->vmlck0 ? lr->soft - lr->vmlck0 : 0);
+	uint64_t bcg = lr->room;
 
-		if (!hp) {
-			undo_settings();
-			vlist_free(&l);
-			pthread_mutex_unlock(&proc_mu);
-			return rt__fail(ENOMEM, "%s: malloc of the %s heap reserve failed; lower "
-					"heap_reserve.", fn, rt__size(heap, a));
-		}
-		if (o.thp == RT_THP_PREFER && p->pmd_size) {
-			uintptr_t hs = ((uintptr_t)hp + p->pmd_size - 1) & ~(uintptr_t)(p->pmd_size - 1);
-			uintptr_t he = ((uintptr_t)hp + heap) & ~(uintptr_t)(p->pmd_size - 1);
-
-			if (he > hs)
-				madvise((void *)hs, he - hs, MADV_HUGEPAGE);
-			rt__populate(hp, heap);
-			if (he > hs)
-				(void)rt__thp_settle((void *)hs, he - hs, p->pmd_size, NULL);
-		}
-		rt__populate(hp, heap);
-		free(hp);
+	/* heap reserve and stack first, if they fit at all */
+	if (lr->heap + lr->stackb > (brl < bcg ? brl : bcg)) {
+		if (rep && rep->sz >= offsetof(struct rt_lock_report, reserve_skipped) +
+				       sizeof(rep->reserve_skipped))
+			rep->reserve_skipped = lr->heap + lr->stackb;
+		lr->heap = 0;
+		lr->stackb = 0;
 	}
-	mcl = MCL_CURRENT | MCL_FUTURE;
-	if (onfault && p->mcl_onfault)
-		mcl |= MCL_ONFAULT;
-	if (mlockall(mcl)) {
-		int err = errno;
-
-		undo_settings();
-		vlist_free(&l);
-		pthread_mutex_unlock(&proc_mu);
-		rt__lock_fail(fn, err, need_rl);
-		rt__fail_append(" (mlockall; nothing was locked)");
-		return -err;
+	(void)lock_prefault(lr, false);     /* a failed malloc: no reserve */
+	vlist_free(&lr->l);
+	if (vlist_read(&lr->l) == 0) {
+		lock_best_effort(&lr->l, brl, bcg, lr->onfault && lr->p->mcl_onfault, rep);
+		vlist_free(&lr->l);
 	}
+	st.best_effort = true;
+	st.future = false;
+}
+
+/* mlockall now and for the future. Leaves the process locked for the
+ * unwind (UNDO_MLOCKALL). */
+static int lock_mlockall(struct lockrun *lr)
+{
+	lr->mcl = MCL_CURRENT | MCL_FUTURE;
+	if (lr->onfault && lr->p->mcl_onfault)
+		lr->mcl |= MCL_ONFAULT;
+	if (mlockall(lr->mcl)) {
+		lr->why = WHY_MLOCKALL;
+		return -errno;
+	}
+	lr->undo = UNDO_MLOCKALL;
 	st.future = true;
 	st.best_effort = false;
-	st.fork_mcl = (o.flags & RT_LOCK_ALL_FORK_RELOCK) ? mcl : 0;
+	st.fork_mcl = (lr->o.flags & RT_LOCK_ALL_FORK_RELOCK) ? lr->mcl : 0;
+	return 0;
+}
 
-	/* mlockall ignores populate failures (like MAP_LOCKED): check that the
-	 * anonymous writable memory really is resident */
-	if (!(mcl & MCL_ONFAULT)) {
-		uint64_t missing = 0;
+/* mlockall ignores populate failures (like MAP_LOCKED): check that the
+ * anonymous writable memory really is resident. Changes nothing. */
+static int lock_check_populated(struct lockrun *lr)
+{
+	if (lr->mcl & MCL_ONFAULT)
+		return 0;
+	/* after MCL_CURRENT every accessible, non-special mapping is
+	 * locked: /proc/self/maps says which those are, without the
+	 * page-table walk of a second smaps read */
+	vlist_free(&lr->l);
+	if (vlist_read_from(&lr->l, true) == 0) {
+		for (size_t i = 0; i < lr->l.n; i++) {
+			const struct vinfo *v = &lr->l.v[i];
+			struct rtk_res res;
 
-		/* after MCL_CURRENT every accessible, non-special mapping is
-		 * locked: /proc/self/maps says which those are, without the
-		 * page-table walk of a second smaps read */
-		vlist_free(&l);
-		if (vlist_read_from(&l, true) == 0) {
-			for (size_t i = 0; i < l.n; i++) {
-				const struct vinfo *v = &l.v[i];
-				struct rtk_res res;
-
-				if (!v->anon || !v->writable || v->special)
-					continue;
-				if (rtk_residency((void *)v->s, v->e - v->s, RTK_RES_MINCORE, &res))
-					continue;
-				missing += (uint64_t)(res.pages - res.present) * ps;
-			}
-		}
-		if (missing) {
-			unlock_process();
-			st.future = false;
-			undo_settings();
-			vlist_free(&l);
-			pthread_mutex_unlock(&proc_mu);
-			return rt__fail(ENOMEM, "%s: mlockall succeeded but left %s of anonymous "
-					"memory unpopulated (the memory cgroup or the machine ran out: "
-					"room was %s); the process was unlocked again. Raise the memory "
-					"limit or lower heap_reserve.", fn, rt__size(missing, a),
-					rt__size(room, b));
+			if (!v->anon || !v->writable || v->special)
+				continue;
+			if (rtk_residency((void *)v->s, v->e - v->s, RTK_RES_MINCORE, &res))
+				continue;
+			lr->missing += (uint64_t)(res.pages - res.present) * lr->ps;
 		}
 	}
+	if (lr->missing) {
+		lr->why = WHY_UNPOPULATED;
+		return -ENOMEM;
+	}
+	return 0;
+}
 
-locked:
-	vlist_free(&l);
-	if (!(o.flags & RT_LOCK_ALL_KEEP_NUMA_BALANCING))
+/* Put rt_lock_all in force: NUMA balancing off, the registry told. What
+ * rt_unlock_all undoes from here on. */
+static void lock_commit(struct lockrun *lr)
+{
+	vlist_free(&lr->l);
+	if (!(lr->o.flags & RT_LOCK_ALL_KEEP_NUMA_BALANCING))
 		numa_balancing_off();
 	__atomic_store_n(&st.active, true, __ATOMIC_RELEASE);
 	rt__reg_set_lockall(true);
-	if (rep) {
-		rlim_t s2, h2;
+}
 
-		rtk_memlock_limit(&s2, &h2);
-		rep->memlock_soft = s2 == RLIM_INFINITY ? SIZE_MAX : s2;
-		rep->memlock_hard = h2 == RLIM_INFINITY ? SIZE_MAX : h2;
-		rep->rlimit_raised = st.rlimit_raised;
-		rep->future_locked = st.future;
-		rep->best_effort = st.best_effort;
-		if (!rtk_self_status(&ps_st))
-			rep->locked_bytes = ps_st.vm_lck;
-		if (rep->sz >= offsetof(struct rt_lock_report, numa_balancing_off) + sizeof(int))
-			rep->numa_balancing_off = st.mpol_set;
-		if (rep->sz >= offsetof(struct rt_lock_report, ksm_merge_off) + sizeof(int))
-			rep->ksm_merge_off = ksm_off;
+/* Fill the caller's report with the state rt_lock_all left. */
+static void lock_report_close(const struct lockrun *lr)
+{
+	struct rt_lock_report *rep = lr->rep;
+	struct rtk_status s;
+	rlim_t s2, h2;
+
+	if (!rep)
+		return;
+	rtk_memlock_limit(&s2, &h2);
+	rep->memlock_soft = s2 == RLIM_INFINITY ? SIZE_MAX : s2;
+	rep->memlock_hard = h2 == RLIM_INFINITY ? SIZE_MAX : h2;
+	rep->rlimit_raised = st.rlimit_raised;
+	rep->future_locked = st.future;
+	rep->best_effort = st.best_effort;
+	if (!rtk_self_status(&s))
+		rep->locked_bytes = s.vm_lck;
+	if (rep->sz >= offsetof(struct rt_lock_report, numa_balancing_off) + sizeof(int))
+		rep->numa_balancing_off = st.mpol_set;
+	if (rep->sz >= offsetof(struct rt_lock_report, ksm_merge_off) + sizeof(int))
+		rep->ksm_merge_off = lr->ksm_off;
+}
+
+/* The one unwind: undo what the completed phases did, deepest first, and
+ * release proc_mu. */
+static void lock_unwind(struct lockrun *lr)
+{
+	switch (lr->undo) {
+	case UNDO_MLOCKALL:
+		unlock_process();
+		st.future = false;
+		/* fall through */
+	case UNDO_SETTINGS:
+		undo_settings();
+		/* fall through */
+	case UNDO_MUTEX:
+		vlist_free(&lr->l);
+		pthread_mutex_unlock(&proc_mu);
 	}
+}
+
+/* The sentence of a failed phase, recorded after the unwind. Returns err. */
+static int lock_say(const struct lockrun *lr, int err)
+{
+	char a[32], b[32], c[32], d[32], e[32], f[32], g[32];
+
+	switch (lr->why) {
+	case WHY_SMAPS:
+		return rt__fail(-err, "%s: cannot read /proc/self/smaps (%s); is /proc mounted?",
+				fn, rt_strerror(err));
+	case WHY_NO_MEMLOCK:
+		return rt__fail(-err, "%s: this process may not lock memory (EPERM): "
+				"RLIMIT_MEMLOCK is 0 (hard %s) and CAP_IPC_LOCK is not "
+				"held; %s.", fn, rt__size(lr->hard, a), rt__memlock_remedy);
+	case WHY_RLIMIT:
+		return rt__fail(-err, "%s: locking this process needs %s (mapped %s + heap "
+				"reserve %s + stack %s) but RLIMIT_MEMLOCK is %s (hard %s), "
+				"%s is already locked, and CAP_IPC_LOCK is not held; nothing "
+				"was locked. To fix it, %s; or pass RT_LOCK_ALL_BEST_EFFORT to "
+				"lock what fits.", fn, rt__size(lr->need_rl, a),
+				rt__size(lr->mapped, b), rt__size(lr->heap, c),
+				rt__size(lr->stackb, d), rt__size(lr->soft, e),
+				rt__size(lr->hard, f), rt__size(lr->vmlck0, g),
+				rt__memlock_remedy);
+	case WHY_CGROUP:
+		return rt__fail(-err, "%s: locking this process would make %s resident but "
+				"its memory cgroup %s has only %s of room (limit %s, usage %s); "
+				"refusing rather than being OOM-killed, nothing was locked. Raise "
+				"the cgroup limit (memory.max, memory.limit_in_bytes on v1, "
+				"MemoryMax= in a systemd unit, the container's --memory), lower "
+				"heap_reserve, use RT_LOCK_ALL_ONFAULT, or pass "
+				"RT_LOCK_ALL_BEST_EFFORT.", fn, rt__size(lr->need_cg, a),
+				lr->cg.path, rt__size(lr->room, b), rt__size(lr->cg.limit, c),
+				rt__size(lr->cg.usage, d));
+	case WHY_HEAP:
+		return rt__fail(-err, "%s: malloc of the %s heap reserve failed; lower "
+				"heap_reserve.", fn, rt__size(lr->heap, a));
+	case WHY_MLOCKALL:
+		rt__lock_fail(fn, -err, lr->need_rl);
+		rt__fail_append(" (mlockall; nothing was locked)");
+		return err;
+	case WHY_UNPOPULATED:
+		return rt__fail(-err, "%s: mlockall succeeded but left %s of anonymous "
+				"memory unpopulated (the memory cgroup or the machine ran out: "
+				"room was %s); the process was unlocked again. Raise the memory "
+				"limit or lower heap_reserve.", fn, rt__size(lr->missing, a),
+				rt__size(lr->room, b));
+	}
+	return err;
+}
+
+int rt_lock_all(const struct rt_lock_opts *uopts)
+{
+	struct lockrun lr = { .undo = UNDO_MUTEX };
+	int r;
+
+	r = lock_opts(&lr, uopts);
+	if (!r)
+		r = lock_report_open(&lr);
+	if (r)
+		return r;
+
+	pthread_mutex_lock(&proc_mu);
+	if (st.active) {
+		lock_report_active(lr.rep);
+		pthread_mutex_unlock(&proc_mu);
+		return 0;
+	}
+	r = lock_measure(&lr);
+	if (r)
+		goto unwind;
+	lr.undo = UNDO_SETTINGS;
+	r = lock_fit_rlimit(&lr);
+	if (r)
+		goto unwind;
+	r = lock_fit_cgroup(&lr);
+	if (r)
+		goto unwind;
+	lock_remember_prelocked(&lr.l);
+	lock_tune_malloc(&lr.o);
+	lock_set_thp(&lr.o);
+	/* KSM off before anything is populated or locked: merged pages are
+	 * unmerged now, not on a real-time thread's first write (ksm.c) */
+	lr.ksm_off = rt__ksm_lock_all(lr.o.flags & RT_LOCK_ALL_KEEP_KSM);
+	lock_set_thread_stack(lr.tstack);
+	if (lr.best) {
+		lock_what_fits(&lr);
+	} else {
+		/* reserve and stack before mlockall so they can use THP and
+		 * the fast populate; mlockall then locks the present pages */
+		r = lock_prefault(&lr, lr.o.thp == RT_THP_PREFER);
+		if (r) {
+			lr.why = WHY_HEAP;
+			goto unwind;
+		}
+		r = lock_mlockall(&lr);
+		if (r)
+			goto unwind;
+		r = lock_check_populated(&lr);
+		if (r)
+			goto unwind;
+	}
+	lock_commit(&lr);
+	lock_report_close(&lr);
 	pthread_mutex_unlock(&proc_mu);
 	return 0;
+
+unwind:
+	lock_unwind(&lr);
+	return lock_say(&lr, r);
 }
 
 int rt_unlock_all(void)

@@ -516,334 +516,294 @@ static const char *mode_name(enum rt_lock_mode m)
 	return "?";
 }
 
-/* RT_HUGE_HUGETLB: a private hugetlb mapping from the reserved pool. The
- * pool's pages are reserved at mmap (so a later fault cannot find it empty),
- * populated here, and never swapped; mlock would not mark them. */
-static struct rt_region *create_hugetlb(const char *fn, size_t bytes,
-					const struct rt_region_opts *o)
-{
-	const struct rtk_probe *p = rtk_probe();
-	struct rtk_meminfo mi;
-	struct rtk_res res;
+/* ---- rt_region_create, in phases ------------------------------------------- */
+
+/* Why a phase of rt_region_create failed. The sentence is written by
+ * create_report only after create_unwind has undone everything: several
+ * read VmLck and the memory cgroup's usage, which count the mapping until
+ * it is gone. */
+enum mk_why {
+	MK_RESERVE,         /* no address space for the mapping */
+	MK_LOCK,            /* locking refused: rt__lock_fail's sentence */
+	MK_LOCK_MODE,       /* the same, with the mode and "nothing is left" */
+	MK_MPROTECT,        /* making the mapping writable */
+	MK_MBIND,           /* binding to the NUMA node */
+	MK_PLACEMENT,       /* pages off the NUMA node after locking */
+	MK_LOCKED_VERIFY,   /* MAP_LOCKED: residency unreadable or short */
+	MK_REGISTRY,        /* MAP_LOCKED: no memory for the registry entry */
+	MK_HT_MMAP,         /* hugetlb: the pool (or mmap) refused */
+	MK_HT_MPROTECT,     /* hugetlb: making the node-bound mapping writable */
+	MK_HT_POPULATE,     /* hugetlb: MADV_POPULATE_WRITE failed */
+	MK_HT_VERIFY,       /* hugetlb: residency unreadable or short */
+	MK_HT_PLACEMENT,    /* hugetlb: pages off the NUMA node */
+};
+
+/* What rt_region_create has planned and made so far, and why it failed. */
+struct mk {
+	const char *fn;
+	const struct rtk_probe *p;
+	struct rt_region_opts o;
+	size_t bytes, size;          /* asked; to map (rounded) */
+	size_t gran, body, align;    /* THP: huge page size, bytes in huge pages, alignment */
+	size_t hps;                  /* hugetlb: the pool's page size */
+	struct rtk_meminfo mi;       /* hugetlb: the pool, for the sentence */
+	unsigned nt;                 /* populating threads */
+	bool rw;                     /* made writable already (the 5.10 fallback) */
+	/* made so far; create_unwind undoes them in reverse */
 	struct rt_region *r;
-	size_t hps, size, len;
-	char a[32], b[32], *text;
-	uint8_t *m;
-	int err;
+	uint8_t *m;                  /* the mapping of `size` bytes */
+	bool registered;             /* in the lock registry */
+	/* the failure, for create_report */
+	enum mk_why why;
+	int err;                     /* errno as the sentence takes it (sign included) */
+	size_t missing, pages;       /* residency: pages not present, of all */
+	long off;                    /* NUMA check: misplaced pages, or -errno */
+};
 
-	if (o->mode == RT_LOCK_ONFAULT)
-		return rt__fail_null(EINVAL, "%s: RT_HUGE_HUGETLB with RT_LOCK_ONFAULT: hugetlb "
-				     "pages are reserved at mmap and never swapped, so there is "
-				     "nothing to lock on fault; use RT_LOCK_POPULATE.", fn);
-	text = rtk_read_file("/proc/meminfo", &len);
-	memset(&mi, 0, sizeof(mi));
-	if (text) {
-		rtk_meminfo_parse(text, len, &mi);
-		free(text);
-	}
-	hps = (size_t)mi.hugepagesize;
-	if (!hps || (hps & (hps - 1)) || hps < p->page_size)
-		return rt__fail_null(EOPNOTSUPP, "%s: RT_HUGE_HUGETLB: this kernel has no "
-				     "hugetlbfs (no Hugepagesize in /proc/meminfo; "
-				     "CONFIG_HUGETLBFS). Use RT_HUGE_AUTO (transparent huge "
-				     "pages) instead.", fn);
-	if (!rt__roundup(bytes, hps, &size) || size > (SIZE_MAX >> 2))
-		return rt__fail_null(EINVAL, "%s: size %zu rounded to %s huge pages overflows.",
-				     fn, bytes, rt__size(hps, a));
-	r = calloc(1, sizeof(*r));
-	if (!r)
-		return rt__fail_null(ENOMEM, "%s: out of memory for the region handle.", fn);
-	/* PROT_NONE first: under mlockall(MCL_FUTURE) a readable mapping is
-	 * populated inside mmap, on the caller's node, before mbind */
-	m = mmap(NULL, size, o->numa_node ? PROT_NONE : PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
-	if (m == MAP_FAILED) {
-		err = errno;
-		free(r);
-		if (err == ENOMEM)
-			return rt__fail_null(ENOMEM, "%s: the hugetlb pool cannot hold %s (%zu pages "
-					     "of %s): it has %llu pages, %llu free (free pages "
-					     "reserved by other mappings are not available). Reserve "
-					     "more: `sysctl "
-					     "vm.nr_hugepages=N` (or hugepages=N on the kernel command "
-					     "line, for pages that boot-time fragmentation cannot "
-					     "deny).", fn, rt__size(size, a), size / hps,
-					     rt__size(hps, b), (unsigned long long)mi.hugepages_total,
-					     (unsigned long long)mi.hugepages_free);
-		return rt__fail_null(err, "%s: mmap(MAP_HUGETLB) of %s: %s.", fn, rt__size(size, a),
-				     rt_strerror(err));
-	}
-	r->addr = m;
-	r->size = size;
-	r->mode_requested = o->mode;
-	r->mode_used = RT_LOCK_POPULATE;
-	r->huge_page_size = hps;
-	r->huge_bytes = size;
-	r->hugetlb = 1;
-	r->populate_threads = 1;
-	if (o->numa_node) {
-		err = rt__numa_bind(m, size, o->numa_node - 1);
-		if (err) {
-			munmap(m, size);
-			free(r);
-			return rt__fail_null(-err, "%s: mbind to NUMA node %d: %s.", fn,
-					     o->numa_node - 1, rt_strerror(err));
-		}
-		r->numa_node = o->numa_node;
-		if (mprotect(m, size, PROT_READ | PROT_WRITE)) {
-			err = errno;
-			munmap(m, size);
-			free(r);
-			return rt__fail_null(err, "%s: mprotect of the hugetlb mapping: %s.", fn,
-					     rt_strerror(err));
-		}
-	}
-	if (p->populate_write && madvise(m, size, MADV_POPULATE_WRITE) == 0) {
-		r->populate_method = RT_POPULATE_MADVISE;
-	} else if (p->populate_write) {
-		err = errno;
-		munmap(m, size);
-		free(r);
-		return rt__fail_null(err == EFAULT || err == EINTR ? ENOMEM : err,
-				     "%s: populating %s of hugetlb pages failed (%s): the pool%s "
-				     "has no free page left; reserve more with `sysctl "
-				     "vm.nr_hugepages=N`.", fn, rt__size(size, a), rt_strerror(err),
-				     o->numa_node ? " on that NUMA node" : "");
-	} else {
-		/* before 5.14: one write per huge page; the reservation made at
-		 * mmap guarantees each fault a page (on a node-bound region the
-		 * node's own pool must hold them, see docs/api.md) */
-		for (size_t off = 0; off < size; off += hps)
-			((volatile uint8_t *)m)[off] = 0;
-		r->populate_method = RT_POPULATE_TOUCH;
-	}
-	err = rtk_residency(m, size, RTK_RES_MINCORE, &res);
-	if (err || res.present != res.pages) {
-		munmap(m, size);
-		free(r);
-		if (err)
-			return rt__fail_null(-err, "%s: cannot verify the hugetlb mapping: %s.", fn,
-					     rt_strerror(err));
-		return rt__fail_null(ENOMEM, "%s: %zu of %zu pages of the hugetlb mapping are not "
-				     "present after populating; nothing is kept.", fn,
-				     res.pages - res.present, res.pages);
-	}
-	if (o->numa_node) {
-		long off = rt__numa_misplaced(m, size, o->numa_node - 1);
-
-		if (off) {
-			munmap(m, size);
-			free(r);
-			return rt__fail_null(off < 0 ? (int)-off : EIO, "%s: the hugetlb pages are "
-					     "not all on NUMA node %d (%s); nothing is kept.", fn,
-					     o->numa_node - 1, off < 0 ? rt_strerror((int)-off)
-					     : "misplaced");
-		}
-	}
-	live_add(r);
-	return r;
+/* A phase failed: note why for create_report; -1. */
+static int mk_fail(struct mk *c, enum mk_why why, int err)
+{
+	c->why = why;
+	c->err = err;
+	return -1;
 }
 
-struct rt_region *rt_region_create(size_t bytes, const struct rt_region_opts *uopts)
+/* Copy the options and refuse what is invalid; nothing is made yet. */
+static int create_validate(struct mk *c, const struct rt_region_opts *uopts)
 {
-	static const char fn[] = "rt_region_create";
-	const struct rtk_probe *p = rtk_probe();
-	struct rt_region_opts o;
-	struct rt_region *r;
-	size_t ps = p->page_size, size, gran, body = 0, align;
-	unsigned nt;
-	bool rw = false;             /* made writable already */
-	char a[32];
-	uint8_t *m;
+	struct rt_region_opts *o = &c->o;
+	const char *fn = c->fn;
+
+	if (uopts && !rt__opts_ok(uopts, uopts->sz, sizeof(*o)))
+		return RT__REFUSE(EINVAL, "%s: the options struct is invalid (sz %zu, or "
+				  "fields unknown to this rtmem are set); fill it with RT_OPTS().",
+				  fn, uopts->sz);
+	rt__opts_copy(o, sizeof(*o), uopts);
+	if (!mode_valid(o->mode) || !huge_valid(o->huge) || o->flags)
+		return RT__REFUSE(EINVAL, "%s: invalid options (mode %d, huge %d, flags %#x); "
+				  "use RT_LOCK_* and RT_HUGE_* values and flags 0.",
+				  fn, (int)o->mode, (int)o->huge, o->flags);
+	if (o->numa_node < 0 || (o->numa_node && !rt__numa_node_online(o->numa_node - 1)))
+		return RT__REFUSE(EINVAL, "%s: numa_node %d names no online NUMA node (use "
+				  "RT_NUMA_NODE(n) for node n; /sys/devices/system/node lists "
+				  "them).", fn, o->numa_node);
+	if (o->numa_node && o->mode == RT_LOCK_MAP_LOCKED)
+		return RT__REFUSE(EINVAL, "%s: RT_LOCK_MAP_LOCKED populates inside mmap, before "
+				  "a NUMA node can be set; use RT_LOCK_POPULATE with "
+				  "numa_node.", fn);
+	if (c->bytes == 0)
+		return RT__REFUSE(EINVAL, "%s: size 0 requested; ask for at least one byte.", fn);
+	if (!rt__roundup(c->bytes, c->p->page_size, &c->size) || c->size > (SIZE_MAX >> 2))
+		return RT__REFUSE(EINVAL, "%s: size %zu bytes overflows the address space.",
+				  fn, c->bytes);
+	return 0;
+}
+
+/* The size and huge-page plan: THP only in whole, aligned huge pages, so
+ * none is ever partly locked, the rest no-huge-page; then refuse a lock
+ * that cannot fit (precheck) before anything is made. */
+static int create_plan(struct mk *c)
+{
+	const struct rtk_probe *p = c->p;
 	int err;
 
-	if (uopts && !rt__opts_ok(uopts, uopts->sz, sizeof(o)))
-		return rt__fail_null(EINVAL, "%s: the options struct is invalid (sz %zu, or "
-				     "fields unknown to this rtmem are set); fill it with RT_OPTS().",
-				     fn, uopts->sz);
-	rt__opts_copy(&o, sizeof(o), uopts);
-	if (!mode_valid(o.mode) || !huge_valid(o.huge) || o.flags)
-		return rt__fail_null(EINVAL, "%s: invalid options (mode %d, huge %d, flags %#x); "
-				     "use RT_LOCK_* and RT_HUGE_* values and flags 0.",
-				     fn, (int)o.mode, (int)o.huge, o.flags);
-	if (o.numa_node < 0 || (o.numa_node && !rt__numa_node_online(o.numa_node - 1)))
-		return rt__fail_null(EINVAL, "%s: numa_node %d names no online NUMA node (use "
-				     "RT_NUMA_NODE(n) for node n; /sys/devices/system/node lists "
-				     "them).", fn, o.numa_node);
-	if (o.numa_node && o.mode == RT_LOCK_MAP_LOCKED)
-		return rt__fail_null(EINVAL, "%s: RT_LOCK_MAP_LOCKED populates inside mmap, before "
-				     "a NUMA node can be set; use RT_LOCK_POPULATE with "
-				     "numa_node.", fn);
-	if (bytes == 0)
-		return rt__fail_null(EINVAL, "%s: size 0 requested; ask for at least one byte.", fn);
-	if (!rt__roundup(bytes, ps, &size) || size > (SIZE_MAX >> 2))
-		return rt__fail_null(EINVAL, "%s: size %zu bytes overflows the address space.",
-				     fn, bytes);
-	if (o.huge == RT_HUGE_HUGETLB)
-		return create_hugetlb(fn, bytes, &o);
-
-	/* Huge pages: the region may use THP only in whole, aligned huge
-	 * pages, so none is ever partly locked; the rest is no-huge-page. */
-	gran = (p->thp != RTK_THP_ABSENT) ? p->pmd_size : 0;
+	c->gran = (p->thp != RTK_THP_ABSENT) ? p->pmd_size : 0;
 	if (p->thp == RTK_THP_NEVER)
-		gran = 0;
-	align = ps;
-	if (gran && o.huge == RT_HUGE_ROUND) {
-		if (!rt__roundup(size, gran, &size))
-			return rt__fail_null(EINVAL, "%s: size %zu rounded to huge pages overflows.",
-					     fn, bytes);
-		body = size;
-	} else if (gran && o.huge == RT_HUGE_AUTO && size >= gran) {
-		body = size & ~(gran - 1);
+		c->gran = 0;
+	c->align = p->page_size;
+	if (c->gran && c->o.huge == RT_HUGE_ROUND) {
+		if (!rt__roundup(c->size, c->gran, &c->size))
+			return RT__REFUSE(EINVAL, "%s: size %zu rounded to huge pages overflows.",
+					  c->fn, c->bytes);
+		c->body = c->size;
+	} else if (c->gran && c->o.huge == RT_HUGE_AUTO && c->size >= c->gran) {
+		c->body = c->size & ~(c->gran - 1);
 	}
-	if (body)
-		align = gran;
-
-	err = precheck(fn, size, o.mode == RT_LOCK_ONFAULT && p->mlock_onfault ? 0 : size);
+	if (c->body)
+		c->align = c->gran;
+	err = precheck(c->fn, c->size,
+		       c->o.mode == RT_LOCK_ONFAULT && p->mlock_onfault ? 0 : c->size);
 	if (err) {
 		errno = -err;
-		return NULL;
+		return -1;
 	}
-	r = calloc(1, sizeof(*r));
-	if (!r)
-		return rt__fail_null(ENOMEM, "%s: out of memory for the region handle.", fn);
-	r->mode_requested = o.mode;
-	r->mode_used = o.mode;
-	if (o.mode == RT_LOCK_ONFAULT && !p->mlock_onfault)
-		r->mode_used = RT_LOCK_POPULATE;  /* documented fallback */
+	return 0;
+}
 
-	m = reserve_aligned(size, align, ps);
-	if (m == MAP_FAILED) {
-		err = errno;
-		free(r);
-		return rt__fail_null(err, "%s: cannot reserve %s of address space: %s.", fn,
-				     rt__size(size, a), rt_strerror(err));
+/* RT_HUGE_HUGETLB's plan: a private hugetlb mapping from the reserved pool,
+ * whose page size /proc/meminfo gives. The pool's pages are reserved at
+ * mmap (so a later fault cannot find it empty), populated here, and never
+ * swapped; mlock would not mark them. */
+static int hugetlb_plan(struct mk *c)
+{
+	const char *fn = c->fn;
+	char a[32], *text;
+	size_t len;
+
+	if (c->o.mode == RT_LOCK_ONFAULT)
+		return RT__REFUSE(EINVAL, "%s: RT_HUGE_HUGETLB with RT_LOCK_ONFAULT: hugetlb "
+				  "pages are reserved at mmap and never swapped, so there is "
+				  "nothing to lock on fault; use RT_LOCK_POPULATE.", fn);
+	text = rtk_read_file("/proc/meminfo", &len);
+	memset(&c->mi, 0, sizeof(c->mi));
+	if (text) {
+		rtk_meminfo_parse(text, len, &c->mi);
+		free(text);
 	}
-	r->addr = m;
-	r->size = size;
+	c->hps = (size_t)c->mi.hugepagesize;
+	if (!c->hps || (c->hps & (c->hps - 1)) || c->hps < c->p->page_size)
+		return RT__REFUSE(EOPNOTSUPP, "%s: RT_HUGE_HUGETLB: this kernel has no "
+				  "hugetlbfs (no Hugepagesize in /proc/meminfo; "
+				  "CONFIG_HUGETLBFS). Use RT_HUGE_AUTO (transparent huge "
+				  "pages) instead.", fn);
+	if (!rt__roundup(c->bytes, c->hps, &c->size) || c->size > (SIZE_MAX >> 2))
+		return RT__REFUSE(EINVAL, "%s: size %zu rounded to %s huge pages overflows.",
+				  fn, c->bytes, rt__size(c->hps, a));
+	return 0;
+}
 
-	if (r->mode_used == RT_LOCK_MAP_LOCKED) {
-		/* mmap(MAP_LOCKED) populates but does not fail when it cannot:
-		 * verify every page afterwards */
-		struct rtk_res res;
+/* The handle, once the plan holds; the lock mode it will use. */
+static int create_handle(struct mk *c)
+{
+	c->r = calloc(1, sizeof(*c->r));
+	if (!c->r)
+		return RT__REFUSE(ENOMEM, "%s: out of memory for the region handle.", c->fn);
+	c->r->mode_requested = c->o.mode;
+	c->r->mode_used = c->o.mode;
+	if (c->o.mode == RT_LOCK_ONFAULT && !c->p->mlock_onfault)
+		c->r->mode_used = RT_LOCK_POPULATE;  /* documented fallback */
+	return 0;
+}
 
-		if (mmap(m, size, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_LOCKED, -1, 0) == MAP_FAILED) {
-			err = errno;
-			munmap(m, size);
-			free(r);
-			return lock_fail_null(fn, err, size);
+/* Reserve the address space PROT_NONE, aligned for the huge pages:
+ * nothing is populated or charged for memory yet. */
+static int create_reserve(struct mk *c)
+{
+	uint8_t *m = reserve_aligned(c->size, c->align, c->p->page_size);
+
+	if (m == MAP_FAILED)
+		return mk_fail(c, MK_RESERVE, errno);
+	c->m = m;
+	c->r->addr = m;
+	c->r->size = c->size;
+	return 0;
+}
+
+/* RT_LOCK_MAP_LOCKED: mmap(MAP_LOCKED) populates but does not fail when it
+ * cannot, so every page is verified; then registered without syscalls,
+ * since the mapping is already locked. */
+static int create_map_locked(struct mk *c)
+{
+	uintptr_t a = (uintptr_t)c->m;
+	struct rtk_res res;
+	int err;
+
+	if (mmap(c->m, c->size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_LOCKED, -1, 0) == MAP_FAILED)
+		return mk_fail(c, MK_LOCK, errno);
+	c->r->populate_method = RT_POPULATE_MMAP;
+	/* mincore: fastest for anonymous memory, and it opens no file, which
+	 * a full memory cgroup could refuse */
+	err = rtk_residency(c->m, c->size, RTK_RES_MINCORE, &res);
+	if (err || res.present != res.pages) {
+		if (!err) {
+			c->missing = res.pages - res.present;
+			c->pages = res.pages;
 		}
-		r->populate_method = RT_POPULATE_MMAP;
-		/* mincore: fastest for anonymous memory, and it opens no file, which
-		 * a full memory cgroup could refuse */
-		err = rtk_residency(m, size, RTK_RES_MINCORE, &res);
-		if (err || res.present != res.pages) {
-			size_t missing = err ? 0 : res.pages - res.present;
+		return mk_fail(c, MK_LOCKED_VERIFY, err);
+	}
+	err = rt__reg_lock(a, c->size, a, a + c->size, RT__LK_POPULATE, false);
+	if (err)
+		return mk_fail(c, MK_REGISTRY, err);
+	c->registered = true;
+	return 0;
+}
 
-			munmap(m, size);
-			free(r);
-			if (err)
-				return rt__fail_null(-err, "%s: cannot verify the population of a "
-						     "MAP_LOCKED mapping: %s.", fn, rt_strerror(err));
-			rt__lock_fail(fn, ENOMEM, size);
-			return rt__fail_null(ENOMEM, "%s: mmap(MAP_LOCKED) of %s succeeded but left "
-					     "%zu of %zu pages unpopulated (they would fault later); "
-					     "nothing is kept mapped. Free memory or raise the memory "
-					     "cgroup limit, or use RT_LOCK_POPULATE, which fails up front.",
-					     fn, rt__size(size, a), missing, res.pages);
-		}
-		/* registered without syscalls: the mapping is already locked */
-		err = rt__reg_lock((uintptr_t)m, size, (uintptr_t)m, (uintptr_t)m + size,
-				   RT__LK_POPULATE, false);
-		if (err) {
-			munmap(m, size);
-			free(r);
-			return rt__fail_null(-err, "%s: out of memory for the lock registry.", fn);
-		}
-		goto done;
+/* THP advice before the first fault, which decides the page size. */
+static int create_advise(struct mk *c)
+{
+	if (c->p->thp != RTK_THP_ABSENT) {
+		if (c->body)
+			madvise(c->m, c->body, MADV_HUGEPAGE);
+		if (c->size > c->body)
+			madvise(c->m + c->body, c->size - c->body, MADV_NOHUGEPAGE);
 	}
+	if (c->body) {
+		c->r->huge_page_size = c->gran;
+		c->r->huge_bytes = c->body;
+	}
+	return 0;
+}
 
-	if (p->thp != RTK_THP_ABSENT) {
-		/* advice before the first fault decides the page size */
-		if (body)
-			madvise(m, body, MADV_HUGEPAGE);
-		if (size > body)
-			madvise(m + body, size - body, MADV_NOHUGEPAGE);
+/* The NUMA node and lock-on-fault, set while the mapping is still
+ * PROT_NONE: under mlockall(MCL_FUTURE) it is VM_LOCKED already, and the
+ * mprotect of create_writable populates a VM_LOCKED private mapping on the
+ * spot, on the caller's node, before anything else could run; a
+ * lock-on-fault mapping it leaves alone. */
+static int create_bind_onfault(struct mk *c)
+{
+	int err;
+
+	if (c->o.numa_node) {
+		err = rt__numa_bind(c->m, c->size, c->o.numa_node - 1);
+		if (err)
+			return mk_fail(c, MK_MBIND, err);
+		c->r->numa_node = c->o.numa_node;
 	}
-	if (body) {
-		r->huge_page_size = gran;
-		r->huge_bytes = body;
-	}
-	/* The node and lock-on-fault are set while the mapping is still
-	 * PROT_NONE: under mlockall(MCL_FUTURE) it is VM_LOCKED already, and
-	 * the mprotect below populates a VM_LOCKED private mapping on the
-	 * spot, on the caller's node, before anything else could run; a
-	 * lock-on-fault mapping it leaves alone. */
-	if (o.numa_node) {
-		err = rt__numa_bind(m, size, o.numa_node - 1);
-		if (err) {
-			munmap(m, size);
-			free(r);
-			return rt__fail_null(-err, "%s: mbind to NUMA node %d: %s.", fn,
-					     o.numa_node - 1, rt_strerror(err));
-		}
-		r->numa_node = o.numa_node;
-	}
-	nt = r->mode_used == RT_LOCK_ONFAULT ? 1 : pop_threads_for(size, o.populate_threads);
-	if (p->mlock_onfault && (r->mode_used == RT_LOCK_ONFAULT || nt > 1)) {
+	c->nt = c->r->mode_used == RT_LOCK_ONFAULT ? 1
+		: pop_threads_for(c->size, c->o.populate_threads);
+	if (c->p->mlock_onfault && (c->r->mode_used == RT_LOCK_ONFAULT || c->nt > 1)) {
 		/* populate mode with helpers: lock on fault first, so every
 		 * page goes straight onto the unevictable list as it is
 		 * faulted (and RLIMIT_MEMLOCK is checked before any work) */
-		err = rtk_mlock2(m, size, MLOCK_ONFAULT);
-		if (err == -ENOMEM && !mprotect(m, size, PROT_READ | PROT_WRITE)) {
+		err = rtk_mlock2(c->m, c->size, MLOCK_ONFAULT);
+		if (err == -ENOMEM && !mprotect(c->m, c->size, PROT_READ | PROT_WRITE)) {
 			/* 5.10 (and before 5.16 or so): mlock2's populate
 			 * step refuses a PROT_NONE range (-EFAULT, returned as
 			 * ENOMEM) even for lock-on-fault. Writable first
 			 * there, as before; under MCL_FUTURE that mprotect
 			 * populates on the caller's node (docs/api.md). A
 			 * real RLIMIT_MEMLOCK refusal fails again here. */
-			rw = true;
-			err = rtk_mlock2(m, size, MLOCK_ONFAULT);
+			c->rw = true;
+			err = rtk_mlock2(c->m, c->size, MLOCK_ONFAULT);
 		}
-		if (err) {
-			munmap(m, size);
-			free(r);
-			return lock_fail_null(fn, -err, size);
-		}
+		if (err)
+			return mk_fail(c, MK_LOCK, -err);
 	}
-	if (!rw && mprotect(m, size, PROT_READ | PROT_WRITE)) {
-		err = errno;
-		munmap(m, size);
-		free(r);
-		if (err == ENOMEM || err == EAGAIN)
-			return lock_fail_null(fn, err, size);
-		return rt__fail_null(err, "%s: mprotect: %s.", fn, rt_strerror(err));
-	}
+	return 0;
+}
+
+/* Readable and writable, unless the 5.10 fallback made it so already. */
+static int create_writable(struct mk *c)
+{
+	if (!c->rw && mprotect(c->m, c->size, PROT_READ | PROT_WRITE))
+		return mk_fail(c, MK_MPROTECT, errno);
+	return 0;
+}
+
+/* Populate (in parallel for large regions) and lock, then register.
+ * Locked on fault already when helpers populate; then mlock only turns
+ * lock-on-fault into a full lock and finds every page present. With one
+ * thread, mlock's own populate is the fastest (docs/performance.md): it
+ * faults each page straight onto the unevictable list and walks once. */
+static int create_lock(struct mk *c)
+{
+	struct rt_region *r = c->r;
+	uintptr_t a = (uintptr_t)c->m;
+	int err;
 
 	if (r->mode_used == RT_LOCK_ONFAULT) {
 		r->populate_method = RT_POPULATE_NONE;
-		err = rt__reg_lock((uintptr_t)m, size, (uintptr_t)m, (uintptr_t)m + size,
-				   RT__LK_ONFAULT, true);
+		err = rt__reg_lock(a, c->size, a, a + c->size, RT__LK_ONFAULT, true);
 	} else {
-		/* Locked on fault above when helpers populate (in parallel
-		 * for large regions); then mlock only turns lock-on-fault into
-		 * a full lock and finds every page present. With one thread,
-		 * mlock's own populate is the fastest (docs/performance.md): it
-		 * faults each page straight onto the unevictable list and walks
-		 * once. */
 		int pm = RT_POPULATE_MLOCK;
 
 		r->populate_threads = 1;
-		if (nt > 1) {
-			pm = populate_parallel(m, size, body ? gran : ps, nt, !p->populate_write,
-					      &r->populate_threads);
-			if (pm < 0) {
-				err = pm;
-				munmap(m, size);
-				free(r);
-				return lock_fail_null(fn, -err, size);
-			}
+		if (c->nt > 1) {
+			pm = populate_parallel(c->m, c->size, c->body ? c->gran : c->p->page_size,
+					       c->nt, !c->p->populate_write, &r->populate_threads);
+			if (pm < 0)
+				return mk_fail(c, MK_LOCK, -pm);
 		}
 		r->populate_method = pm;
 		/* Lock here, then register without syscalls (nobody else knows
@@ -851,55 +811,226 @@ struct rt_region *rt_region_create(size_t bytes, const struct rt_region_opts *uo
 		 * unmapped before anything else runs, since a full memory
 		 * cgroup may make any further page fault wait (even free()
 		 * faults under ASan). */
-		err = rtk_mlock(m, size);
-		if (err) {
-			munmap(m, size);
-			free(r);
-			/* mlock reports a failed populate as EAGAIN (POSIX); on
-			 * this fresh private mapping it can only mean no memory,
-			 * which the other paths report as ENOMEM */
-			if (err == -EAGAIN)
-				err = -ENOMEM;
-			lock_fail_null(fn, -err, size);
-			rt__fail_append(" (mode %s; nothing is left mapped or locked)",
-					mode_name(o.mode));
-			return NULL;
-		}
-		err = rt__reg_lock((uintptr_t)m, size, (uintptr_t)m, (uintptr_t)m + size,
-				   RT__LK_POPULATE, false);
+		err = rtk_mlock(c->m, c->size);
+		/* mlock reports a failed populate as EAGAIN (POSIX); on this
+		 * fresh private mapping it can only mean no memory, which the
+		 * other paths report as ENOMEM */
+		if (err)
+			return mk_fail(c, MK_LOCK_MODE, err == -EAGAIN ? ENOMEM : -err);
+		err = rt__reg_lock(a, c->size, a, a + c->size, RT__LK_POPULATE, false);
 	}
-	if (err) {
-		munmap(m, size);
-		free(r);
-		lock_fail_null(fn, -err, size);
-		rt__fail_append(" (mode %s; nothing is left mapped or locked)", mode_name(o.mode));
-		return NULL;
-	}
-	/* no huge-page block left with base pages for khugepaged to collapse
-	 * later (collapse.c); failing that, the region only keeps the advice */
-	if (body && r->mode_used != RT_LOCK_ONFAULT)
-		(void)rt__thp_settle(m, body, gran, NULL);
-	if (o.numa_node && r->mode_used != RT_LOCK_ONFAULT) {
-		long off = rt__numa_misplaced(m, size, o.numa_node - 1);
+	if (err)
+		return mk_fail(c, MK_LOCK_MODE, -err);
+	c->registered = true;
+	return 0;
+}
 
-		if (off) {
-			rt__reg_unlock((uintptr_t)m, size, false, NULL, NULL);
-			munmap(m, size);
-			free(r);
-			if (off < 0)
-				return rt__fail_null((int)-off, "%s: cannot check NUMA placement "
-						     "(move_pages): %s; nothing is kept.", fn,
-						     rt_strerror((int)off));
-			return rt__fail_null(EIO, "%s: %ld sampled pages are not on NUMA node %d "
-					     "despite MPOL_BIND; nothing is kept.", fn, off,
-					     o.numa_node - 1);
-		}
+/* After locking: no huge-page block left with base pages for khugepaged to
+ * collapse later (collapse.c; failing that, the region only keeps the
+ * advice), and every page on the NUMA node asked for. */
+static int create_settle(struct mk *c)
+{
+	if (c->body && c->r->mode_used != RT_LOCK_ONFAULT)
+		(void)rt__thp_settle(c->m, c->body, c->gran, NULL);
+	if (c->o.numa_node && c->r->mode_used != RT_LOCK_ONFAULT) {
+		c->off = rt__numa_misplaced(c->m, c->size, c->o.numa_node - 1);
+		if (c->off)
+			return mk_fail(c, MK_PLACEMENT, 0);
 	}
-done:
+	return 0;
+}
+
+/* hugetlb: map from the pool, PROT_NONE first when a node is asked for
+ * (under mlockall(MCL_FUTURE) a readable mapping is populated inside mmap,
+ * on the caller's node, before mbind), then bind and make it writable. */
+static int hugetlb_map(struct mk *c)
+{
+	struct rt_region *r = c->r;
+	uint8_t *m;
+	int err;
+
+	m = mmap(NULL, c->size, c->o.numa_node ? PROT_NONE : PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (m == MAP_FAILED)
+		return mk_fail(c, MK_HT_MMAP, errno);
+	c->m = m;
+	r->addr = m;
+	r->size = c->size;
+	r->mode_used = RT_LOCK_POPULATE;
+	r->huge_page_size = c->hps;
+	r->huge_bytes = c->size;
+	r->hugetlb = 1;
+	r->populate_threads = 1;
+	if (c->o.numa_node) {
+		err = rt__numa_bind(m, c->size, c->o.numa_node - 1);
+		if (err)
+			return mk_fail(c, MK_MBIND, err);
+		r->numa_node = c->o.numa_node;
+		if (mprotect(m, c->size, PROT_READ | PROT_WRITE))
+			return mk_fail(c, MK_HT_MPROTECT, errno);
+	}
+	return 0;
+}
+
+/* hugetlb: populate, then verify every page present and on the node. */
+static int hugetlb_fill(struct mk *c)
+{
+	const struct rtk_probe *p = c->p;
+	struct rtk_res res;
+	uint8_t *m = c->m;
+	int err;
+
+	if (p->populate_write && madvise(m, c->size, MADV_POPULATE_WRITE) == 0) {
+		c->r->populate_method = RT_POPULATE_MADVISE;
+	} else if (p->populate_write) {
+		return mk_fail(c, MK_HT_POPULATE, errno);
+	} else {
+		/* before 5.14: one write per huge page; the reservation made at
+		 * mmap guarantees each fault a page (on a node-bound region the
+		 * node's own pool must hold them, see docs/api.md) */
+		for (size_t off = 0; off < c->size; off += c->hps)
+			((volatile uint8_t *)m)[off] = 0;
+		c->r->populate_method = RT_POPULATE_TOUCH;
+	}
+	err = rtk_residency(m, c->size, RTK_RES_MINCORE, &res);
+	if (err || res.present != res.pages) {
+		if (!err) {
+			c->missing = res.pages - res.present;
+			c->pages = res.pages;
+		}
+		return mk_fail(c, MK_HT_VERIFY, err);
+	}
+	if (c->o.numa_node) {
+		c->off = rt__numa_misplaced(m, c->size, c->o.numa_node - 1);
+		if (c->off)
+			return mk_fail(c, MK_HT_PLACEMENT, 0);
+	}
+	return 0;
+}
+
+/* The one unwind path of rt_region_create: undo what was made, newest
+ * first (the registry entry, the mapping, the handle). */
+static void create_unwind(struct mk *c)
+{
+	if (c->registered)
+		rt__reg_unlock((uintptr_t)c->m, c->size, false, NULL, NULL);
+	if (c->m)
+		munmap(c->m, c->size);
+	free(c->r);
+	c->r = NULL;
+}
+
+/* The failed phase's sentence, once create_unwind is done. NULL, errno set. */
+static void *create_report(const struct mk *c)
+{
+	const char *fn = c->fn;
+	int err = c->err, node = c->o.numa_node - 1;
+	char a[32], b[32];
+
+	switch (c->why) {
+	case MK_RESERVE:
+		return rt__fail_null(err, "%s: cannot reserve %s of address space: %s.", fn,
+				     rt__size(c->size, a), rt_strerror(err));
+	case MK_LOCK:
+		return lock_fail_null(fn, err, c->size);
+	case MK_LOCK_MODE:
+		lock_fail_null(fn, err, c->size);
+		rt__fail_append(" (mode %s; nothing is left mapped or locked)",
+				mode_name(c->o.mode));
+		return NULL;
+	case MK_MPROTECT:
+		if (err == ENOMEM || err == EAGAIN)
+			return lock_fail_null(fn, err, c->size);
+		return rt__fail_null(err, "%s: mprotect: %s.", fn, rt_strerror(err));
+	case MK_MBIND:
+		return rt__fail_null(-err, "%s: mbind to NUMA node %d: %s.", fn, node,
+				     rt_strerror(err));
+	case MK_PLACEMENT:
+		if (c->off < 0)
+			return rt__fail_null((int)-c->off, "%s: cannot check NUMA placement "
+					     "(move_pages): %s; nothing is kept.", fn,
+					     rt_strerror((int)c->off));
+		return rt__fail_null(EIO, "%s: %ld sampled pages are not on NUMA node %d "
+				     "despite MPOL_BIND; nothing is kept.", fn, c->off, node);
+	case MK_LOCKED_VERIFY:
+		if (err)
+			return rt__fail_null(-err, "%s: cannot verify the population of a "
+					     "MAP_LOCKED mapping: %s.", fn, rt_strerror(err));
+		rt__lock_fail(fn, ENOMEM, c->size);
+		return rt__fail_null(ENOMEM, "%s: mmap(MAP_LOCKED) of %s succeeded but left "
+				     "%zu of %zu pages unpopulated (they would fault later); "
+				     "nothing is kept mapped. Free memory or raise the memory "
+				     "cgroup limit, or use RT_LOCK_POPULATE, which fails up front.",
+				     fn, rt__size(c->size, a), c->missing, c->pages);
+	case MK_REGISTRY:
+		return rt__fail_null(-err, "%s: out of memory for the lock registry.", fn);
+	case MK_HT_MMAP:
+		if (err == ENOMEM)
+			return rt__fail_null(ENOMEM, "%s: the hugetlb pool cannot hold %s (%zu pages "
+					     "of %s): it has %llu pages, %llu free (free pages "
+					     "reserved by other mappings are not available). Reserve "
+					     "more: `sysctl "
+					     "vm.nr_hugepages=N` (or hugepages=N on the kernel command "
+					     "line, for pages that boot-time fragmentation cannot "
+					     "deny).", fn, rt__size(c->size, a), c->size / c->hps,
+					     rt__size(c->hps, b),
+					     (unsigned long long)c->mi.hugepages_total,
+					     (unsigned long long)c->mi.hugepages_free);
+		return rt__fail_null(err, "%s: mmap(MAP_HUGETLB) of %s: %s.", fn,
+				     rt__size(c->size, a), rt_strerror(err));
+	case MK_HT_MPROTECT:
+		return rt__fail_null(err, "%s: mprotect of the hugetlb mapping: %s.", fn,
+				     rt_strerror(err));
+	case MK_HT_POPULATE:
+		return rt__fail_null(err == EFAULT || err == EINTR ? ENOMEM : err,
+				     "%s: populating %s of hugetlb pages failed (%s): the pool%s "
+				     "has no free page left; reserve more with `sysctl "
+				     "vm.nr_hugepages=N`.", fn, rt__size(c->size, a),
+				     rt_strerror(err), c->o.numa_node ? " on that NUMA node" : "");
+	case MK_HT_VERIFY:
+		if (err)
+			return rt__fail_null(-err, "%s: cannot verify the hugetlb mapping: %s.", fn,
+					     rt_strerror(err));
+		return rt__fail_null(ENOMEM, "%s: %zu of %zu pages of the hugetlb mapping are not "
+				     "present after populating; nothing is kept.", fn,
+				     c->missing, c->pages);
+	case MK_HT_PLACEMENT:
+		return rt__fail_null(c->off < 0 ? (int)-c->off : EIO, "%s: the hugetlb pages are "
+				     "not all on NUMA node %d (%s); nothing is kept.", fn, node,
+				     c->off < 0 ? rt_strerror((int)-c->off) : "misplaced");
+	}
+	return NULL;
+}
+
+/* Validate, plan, make the handle; then map, lock and check in phases,
+ * any failure going through create_unwind once; register the region. */
+struct rt_region *rt_region_create(size_t bytes, const struct rt_region_opts *uopts)
+{
+	struct mk c = { .fn = "rt_region_create", .p = rtk_probe(), .bytes = bytes };
+	bool hugetlb;
+	int failed;
+
+	if (create_validate(&c, uopts))
+		return NULL;
+	hugetlb = c.o.huge == RT_HUGE_HUGETLB;
+	if ((hugetlb ? hugetlb_plan(&c) : create_plan(&c)) || create_handle(&c))
+		return NULL;
+	if (hugetlb)
+		failed = hugetlb_map(&c) || hugetlb_fill(&c);
+	else if (c.r->mode_used == RT_LOCK_MAP_LOCKED)
+		failed = create_reserve(&c) || create_map_locked(&c);
+	else
+		failed = create_reserve(&c) || create_advise(&c) || create_bind_onfault(&c) ||
+			 create_writable(&c) || create_lock(&c) || create_settle(&c);
+	if (failed) {
+		create_unwind(&c);
+		return create_report(&c);
+	}
 	/* never merged by KSM, even in a process that opted in (ksm.c) */
-	rt__ksm_unmergeable(m, size);
-	live_add(r);
-	return r;
+	if (!hugetlb)
+		rt__ksm_unmergeable(c.m, c.size);
+	live_add(c.r);
+	return c.r;
 }
 
 int rt_region_destroy(struct rt_region *r)
@@ -1091,6 +1222,11 @@ int rt_lock_range(void *addr, size_t len, const struct rt_range_opts *uopts)
 	return 0;
 }
 
+int rt__unlock_range(void *addr, size_t len, bool munlock)
+{
+	return rt__reg_unlock((uintptr_t)addr, len, munlock, NULL, NULL);
+}
+
 int rt_unlock_range(void *addr, size_t len)
 {
 	static const char fn[] = "rt_unlock_range";
@@ -1098,7 +1234,7 @@ int rt_unlock_range(void *addr, size_t len)
 
 	if (!addr || !len)
 		return rt__fail(EINVAL, "%s: NULL address or zero length.", fn);
-	err = rt__reg_unlock((uintptr_t)addr, len, true, NULL, NULL);
+	err = rt__unlock_range(addr, len, true);
 	if (err == -ENOENT)
 		return rt__fail(ENOENT, "%s: no lock of [%p, +%zu) is held (unlocked already, or "
 				"never locked with rt_lock_range with this exact address and "

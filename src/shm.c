@@ -128,7 +128,7 @@ static bool opts_in(const struct rt_shm_opts *u, struct rt_shm_opts *o, const ch
 static void unmap_unlock(struct rt_shm *s)
 {
 	if (s->locked)
-		rt__reg_unlock((uintptr_t)s->addr, s->size, true, NULL, NULL);
+		rt__unlock_range(s->addr, s->size, true);
 	s->locked = false;
 	if (s->addr) {
 		if (s->kind == RT_SHM_SYSV)

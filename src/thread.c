@@ -362,7 +362,7 @@ static void thread_end(void *arg)
 	size_t hw = high_water(r);
 
 	if (r->locked)
-		rt__reg_unlock((uintptr_t)r->lo, r->size, true, NULL, NULL);
+		rt__unlock_range(r->lo, r->size, true);
 	if (r->node)
 		rt__numa_unbind(r->lo, r->size);   /* glibc may give it to any thread */
 	pthread_mutex_lock(&mu);

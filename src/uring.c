@@ -25,6 +25,7 @@
  * 5.10.0-32 does not, its stable io_uring being newer) and again on recent
  * kernels (io_create_region: seen on 6.18, not on 6.1 or 6.12).
  */
+#include "env.h"
 #include "internal.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"
@@ -82,9 +83,9 @@ static int opts_get(const struct rt_uring_opts *uopts, struct rt_uring_opts *o)
 		return rt__fail(EINVAL, "%s: %u entries: the kernel allows at most %u.", fn,
 				o->entries, URING_MAX_ENTRIES);
 	if (rtk_probe()->disabled & RTK_F_IO_URING)
-		return rt__fail(ENOSYS, "%s: io_uring is forced off by RTMEM_DISABLE=%s "
+		return rt__fail(ENOSYS, "%s: io_uring is forced off by " RTMEM_ENV_DISABLE "=%s "
 				"(unset it to use io_uring).", fn,
-				getenv("RTMEM_DISABLE") ? getenv("RTMEM_DISABLE") : "");
+				getenv(RTMEM_ENV_DISABLE) ? getenv(RTMEM_ENV_DISABLE) : "");
 	return 0;
 }
 
@@ -556,37 +557,19 @@ int rt_uring_register_region(struct rt_uring *u, struct rt_region *r)
 	return rt_uring_register(u, addr, rt_region_size(r));
 }
 
-#define ARENA_MAX_REGIONS 64
-
-struct ranges {
-	unsigned n;
-	void *addr[ARENA_MAX_REGIONS];
-	size_t len[ARENA_MAX_REGIONS];
-};
-
-static int collect(void *addr, size_t len, void *arg)
-{
-	struct ranges *rs = arg;
-
-	if (rs->n == ARENA_MAX_REGIONS)
-		return -E2BIG;
-	rs->addr[rs->n] = addr;
-	rs->len[rs->n++] = len;
-	return 0;
-}
-
 int rt_uring_register_arena(struct rt_uring *u, struct rt_arena *a)
 {
-	struct ranges rs = { .n = 0 };
-	int r;
+	void *addr[RT__ARENA_MAX_REGIONS];
+	size_t len[RT__ARENA_MAX_REGIONS];
+	int n;
 
 	if (!live(u))
 		return not_live(u, "rt_uring_register_arena");
-	r = a ? rt__arena_regions(a, collect, &rs) : -EINVAL;
-	if (r)
+	n = a ? rt__arena_ranges(a, addr, len) : -EINVAL;
+	if (n < 0)
 		return rt__fail(EINVAL, "rt_uring_register_arena: %s arena.",
 				a ? "not a live" : "NULL");
-	return register_ranges(u, rs.addr, rs.len, rs.n);
+	return register_ranges(u, addr, len, (unsigned)n);
 }
 
 int rt_uring_buf(const struct rt_uring *u, const void *ptr, size_t len, unsigned *index)

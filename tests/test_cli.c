@@ -5,6 +5,7 @@
  */
 #include "support.h"
 #include "internal.h"
+#include "cli/json.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"
 

@@ -11,6 +11,7 @@
  */
 #include "support.h"
 #include "internal.h"
+#include "cli/doctor.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -24,7 +24,10 @@
  *       becomes CMD); 125 when rtmem refuses, 126/127 when CMD cannot be
  *       run or found.
  */
+#include "doctor.h"
+#include "env.h"
 #include "internal.h"
+#include "json.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"
 
@@ -386,189 +389,258 @@ static int check_usage(const char *fmt, const char *arg)
 	return usage(stderr);
 }
 
-static int cmd_check(int argc, char **argv)
+/* ---- rtmem check, in phases: parse, select, audit, output ---- */
+
+/* One run of `rtmem check`; the phases fill it in order, cmd_check frees
+ * what they allocated (cg_buf, prom_path, w.a) in one place. */
+struct check {
+	enum { CHECK_TABLE, CHECK_JSON, CHECK_PROM } fmt;
+	const char *textfile, *cgroup, *unit;
+	long pid;                   /* -1 with --all */
+	bool all;
+	char *cg_buf, *prom_path;
+	struct select sel;
+	struct walk w;
+	size_t bad;                 /* audited processes with violations */
+	double t0;
+};
+
+/* Read the options into *c. 0, or the exit status of a usage error (with
+ * its message on stderr). Allocates nothing. */
+static int check_parse(struct check *c, int argc, char **argv)
 {
-	enum { TABLE, JSON, PROM } fmt = TABLE;
-	const char *textfile = NULL, *cgroup = NULL, *unit = NULL;
-	char *cg_buf = NULL, *prom_path = NULL;
-	struct select sel = { { NULL, NULL }, "" };
-	struct walk w = { 0 };
-	bool all = false;
-	size_t bad = 0;
-	double t0 = mono_now();
-	long pid = -1;
 	char *end;
-	int r, rc;
 
 	for (int i = 0; i < argc; i++) {
 		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (!strcmp(o, "--pid") && v) {
 			errno = 0;
-			pid = strtol(argv[++i], &end, 10);
-			if (errno || *end || pid <= 0 || pid > 0x7fffffff) {
+			c->pid = strtol(argv[++i], &end, 10);
+			if (errno || *end || c->pid <= 0 || c->pid > 0x7fffffff) {
 				fprintf(stderr, "rtmem check: --pid needs a process id, not '%s'\n",
 					argv[i]);
 				return 2;
 			}
 		} else if (!strcmp(o, "--all")) {
-			all = true;
+			c->all = true;
 		} else if (!strcmp(o, "--cgroup") && v && *v) {
-			cgroup = argv[++i];
+			c->cgroup = argv[++i];
 		} else if (!strcmp(o, "--unit") && v && *v && !strchr(v, '/')) {
-			unit = argv[++i];
+			c->unit = argv[++i];
 		} else if (!strcmp(o, "--textfile") && v && *v) {
-			textfile = argv[++i];
+			c->textfile = argv[++i];
 		} else if (!strcmp(o, "--json")) {
-			fmt = JSON;
+			c->fmt = CHECK_JSON;
 		} else if (!strcmp(o, "--prometheus")) {
-			fmt = PROM;
+			c->fmt = CHECK_PROM;
 		} else {
 			return check_usage("unknown option or missing value: '%s'", o);
 		}
 	}
-	if (cgroup || unit)
-		all = true;
-	if ((pid > 0) == all)
+	if (c->cgroup || c->unit)
+		c->all = true;
+	if ((c->pid > 0) == c->all)
 		return check_usage("%s", "give --pid PID, or --all (--cgroup PATH, --unit NAME)");
-	if (cgroup && unit)
+	if (c->cgroup && c->unit)
 		return check_usage("%s", "give --cgroup or --unit, not both");
-	if (textfile && fmt == JSON)
+	if (c->textfile && c->fmt == CHECK_JSON)
 		return check_usage("%s", "--textfile writes Prometheus text, not --json");
-	if (textfile)
-		fmt = PROM;
-	if (cgroup) {
+	if (c->textfile)
+		c->fmt = CHECK_PROM;
+	return 0;
+}
+
+/* Turn --cgroup, --unit and --textfile into the selection and the output
+ * path. 0, or 2 when memory runs out. Leaves c->cg_buf and c->prom_path. */
+static int check_select(struct check *c)
+{
+	if (c->cgroup) {
 		/* the path /proc/PID/cgroup shows; a /sys/fs/cgroup path also
 		 * works, with or without a v1 controller directory */
-		const char *c = cgroup;
-		bool sysfs = !strncmp(c, "/sys/fs/cgroup", 14) && (c[14] == '/' || !c[14]);
+		const char *p = c->cgroup;
+		bool sysfs = !strncmp(p, "/sys/fs/cgroup", 14) && (p[14] == '/' || !p[14]);
 		size_t l;
 
 		if (sysfs)
-			c += 14;
-		while (*c == '/')
-			c++;
-		if (asprintf(&cg_buf, "/%s", c) < 0)
+			p += 14;
+		while (*p == '/')
+			p++;
+		if (asprintf(&c->cg_buf, "/%s", p) < 0) {
+			c->cg_buf = NULL;
 			return 2;
-		l = strlen(cg_buf);
-		while (l > 1 && cg_buf[l - 1] == '/')
-			cg_buf[--l] = 0;
-		sel.cgroup[0] = cg_buf;
-		if (sysfs && strchr(cg_buf + 1, '/'))
-			sel.cgroup[1] = strchr(cg_buf + 1, '/');
+		}
+		l = strlen(c->cg_buf);
+		while (l > 1 && c->cg_buf[l - 1] == '/')
+			c->cg_buf[--l] = 0;
+		c->sel.cgroup[0] = c->cg_buf;
+		if (sysfs && strchr(c->cg_buf + 1, '/'))
+			c->sel.cgroup[1] = strchr(c->cg_buf + 1, '/');
 	}
-	if (unit)
-		snprintf(sel.unit, sizeof(sel.unit), "%s%s", unit, strchr(unit, '.') ? "" : ".service");
-	if (textfile && asprintf(&prom_path, "%s/rtmem.prom", textfile) < 0)
+	if (c->unit)
+		snprintf(c->sel.unit, sizeof(c->sel.unit), "%s%s", c->unit,
+			 strchr(c->unit, '.') ? "" : ".service");
+	if (c->textfile && asprintf(&c->prom_path, "%s/rtmem.prom", c->textfile) < 0) {
+		c->prom_path = NULL;
 		return 2;
+	}
+	return 0;
+}
 
-	if (all) {
-		r = walk_procs(&sel, &w);
+/* Audit the selected processes (--all) or the one --pid into c->w, and
+ * count those with violations. 0, or 2 with the reason on stderr. Leaves
+ * c->w.a. */
+static int check_audit(struct check *c)
+{
+	int r;
+
+	if (c->all) {
+		r = walk_procs(&c->sel, &c->w);
 		if (r) {
 			fprintf(stderr, "rtmem check: cannot list the processes in /proc: %s\n",
 				strerror(-r));
-			rc = 2;
-			goto out;
+			return 2;
 		}
 	} else {
-		w.a = calloc(1, sizeof(*w.a));
-		if (!w.a) {
+		c->w.a = calloc(1, sizeof(*c->w.a));
+		if (!c->w.a) {
 			fprintf(stderr, "rtmem check: out of memory\n");
-			rc = 2;
-			goto out;
+			return 2;
 		}
-		r = audit_one((pid_t)pid, w.a);
+		r = audit_one((pid_t)c->pid, c->w.a);
 		if (r) {
 			fprintf(stderr, "rtmem check: %s\n", r == -ENOMEM ? "out of memory" :
 				rt_last_error());
-			rc = 2;
-			goto out;
+			return 2;
 		}
-		w.n = 1;
+		c->w.n = 1;
 	}
-	for (size_t i = 0; i < w.n; i++)
-		bad += w.a[i].rep.violations != 0;
+	for (size_t i = 0; i < c->w.n; i++)
+		c->bad += c->w.a[i].rep.violations != 0;
+	return 0;
+}
 
-	if (fmt == PROM) {
-		struct rt__prom_proc *pp = calloc(w.n ? w.n : 1, sizeof(*pp));
-		struct rt__prom_run run = { .timestamp = rt__unix_now(),
-					    .duration = mono_now() - t0,
-					    .vanished = w.vanished, .unreadable = w.unreadable };
+/* Prometheus text to stdout, or published to c->prom_path. 0, or 2 with
+ * the reason on stderr. Allocates nothing that outlives it. */
+static int check_out_prom(const struct check *c)
+{
+	const struct walk *w = &c->w;
+	struct rt__prom_proc *pp = calloc(w->n ? w->n : 1, sizeof(*pp));
+	struct rt__prom_run run = { .timestamp = rt__unix_now(),
+				    .duration = mono_now() - c->t0,
+				    .vanished = w->vanished, .unreadable = w->unreadable };
 
-		if (!pp) {
-			fprintf(stderr, "rtmem check: out of memory\n");
-			rc = 2;
-			goto out;
+	if (!pp) {
+		fprintf(stderr, "rtmem check: out of memory\n");
+		return 2;
+	}
+	for (size_t i = 0; i < w->n; i++) {
+		pp[i].rep = &w->a[i].rep;
+		pp[i].findings = w->a[i].f;
+		memcpy(pp[i].comm, w->a[i].comm, sizeof(pp[i].comm));
+		pp[i].have_faults = w->a[i].have_faults;
+		pp[i].minflt = w->a[i].minflt;
+		pp[i].majflt = w->a[i].majflt;
+		pp[i].audit_seconds = w->a[i].secs;
+	}
+	if (c->prom_path) {
+		if (rt__prom_publish(c->prom_path, NULL, true, &run, pp, w->n)) {
+			fprintf(stderr, "rtmem check: %s\n", rt_last_error());
+			free(pp);
+			return 2;
 		}
-		for (size_t i = 0; i < w.n; i++) {
-			pp[i].rep = &w.a[i].rep;
-			pp[i].findings = w.a[i].f;
-			memcpy(pp[i].comm, w.a[i].comm, sizeof(pp[i].comm));
-			pp[i].have_faults = w.a[i].have_faults;
-			pp[i].minflt = w.a[i].minflt;
-			pp[i].majflt = w.a[i].majflt;
-			pp[i].audit_seconds = w.a[i].secs;
-		}
-		if (prom_path) {
-			r = rt__prom_publish(prom_path, NULL, true, &run, pp, w.n);
-			if (r) {
-				fprintf(stderr, "rtmem check: %s\n", rt_last_error());
-				free(pp);
-				rc = 2;
-				goto out;
-			}
-		} else {
-			rt__prom_write(stdout, &run, pp, w.n);
-		}
-		free(pp);
-	} else if (fmt == JSON) {
-		struct rt__json j;
-
-		rt__json_begin(&j, stdout);
-		if (!all) {
-			check_json(&j, w.a);
-		} else {
-			rt__json_open(&j, '{');
-			rt__json_key(&j, "processes");
-			rt__json_open(&j, '[');
-			for (size_t i = 0; i < w.n; i++)
-				check_json(&j, &w.a[i]);
-			rt__json_close(&j, ']');
-			rt__json_key(&j, "audited"), rt__json_u64(&j, w.n);
-			rt__json_key(&j, "with_violations"), rt__json_u64(&j, bad);
-			rt__json_key(&j, "skipped_vanished"), rt__json_u64(&j, w.vanished);
-			rt__json_key(&j, "skipped_unreadable"), rt__json_u64(&j, w.unreadable);
-			rt__json_close(&j, '}');
-		}
-		fputc('\n', stdout);
 	} else {
-		for (size_t i = 0; i < w.n; i++) {
-			if (i)
-				putchar('\n');
-			check_table(&w.a[i]);
-		}
-		if (all)
-			printf("%s%zu processes with locked memory audited, %zu with violations; "
-			       "skipped: %zu vanished, %zu unreadable\n", w.n ? "\n" : "", w.n, bad,
-			       w.vanished, w.unreadable);
+		rt__prom_write(stdout, &run, pp, w->n);
 	}
-	if (all && w.unreadable)
+	free(pp);
+	return 0;
+}
+
+/* JSON to stdout: one process's object, or with --all the list and totals. */
+static void check_out_json(const struct check *c)
+{
+	const struct walk *w = &c->w;
+	struct rt__json j;
+
+	rt__json_begin(&j, stdout);
+	if (!c->all) {
+		check_json(&j, w->a);
+	} else {
+		rt__json_open(&j, '{');
+		rt__json_key(&j, "processes");
+		rt__json_open(&j, '[');
+		for (size_t i = 0; i < w->n; i++)
+			check_json(&j, &w->a[i]);
+		rt__json_close(&j, ']');
+		rt__json_key(&j, "audited"), rt__json_u64(&j, w->n);
+		rt__json_key(&j, "with_violations"), rt__json_u64(&j, c->bad);
+		rt__json_key(&j, "skipped_vanished"), rt__json_u64(&j, w->vanished);
+		rt__json_key(&j, "skipped_unreadable"), rt__json_u64(&j, w->unreadable);
+		rt__json_close(&j, '}');
+	}
+	fputc('\n', stdout);
+}
+
+/* The table to stdout: one per process, with --all a closing total. */
+static void check_out_table(const struct check *c)
+{
+	const struct walk *w = &c->w;
+
+	for (size_t i = 0; i < w->n; i++) {
+		if (i)
+			putchar('\n');
+		check_table(&w->a[i]);
+	}
+	if (c->all)
+		printf("%s%zu processes with locked memory audited, %zu with violations; "
+		       "skipped: %zu vanished, %zu unreadable\n", w->n ? "\n" : "", w->n, c->bad,
+		       w->vanished, w->unreadable);
+}
+
+/* Write the report in its format, then what was skipped or matched nothing
+ * on stderr. The exit status: 0 clean, 1 violations, 2 not written. */
+static int check_output(const struct check *c)
+{
+	const struct walk *w = &c->w;
+
+	if (c->fmt == CHECK_PROM) {
+		if (check_out_prom(c))
+			return 2;
+	} else if (c->fmt == CHECK_JSON) {
+		check_out_json(c);
+	} else {
+		check_out_table(c);
+	}
+	if (c->all && w->unreadable)
 		fprintf(stderr, "rtmem check: skipped %zu process%s whose /proc files could not "
 			"be read (another user's process needs root, or CAP_SYS_PTRACE and "
-			"CAP_DAC_READ_SEARCH)\n", w.unreadable, w.unreadable == 1 ? "" : "es");
-	if (all && (cgroup || unit) && !w.matched)
-		fprintf(stderr, "rtmem check: no process is in %s %s\n", cgroup ? "cgroup" : "unit",
-			cgroup ? sel.cgroup[0] : sel.unit);
+			"CAP_DAC_READ_SEARCH)\n", w->unreadable, w->unreadable == 1 ? "" : "es");
+	if (c->all && (c->cgroup || c->unit) && !w->matched)
+		fprintf(stderr, "rtmem check: no process is in %s %s\n",
+			c->cgroup ? "cgroup" : "unit", c->cgroup ? c->sel.cgroup[0] : c->sel.unit);
 	if (fflush(stdout)) {
 		fprintf(stderr, "rtmem check: writing the report: %s\n", strerror(errno));
-		rc = 2;
-		goto out;
+		return 2;
 	}
-	rc = bad ? 1 : 0;
-out:
-	audited_free(w.a, w.n);
-	free(cg_buf);
-	free(prom_path);
+	return c->bad ? 1 : 0;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	struct check c = { .sel = { { NULL, NULL }, "" }, .pid = -1, .t0 = mono_now() };
+	int rc;
+
+	rc = check_parse(&c, argc, argv);
+	if (rc)
+		return rc;
+	rc = check_select(&c);
+	if (!rc)
+		rc = check_audit(&c);
+	if (!rc)
+		rc = check_output(&c);
+	audited_free(c.w.a, c.w.n);
+	free(c.cg_buf);
+	free(c.prom_path);
 	return rc;
 }
 
@@ -733,7 +805,6 @@ static int cmd_lock(int argc, char **argv)
 
 /* ---- rtmem run ---- */
 
-#define RUN_REFUSED 125     /* as env(1) and timeout(1): the tool failed */
 #define RUN_CANNOT_EXEC 126
 #define RUN_NOT_FOUND 127
 #define PRELOAD_NAME "librtmem-preload.so"
@@ -744,7 +815,7 @@ static int cmd_lock(int argc, char **argv)
 static bool find_preload(char *out, size_t n)
 {
 	char exe[PATH_MAX], c[PATH_MAX * 2];
-	const char *env = getenv("RTMEM_PRELOAD_LIB");
+	const char *env = getenv(RTMEM_ENV_PRELOAD_LIB);
 	ssize_t k;
 
 	if (env && *env)
@@ -866,7 +937,7 @@ static int cmd_run(int argc, char **argv)
 			if (!v || !rt__parse_size(v, dst)) {
 				fprintf(stderr, "rtmem run: %s needs a size (bytes, or a number "
 					"with K, M or G), not '%s'\n", o, v ? v : "");
-				return RUN_REFUSED;
+				return RTMEM_EXIT_REFUSED;
 			}
 			i++;
 		} else if (!strcmp(o, "--on-full") && v &&
@@ -884,20 +955,20 @@ static int cmd_run(int argc, char **argv)
 		} else {
 			fprintf(stderr, "rtmem run: unknown option '%s'\n", o);
 			usage(stderr);
-			return RUN_REFUSED;
+			return RTMEM_EXIT_REFUSED;
 		}
 	}
 	if (i < argc && !strcmp(argv[i], "--"))
 		i++;
 	if (i >= argc) {
 		fprintf(stderr, "rtmem run: no command: rtmem run [OPTIONS] -- CMD [ARGS...]\n");
-		return RUN_REFUSED;
+		return RTMEM_EXIT_REFUSED;
 	}
 	argv += i;
 	if (arena && arena_max && arena_max < arena) {
 		fprintf(stderr, "rtmem run: --arena-max %zu is below --arena-size %zu\n",
 			arena_max, arena);
-		return RUN_REFUSED;
+		return RTMEM_EXIT_REFUSED;
 	}
 	if (!which(argv[0], prog, sizeof(prog))) {
 		int e = errno;
@@ -909,41 +980,42 @@ static int cmd_run(int argc, char **argv)
 	if (why && !best) {
 		fprintf(stderr, "rtmem run: refusing to run %s: %s, so it cannot be locked "
 			"from its start (--best-effort runs it unlocked)\n", prog, why);
-		return RUN_REFUSED;
+		return RTMEM_EXIT_REFUSED;
 	}
 	if (why)
 		fprintf(stderr, "rtmem run: best effort: %s runs unlocked: %s\n", prog, why);
 	if (!find_preload(lib, sizeof(lib))) {
 		fprintf(stderr, "rtmem run: cannot find %s next to %s, in %s or in "
-			"$RTMEM_PRELOAD_LIB; is rtmem installed completely?\n", PRELOAD_NAME,
+			"$" RTMEM_ENV_PRELOAD_LIB "; is rtmem installed completely?\n",
+			PRELOAD_NAME,
 			"the rtmem executable", RTMEM_INSTALL_LIBDIR);
-		return RUN_REFUSED;
+		return RTMEM_EXIT_REFUSED;
 	}
 	old = getenv("LD_PRELOAD");
 	if (asprintf(&pre, "%s%s%s", lib, old && *old ? ":" : "", old ? old : "") < 0) {
 		fprintf(stderr, "rtmem run: out of memory\n");
-		return RUN_REFUSED;
+		return RTMEM_EXIT_REFUSED;
 	}
 	setenv("LD_PRELOAD", pre, 1);
 	free(pre);
 	if (arena)
-		snprintf(num, sizeof(num), "%zu", arena), setenv("RTMEM_ARENA_SIZE", num, 1);
+		snprintf(num, sizeof(num), "%zu", arena), setenv(RTMEM_ENV_ARENA_SIZE, num, 1);
 	if (arena_max)
-		snprintf(num, sizeof(num), "%zu", arena_max), setenv("RTMEM_ARENA_MAX", num, 1);
+		snprintf(num, sizeof(num), "%zu", arena_max), setenv(RTMEM_ENV_ARENA_MAX, num, 1);
 	if (stack)
-		snprintf(num, sizeof(num), "%zu", stack), setenv("RTMEM_STACK", num, 1);
+		snprintf(num, sizeof(num), "%zu", stack), setenv(RTMEM_ENV_STACK, num, 1);
 	if (on_full)
-		setenv("RTMEM_ON_FULL", on_full, 1);
+		setenv(RTMEM_ENV_ON_FULL, on_full, 1);
 	if (fork_mode)
-		setenv("RTMEM_FORK", fork_mode, 1);
+		setenv(RTMEM_ENV_FORK, fork_mode, 1);
 	if (no_preload)
-		setenv("RTMEM_MALLOC", "0", 1);
+		setenv(RTMEM_ENV_MALLOC, "0", 1);
 	if (best)
-		setenv("RTMEM_BEST_EFFORT", "1", 1);
+		setenv(RTMEM_ENV_BEST_EFFORT, "1", 1);
 	if (report)
-		snprintf(num, sizeof(num), "%d", (int)getpid()), setenv("RTMEM_REPORT", num, 1);
+		snprintf(num, sizeof(num), "%d", (int)getpid()), setenv(RTMEM_ENV_REPORT, num, 1);
 	else
-		unsetenv("RTMEM_REPORT");
+		unsetenv(RTMEM_ENV_REPORT);
 	fflush(NULL);
 	execv(prog, argv);
 	{

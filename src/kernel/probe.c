@@ -30,6 +30,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "env.h"
 #include "kernel/kernel.h"
 
 #define THP_DIR "/sys/kernel/mm/transparent_hugepage"
@@ -825,7 +826,7 @@ static void probe_fill(struct rtk_probe *p)
 	struct utsname u;
 
 	memset(p, 0, sizeof(*p));
-	p->disabled = rtk_parse_disable(getenv("RTMEM_DISABLE"));
+	p->disabled = rtk_parse_disable(getenv(RTMEM_ENV_DISABLE));
 	p->page_size = rtk_page_size();
 
 	probe_thp(p);
@@ -991,7 +992,8 @@ void rtk_probe_print(const struct rtk_probe *p, void *FILE_stream)
 	fprintf(f, "numa_balancing: %d\n", p->numa_balancing);
 	fprintf(f, "ksm_run: %d\n", p->ksm_run);
 	fprintf(f, "io_uring_disabled: %d%s\n", p->io_uring_disabled,
-		(p->disabled & RTK_F_IO_URING) ? " (io_uring disabled by RTMEM_DISABLE)" : "");
+		(p->disabled & RTK_F_IO_URING)
+			? " (io_uring disabled by " RTMEM_ENV_DISABLE ")" : "");
 	fprintf(f, "memcg_version: %d%s\n", p->memcg.version,
 		(p->disabled & RTK_F_MEMCG) ? " (disabled)" : "");
 	fprintf(f, "memcg_path: %s\n", p->memcg.path[0] ? p->memcg.path : "none");

@@ -4,7 +4,7 @@
  * numbers, booleans); whatever the sequence, a balanced document must come
  * out as valid JSON whose strings are valid UTF-8 with no raw control
  * characters. A small validator checks it. */
-#include "internal.h"
+#include "cli/json.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -30,7 +30,7 @@ fail=0
 for t in "${targets[@]}"; do
 	case $t in
 	smaps|status|meminfo) src=("$top/src/kernel/procfs.c") ;;
-	json) src=("$top/src/json.c") ;;
+	json) src=("$top/src/cli/json.c" "$top/src/utf8.c") ;;
 	*) echo "fuzz: unknown target $t"; exit 2 ;;
 	esac
 	bin=$out/fuzz_$t

@@ -4,6 +4,7 @@
  * Each finding comes from the probe table or a fresh read, with a severity
  * and, where something should change, the exact line that changes it.
  */
+#include "doctor.h"
 #include "internal.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"
