@@ -525,10 +525,8 @@ struct rt_arena *rt_arena_create(size_t bytes, const struct rt_arena_opts *uopts
 	uint64_t gen = 0;
 	int err;
 
-	if (uopts && !rt__opts_ok(uopts, uopts->sz, sizeof(o)))
-		return rt__fail_null(EINVAL, "%s: bad options (sz %zu, or fields this build does "
-				     "not know are set).", fn, uopts->sz);
-	rt__opts_copy(&o, sizeof(o), uopts);
+	if (rt__opts_in(&o, sizeof(o), uopts, fn, "rt_arena_opts"))
+		return NULL;
 	if (bytes < 4 * MIN_BLOCK || bytes > ((size_t)1 << (SIZE_BITS - 1)))
 		return rt__fail_null(EINVAL, "%s: size %zu is outside 128 bytes .. 128 TiB.", fn,
 				     bytes);

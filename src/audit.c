@@ -210,10 +210,8 @@ int rt_audit(const struct rt_audit_opts *uopts, struct rt_audit_report *out)
 	r = rt__out_ok(fn, "rt_audit_report", out);
 	if (r)
 		return r;
-	if (uopts && !rt__opts_ok(uopts, uopts->sz, sizeof(o)))
-		return rt__fail(EINVAL, "%s: bad options (sz %zu, or fields this build does not "
-				"know are set).", fn, uopts->sz);
-	rt__opts_copy(&o, sizeof(o), uopts);
+	if (rt__opts_in(&o, sizeof(o), uopts, fn, "rt_audit_opts"))
+		return -EINVAL;
 	if (o.pid < 0)
 		return rt__fail(EINVAL, "%s: pid %d is negative.", fn, (int)o.pid);
 	if (o.findings_cap && !o.findings)

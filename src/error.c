@@ -127,32 +127,32 @@ bool rt__parse_size(const char *s, size_t *out)
 	return true;
 }
 
-bool rt__opts_ok(const void *opts, size_t user_sz, size_t our_sz)
+int rt__opts_in(void *ours, size_t our_sz, const void *theirs, const char *fn,
+		const char *type)
 {
-	const unsigned char *p = opts;
-
-	if (!opts)
-		return true;
-	/* a garbage sz must not make us read far past the caller's struct */
-	if (user_sz < sizeof(size_t) || user_sz > RT__STRUCT_SZ_MAX)
-		return false;
-	/* a newer caller may pass a larger struct: its extra fields must be 0 */
-	for (size_t i = our_sz; i < user_sz; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
-void rt__opts_copy(void *ours, size_t our_sz, const void *theirs)
-{
+	const unsigned char *p = theirs;
 	size_t n;
 
 	memset(ours, 0, our_sz);
+	*(size_t *)ours = our_sz;
 	if (!theirs)
-		return;
+		return 0;
 	n = *(const size_t *)theirs;
+	/* a garbage sz must not make us read far past the caller's struct */
+	if (n < sizeof(size_t) || n > RT__STRUCT_SZ_MAX)
+		goto bad;
+	/* a newer caller may pass a larger struct: its extra fields must be 0 */
+	for (size_t i = our_sz; i < n; i++)
+		if (p[i])
+			goto bad;
 	memcpy(ours, theirs, n < our_sz ? n : our_sz);
 	*(size_t *)ours = our_sz;
+	return 0;
+bad:
+	rt__fail(EINVAL, "%s: bad options (sz %zu, or fields this build of rtmem does not know "
+		 "are set); declare them with RT_OPTS(%s, name).", fn, n, type);
+	errno = EINVAL;
+	return -EINVAL;
 }
 
 int rt__out_ok(const char *fn, const char *type, const void *out)

@@ -85,10 +85,8 @@ struct rt_file *rt_file_lock(const char *path, const struct rt_file_opts *uopts)
 	char a[32];
 	int err;
 
-	if (uopts && !rt__opts_ok(uopts, uopts->sz, sizeof(o)))
-		return rt__fail_null(EINVAL, "%s: bad options (sz %zu, or fields this build does not "
-				     "know are set).", fn, uopts->sz);
-	rt__opts_copy(&o, sizeof(o), uopts);
+	if (rt__opts_in(&o, sizeof(o), uopts, fn, "rt_file_opts"))
+		return NULL;
 	if (!path || !*path)
 		return rt__fail_null(EINVAL, "%s: no path.", fn);
 	if (o.flags & ~(unsigned)RT_FILE_SNAPSHOT)

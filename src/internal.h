@@ -129,14 +129,19 @@ extern const char rt__memlock_remedy[];
  * 1024) and nothing after it. false for anything else or an overflow. */
 bool rt__parse_size(const char *s, size_t *out);
 
-/* Validate an options struct pointer: NULL ok; the caller's sz (user_sz)
- * must be at least sizeof(size_t) (the sz field) and at most
- * RT__STRUCT_SZ_MAX, and any bytes it has beyond our_sz (fields of a newer
- * build) must be 0. A smaller, older struct is fine: rt__opts_copy
- * zero-fills what it lacks. */
-bool rt__opts_ok(const void *opts, size_t user_sz, size_t our_sz);
-/* Copy a caller's options struct (any sz) into ours, zero-filling. */
-void rt__opts_copy(void *ours, size_t our_sz, const void *theirs);
+/* Take a caller's options struct into ours, the one way every public call
+ * does it. theirs NULL: all defaults. Its sz must be at least sizeof(size_t)
+ * (the sz field) and at most RT__STRUCT_SZ_MAX, and any bytes it has beyond
+ * our_sz (fields of a newer build) must be 0; a smaller, older struct is
+ * fine, what it lacks reads 0. ours is zero-filled with its sz set either
+ * way. 0, or -EINVAL with errno EINVAL (for pointer functions too) and a
+ * sentence naming fn and type (the remedy: RT_OPTS(type, name)). */
+int rt__opts_in(void *ours, size_t our_sz, const void *theirs, const char *fn,
+		const char *type);
+/* Whether a caller's struct (options or result; first field `size_t sz`)
+ * reaches to the end of `field`: libbpf's OPTS_HAS. */
+#define RT__HAS(p, field) \
+	((p)->sz >= offsetof(__typeof__(*(p)), field) + sizeof((p)->field))
 /* An output struct (first field `size_t sz`, set by the caller with RT_OPTS):
  * 0 when out is non-NULL and its sz sane, else -EINVAL with a sentence that
  * names `fn` and `type`. */

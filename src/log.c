@@ -545,10 +545,8 @@ static int create_plan(struct log_mk *c, const struct rt_log_opts *uopts)
 	const size_t ps = rtk_page_size();
 	struct rt_log_opts *o = &c->o;
 
-	if (uopts && !rt__opts_ok(uopts, uopts->sz, sizeof(*o)))
-		return RT__REFUSE(EINVAL, "%s: bad options (sz %zu, or fields this build does "
-				  "not know are set).", fn, uopts->sz);
-	rt__opts_copy(o, sizeof(*o), uopts);
+	if (rt__opts_in(o, sizeof(*o), uopts, fn, "rt_log_opts"))
+		return -1;
 	if (o->flags & ~(unsigned)RT_LOG_NO_URING)
 		return RT__REFUSE(EINVAL, "%s: unknown flags %#x.", fn, o->flags);
 	if (!o->record_size)

@@ -35,10 +35,8 @@ static int make(size_t bytes, const struct rt_arena_opts *uopts)
 	struct rt_arena_opts o = { .sz = sizeof(o) };
 	struct rt_arena *a;
 
-	if (uopts && !rt__opts_ok(uopts, uopts->sz, sizeof(o)))
-		return rt__fail(EINVAL, "rt_malloc_init: bad options (sz %zu, or fields this "
-				"build does not know are set).", uopts->sz);
-	rt__opts_copy(&o, sizeof(o), uopts);
+	if (rt__opts_in(&o, sizeof(o), uopts, "rt_malloc_init", "rt_arena_opts"))
+		return -EINVAL;
 	o.sz = sizeof(o);
 	/* thread caches unless asked for one thread, or too small for spans */
 	if (!(o.flags & RT_ARENA_SINGLE_THREAD) && bytes >= RT__TC_MIN_ARENA)

@@ -59,10 +59,8 @@ struct rt_pool *rt_pool_create(size_t obj_size, size_t count, const struct rt_po
 	uint8_t *m;
 	int err;
 
-	if (uopts && !rt__opts_ok(uopts, uopts->sz, sizeof(o)))
-		return rt__fail_null(EINVAL, "%s: bad options (sz %zu, or fields this build does "
-				     "not know are set).", fn, uopts->sz);
-	rt__opts_copy(&o, sizeof(o), uopts);
+	if (rt__opts_in(&o, sizeof(o), uopts, fn, "rt_pool_opts"))
+		return NULL;
 	if (!o.align)
 		o.align = 16;
 	if (o.align & (o.align - 1) || o.align > rtk_page_size())

@@ -504,10 +504,8 @@ static int lock_opts(struct lockrun *lr, const struct rt_lock_opts *uopts)
 
 	lr->p = rtk_probe();
 	lr->ps = lr->p->page_size;
-	if (uopts && !rt__opts_ok(uopts, uopts->sz, sizeof(*o)))
-		return rt__fail(EINVAL, "%s: the options struct is invalid (sz %zu, or fields "
-				"unknown to this rtmem are set); fill it with RT_OPTS().", fn, uopts->sz);
-	rt__opts_copy(o, sizeof(*o), uopts);
+	if (rt__opts_in(o, sizeof(*o), uopts, fn, "rt_lock_opts"))
+		return -EINVAL;
 	if (o->flags & ~(RT_LOCK_ALL_ONFAULT | RT_LOCK_ALL_BEST_EFFORT | RT_LOCK_ALL_NO_MALLOC |
 			 RT_LOCK_ALL_KEEP_RLIMIT | RT_LOCK_ALL_FORK_RELOCK |
 			 RT_LOCK_ALL_KEEP_NUMA_BALANCING | RT_LOCK_ALL_KEEP_KSM))
@@ -780,8 +778,7 @@ static void lock_what_fits(struct lockrun *lr)
 
 	/* heap reserve and stack first, if they fit at all */
 	if (lr->heap + lr->stackb > (brl < bcg ? brl : bcg)) {
-		if (rep && rep->sz >= offsetof(struct rt_lock_report, reserve_skipped) +
-				       sizeof(rep->reserve_skipped))
+		if (rep && RT__HAS(rep, reserve_skipped))
 			rep->reserve_skipped = lr->heap + lr->stackb;
 		lr->heap = 0;
 		lr->stackb = 0;
@@ -871,9 +868,9 @@ static void lock_report_close(const struct lockrun *lr)
 	rep->best_effort = st.best_effort;
 	if (!rtk_self_status(&s))
 		rep->locked_bytes = s.vm_lck;
-	if (rep->sz >= offsetof(struct rt_lock_report, numa_balancing_off) + sizeof(int))
+	if (RT__HAS(rep, numa_balancing_off))
 		rep->numa_balancing_off = st.mpol_set;
-	if (rep->sz >= offsetof(struct rt_lock_report, ksm_merge_off) + sizeof(int))
+	if (RT__HAS(rep, ksm_merge_off))
 		rep->ksm_merge_off = lr->ksm_off;
 }
 

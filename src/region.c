@@ -574,11 +574,8 @@ static int create_validate(struct mk *c, const struct rt_region_opts *uopts)
 	struct rt_region_opts *o = &c->o;
 	const char *fn = c->fn;
 
-	if (uopts && !rt__opts_ok(uopts, uopts->sz, sizeof(*o)))
-		return RT__REFUSE(EINVAL, "%s: the options struct is invalid (sz %zu, or "
-				  "fields unknown to this rtmem are set); fill it with RT_OPTS().",
-				  fn, uopts->sz);
-	rt__opts_copy(o, sizeof(*o), uopts);
+	if (rt__opts_in(o, sizeof(*o), uopts, fn, "rt_region_opts"))
+		return -1;
 	if (!mode_valid(o->mode) || !huge_valid(o->huge) || o->flags)
 		return RT__REFUSE(EINVAL, "%s: invalid options (mode %d, huge %d, flags %#x); "
 				  "use RT_LOCK_* and RT_HUGE_* values and flags 0.",
@@ -1154,10 +1151,8 @@ int rt_lock_range(void *addr, size_t len, const struct rt_range_opts *uopts)
 	char a[32];
 	int err;
 
-	if (uopts && !rt__opts_ok(uopts, uopts->sz, sizeof(o)))
-		return rt__fail(EINVAL, "%s: the options struct is invalid (sz %zu, or fields "
-				"unknown to this rtmem are set); fill it with RT_OPTS().", fn, uopts->sz);
-	rt__opts_copy(&o, sizeof(o), uopts);
+	if (rt__opts_in(&o, sizeof(o), uopts, fn, "rt_range_opts"))
+		return -EINVAL;
 	if (!addr)
 		return rt__fail(EINVAL, "%s: NULL address.", fn);
 	if (len == 0)

@@ -721,7 +721,7 @@ int rt_ring_stats(const struct rt_ring *r, struct rt_ring_stats *out)
 
 	if ((err = usable(r, "rt_ring_stats")))
 		return err;
-	if (!out || out->sz < offsetof(struct rt_ring_stats, consumer) + sizeof(pid_t) ||
+	if (!out || !RT__HAS(out, consumer) ||
 	    out->sz > RT__STRUCT_SZ_MAX)
 		return rt__fail(EINVAL, "rt_ring_stats: %s.", out ? "bad sz in the stats struct "
 				"(fill it with RT_OPTS)" : "no stats struct given");

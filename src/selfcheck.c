@@ -150,10 +150,8 @@ int rt_selfcheck_start(const struct rt_selfcheck_opts *uopts)
 	sigset_t all, old;
 	int r;
 
-	if (uopts && !rt__opts_ok(uopts, uopts->sz, sizeof(o)))
-		return rt__fail(EINVAL, "%s: bad options (sz %zu, or fields this build does not "
-				"know are set).", fn, uopts->sz);
-	rt__opts_copy(&o, sizeof(o), uopts);
+	if (rt__opts_in(&o, sizeof(o), uopts, fn, "rt_selfcheck_opts"))
+		return -EINVAL;
 	if (!o.interval_ms)
 		o.interval_ms = 10000;
 	if (o.interval_ms < 10)

@@ -100,13 +100,8 @@ static bool live(const struct rt_shm *s)
 
 static bool opts_in(const struct rt_shm_opts *u, struct rt_shm_opts *o, const char *fn)
 {
-	*o = (struct rt_shm_opts){ .sz = sizeof(*o) };
-	if (u && !rt__opts_ok(u, u->sz, sizeof(*o))) {
-		rt__fail(EINVAL, "%s: bad options (sz %zu, or fields this build does not know are "
-			 "set).", fn, u->sz);
+	if (rt__opts_in(o, sizeof(*o), u, fn, "rt_shm_opts"))
 		return false;
-	}
-	rt__opts_copy(o, sizeof(*o), u);
 	if (o->flags & ~(unsigned)(RT_SHM_CREATE | RT_SHM_EXCL)) {
 		rt__fail(EINVAL, "%s: unknown flags %#x.", fn, o->flags);
 		return false;
@@ -481,7 +476,7 @@ int rt_shm_info(const struct rt_shm *s, struct rt_shm_info *out)
 
 	if (!live(s))
 		return rt__fail(EINVAL, "rt_shm_info: not a live shared memory handle.");
-	if (!out || out->sz < offsetof(struct rt_shm_info, handle) + sizeof(int) ||
+	if (!out || !RT__HAS(out, handle) ||
 	    out->sz > RT__STRUCT_SZ_MAX)
 		return rt__fail(EINVAL, "rt_shm_info: %s.", out ? "bad sz in the info struct (fill "
 				"it with RT_OPTS)" : "no info struct given");

@@ -527,10 +527,8 @@ int rt_thread_create(pthread_t *thread, const struct rt_thread_opts *uopts,
 	char a[32];
 	int err;
 
-	if (uopts && !rt__opts_ok(uopts, uopts->sz, sizeof(o)))
-		return rt__fail(EINVAL, "%s: bad options (sz %zu, or fields this build does not "
-				"know are set); fill them with RT_OPTS().", fn_name, uopts->sz);
-	rt__opts_copy(&o, sizeof(o), uopts);
+	if (rt__opts_in(&o, sizeof(o), uopts, fn_name, "rt_thread_opts"))
+		return -EINVAL;
 	if (!thread || !fn)
 		return rt__fail(EINVAL, "%s: NULL %s.", fn_name, !thread ? "thread" : "function");
 	if (o.flags & ~(unsigned)(RT_THREAD_SCHED_FALLBACK | RT_THREAD_NO_MALLOC_WARM))

@@ -70,10 +70,8 @@ static int opts_get(const struct rt_uring_opts *uopts, struct rt_uring_opts *o)
 {
 	static const char fn[] = "rt_uring_create";
 
-	if (uopts && !rt__opts_ok(uopts, uopts->sz, sizeof(*o)))
-		return rt__fail(EINVAL, "%s: bad options (sz %zu, or fields this build does not "
-				"know are set).", fn, uopts->sz);
-	rt__opts_copy(o, sizeof(*o), uopts);
+	if (rt__opts_in(o, sizeof(*o), uopts, fn, "rt_uring_opts"))
+		return -EINVAL;
 	if (o->flags)
 		return rt__fail(EINVAL, "%s: flags %#x: no flags are defined (must be 0).", fn,
 				o->flags);

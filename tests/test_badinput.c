@@ -12,6 +12,7 @@
 #include "rtmem.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -380,8 +381,65 @@ static void test_table(void)
 	CU_ASSERT_EQUAL(rt__reg_count(), reg0);
 }
 
+/* An options struct with a garbage sz (3), and one from a newer build that
+ * sets a field this build does not know (a byte past our struct): both
+ * refused with EINVAL and the one sentence naming the struct's type. */
+#define OPTS_REFUSED(type, refused)                                                        \
+	({                                                                                 \
+		struct {                                                                   \
+			struct type o;                                                     \
+			uint64_t newer;                                                    \
+		} big_ = { .o.sz = sizeof(big_), .newer = 1 };                            \
+		struct type small_ = { .sz = 3 };                                          \
+		const struct type *op = &small_;                                           \
+		bool ok_ = (refused) &&                                                    \
+			   strstr(rt_last_error(), "RT_OPTS(" #type ", name)") != NULL;    \
+		op = &big_.o;                                                              \
+		ok_ = ok_ && (refused) &&                                                  \
+		      strstr(rt_last_error(), "RT_OPTS(" #type ", name)") != NULL;         \
+		if (!ok_)                                                                  \
+			printf("\n  %s: not refused as documented: %s\n", #type,           \
+			       rt_last_error());                                           \
+		ok_;                                                                       \
+	})
+
+static void *thread_fn(void *arg)
+{
+	return arg;
+}
+
+static void test_opts_refused(void)
+{
+	RT_OPTS(rt_audit_report, rep);
+	pthread_t t;
+	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	uint64_t lck0 = rtt_vmlck();
+
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT(OPTS_REFUSED(rt_region_opts, NULLERR(rt_region_create(ps, op), EINVAL)));
+	CU_ASSERT(OPTS_REFUSED(rt_range_opts, rt_lock_range(stack_buf, 64, op) == -EINVAL));
+	CU_ASSERT(OPTS_REFUSED(rt_lock_opts, rt_lock_all(op) == -EINVAL));
+	CU_ASSERT_EQUAL(rt_lock_all_active(), 0);
+	CU_ASSERT(OPTS_REFUSED(rt_audit_opts, rt_audit(op, &rep) == -EINVAL));
+	CU_ASSERT(OPTS_REFUSED(rt_selfcheck_opts, rt_selfcheck_start(op) == -EINVAL));
+	CU_ASSERT(OPTS_REFUSED(rt_pool_opts, NULLERR(rt_pool_create(64, 16, op), EINVAL)));
+	CU_ASSERT(OPTS_REFUSED(rt_arena_opts, NULLERR(rt_arena_create(1 << 20, op), EINVAL)));
+	CU_ASSERT(OPTS_REFUSED(rt_thread_opts,
+			       rt_thread_create(&t, op, thread_fn, NULL) == -EINVAL));
+	CU_ASSERT(OPTS_REFUSED(rt_file_opts, NULLERR(rt_file_lock("/proc/self/exe", op), EINVAL)));
+	CU_ASSERT(OPTS_REFUSED(rt_shm_opts, NULLERR(rt_shm_memfd("rtmem-opts", ps, op), EINVAL)));
+	CU_ASSERT(OPTS_REFUSED(rt_uring_opts, NULLERR(rt_uring_create(op), EINVAL)));
+	CU_ASSERT(OPTS_REFUSED(rt_log_opts, NULLERR(rt_log_create(fd, op), EINVAL)));
+	/* (rt_malloc_init takes rt_arena_opts through the same helper; the
+	 * process-wide arena may exist already here, which it checks first) */
+	CU_ASSERT_EQUAL(rtt_vmlck(), lck0);
+	close(fd);
+}
+
 static const struct rtt_test tests[] = {
 	{ "every public function: NULL, 0, SIZE_MAX, unaligned, foreign, double", test_table },
+	{ "every options struct: a garbage sz or an unknown newer field is refused alike",
+	  test_opts_refused },
 	RTT_END
 };
 
