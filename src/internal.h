@@ -209,29 +209,10 @@ int rt__uring_rings_charged(int kver);
 /* The ring's IORING_FEAT_* bits (0 when u is not live). */
 unsigned rt__uring_features(const struct rt_uring *u);
 
-/* ---- NUMA (region.c; raw syscalls) ---- */
-#define RT__MPOL_DEFAULT 0
-#define RT__MPOL_LOCAL 4            /* 3.8+ */
-bool rt__numa_node_online(int node);
-/* mbind(MPOL_BIND) of [addr, addr+len) to node: 0 or -errno. */
-int rt__numa_bind(void *addr, size_t len, int node);
-/* The same, and move pages already present elsewhere (MPOL_MF_MOVE). */
-int rt__numa_bind_move(void *addr, size_t len, int node);
-/* mbind(MPOL_DEFAULT): the range follows the thread's policy again. */
-int rt__numa_unbind(void *addr, size_t len);
-/* A thread's memory policy (get_mempolicy / set_mempolicy). */
-struct rt__mpol {
-	int mode;                   /* with its MPOL_F_* flags */
-	unsigned long mask[16];     /* 1024 nodes */
-};
-int rt__mpol_get(struct rt__mpol *m);        /* the calling thread's: 0 or -errno */
-int rt__mpol_set(const struct rt__mpol *m);  /* 0 or -errno */
-/* Bind the calling thread's allocations to node (MPOL_BIND). */
-int rt__mpol_bind(int node);
-/* Sampled pages of the range not on node: 0, a count, or -errno. */
-long rt__numa_misplaced(void *addr, size_t len, int node);
-
 /* ---- stacks (process.c) ---- */
+/* Kept free below a pre-faulted part of a stack for the frames of whatever
+ * runs next: bytes, not pages (16 pages would be 1 MiB on 64K-page arm64). */
+#define RT__STACK_SLACK ((size_t)32 << 10)
 /* Touch `bytes` of stack below the caller, top down as the stack grows. */
 void rt__touch_stack(size_t bytes, size_t ps);
 /* How much of the main thread's stack can be pre-faulted below the caller's
@@ -287,7 +268,14 @@ size_t rt__reg_count(void);
  * unmapped (munmap unlocks it). 0, or -ENOENT (no such lock) or -ENOMEM. */
 int rt__unlock_range(void *addr, size_t len, bool munlock);
 
-/* ---- populate (region.c) ---- */
+/* ---- fit (region.c) ---- */
+/* Refuse before populating anything when a lock cannot fit: over
+ * RLIMIT_MEMLOCK (without CAP_IPC_LOCK), or more new resident memory than
+ * the memory cgroup has room for. `charge` counts against the limit,
+ * `resident` must become resident. 0, or -errno with the sentence. */
+int rt__lock_precheck(const char *fn, size_t charge, size_t resident);
+
+/* ---- populate (populate.c) ---- */
 /* Populate [addr, addr+len) for write without changing contents; uses
  * MADV_POPULATE_WRITE where present, else an atomic add of 0 per page.
  * Returns RT_POPULATE_MADVISE/TOUCH on success or -errno. */
@@ -295,6 +283,15 @@ int rt__populate(void *addr, size_t len);
 /* Huge page granule that applies to anonymous memory: the PMD size when
  * PMD THP may be used, else the largest enabled mTHP size, else 0. */
 size_t rt__thp_granule(bool madvised);
+/* How many threads populate a region of `size` bytes when the caller asked
+ * for `asked` (0: automatic, one per CPU up to 8 from 64 MiB; 1: one). */
+unsigned rt__populate_threads_for(size_t size, unsigned asked);
+/* Populate [addr, addr+len) with up to `nthreads` threads (the caller is one
+ * of them), chunks aligned to `unit`, each by MADV_POPULATE_WRITE or (with
+ * by_mlock, for 5.10) mlock. RT_POPULATE_* or -errno; the number of threads
+ * that ran in *used. On failure the range's memory is already released. */
+int rt__populate_parallel(uint8_t *addr, size_t len, size_t unit, unsigned nthreads,
+			  bool by_mlock, unsigned *used);
 
 /* ---- page size settling (collapse.c) ---- */
 struct rt__thp_settled {

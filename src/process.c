@@ -187,10 +187,6 @@ __attribute__((noinline)) void rt__touch_stack(size_t bytes, size_t ps)
 	__asm__ volatile("" ::"r"(q) : "memory");
 }
 
-/* Kept free below the pre-faulted part for the frames of whatever runs
- * next: bytes, not pages (16 pages would be 1 MiB on 64K-page arm64). */
-#define STACK_SLACK ((size_t)32 << 10)
-
 /* How much of the main stack can be pre-faulted below the current depth:
  * within RLIMIT_STACK and clear of the mapping below plus the kernel's stack
  * guard gap (256 pages by default). 0 if this thread is not on the main
@@ -212,8 +208,8 @@ static size_t stack_room(const struct vlist *l, size_t ps)
 		else
 			lim = rl.rlim_cur;
 		below = i ? v->s - l->v[i - 1].e : v->s;
-		below = below > 256 * ps + STACK_SLACK ? below - 256 * ps - STACK_SLACK : 0;
-		lim = lim > depth + STACK_SLACK ? lim - depth - STACK_SLACK : 0;
+		below = below > 256 * ps + RT__STACK_SLACK ? below - 256 * ps - RT__STACK_SLACK : 0;
+		lim = lim > depth + RT__STACK_SLACK ? lim - depth - RT__STACK_SLACK : 0;
 		below += sp - v->s;
 		return lim < below ? lim : below;
 	}
@@ -264,7 +260,7 @@ static void undo_settings(void)
 		st.rlimit_raised = false;
 	}
 	if (st.mpol_set) {
-		syscall(SYS_set_mempolicy, RT__MPOL_DEFAULT, NULL, 0UL);
+		rtk_mpol_set(&(struct rtk_mpol){ .mode = RTK_MPOL_DEFAULT });
 		st.mpol_set = false;
 	}
 }
@@ -281,11 +277,11 @@ static void undo_settings(void)
  * is changed; 1 if set, 0 if left alone. */
 static int numa_balancing_off(void)
 {
-	int mode = -1;
+	struct rtk_mpol m;
 
-	if (syscall(SYS_get_mempolicy, &mode, NULL, 0UL, NULL, 0UL) || mode != RT__MPOL_DEFAULT)
+	if (rtk_mpol_get(&m) || m.mode != RTK_MPOL_DEFAULT)
 		return 0;
-	if (syscall(SYS_set_mempolicy, RT__MPOL_LOCAL, NULL, 0UL))
+	if (rtk_mpol_set(&(struct rtk_mpol){ .mode = RTK_MPOL_LOCAL }))
 		return 0;
 	st.mpol_set = true;
 	return 1;

@@ -2,9 +2,8 @@
 /*
  * Description: locked regions, the one primitive: map, align to huge-page
  * boundaries, populate, lock with an explicit semantic (POPULATE, ONFAULT,
- * MAP_LOCKED), all through the lock registry. Also rt_lock_range() for a
- * caller's own memory, with huge pages straddling its ends extended or split
- * per option.
+ * MAP_LOCKED), all through the lock registry. Populating is populate.c's,
+ * NUMA binding kernel/numa.c's, a caller's own range range.c's.
  */
 #include "internal.h"
 
@@ -69,324 +68,6 @@ size_t rt__thp_granule(bool madvised)
 			best = p->mthp[i].size;
 	}
 	return best;
-}
-
-/* ---- populate -------------------------------------------------------------- */
-
-int rt__populate(void *addr, size_t len)
-{
-	const struct rtk_probe *p = rtk_probe();
-	size_t ps = p->page_size;
-
-	if (p->populate_write) {
-		/* MADV_POPULATE_WRITE faults every page for write in one call,
-		 * without changing contents (see docs/performance.md) */
-		if (madvise(addr, len, MADV_POPULATE_WRITE) == 0)
-			return RT_POPULATE_MADVISE;
-		if (errno != EINVAL)
-			return -errno;
-	}
-	/* an atomic add of 0 writes without changing what another thread
-	 * may be writing concurrently */
-	for (size_t off = 0; off < len; off += ps)
-		__atomic_fetch_add((volatile char *)addr + off, 0, __ATOMIC_RELAXED);
-	return RT_POPULATE_TOUCH;
-}
-
-/* Populating in parallel: page faults on different PMDs scale with cores
- * (the kernel's zeroing is the cost, and it is per CPU), so a large region
- * is split into chunks aligned to `unit` and faulted by several threads. */
-#define RT__POP_THREADS_MAX 64
-#define RT__POP_AUTO_MAX 8
-#define RT__POP_AUTO_MIN_BYTES ((size_t)64 << 20)
-#define RT__POP_MIN_CHUNK ((size_t)16 << 20)
-
-struct pop_start {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	unsigned ready;
-	unsigned done;
-	bool go;
-};
-
-struct pop_job {
-	uint8_t *addr;
-	size_t len;
-	int result;
-	bool by_mlock;
-	struct pop_start *start;    /* NULL: populate at once */
-};
-
-/* One chunk: MADV_POPULATE_WRITE, or (without it: 5.10) mlock, whose
- * populate fails cleanly with ENOMEM where a touch would fault, and a fault
- * in a full memory cgroup whose OOM killer is off waits forever. */
-static int pop_chunk(uint8_t *addr, size_t len, bool by_mlock)
-{
-	int r;
-
-	if (!by_mlock)
-		return rt__populate(addr, len);
-	r = rtk_mlock(addr, len);
-	if (r == -EAGAIN)    /* mlock's word for a failed populate */
-		r = -ENOMEM;
-	return r ? r : RT_POPULATE_MLOCK;
-}
-
-static void *pop_worker(void *arg)
-{
-	struct pop_job *j = arg;
-	struct pop_start *st = j->start;
-
-	if (st) {
-		pthread_mutex_lock(&st->mu);
-		st->ready++;
-		pthread_cond_broadcast(&st->cv);
-		while (!st->go)
-			pthread_cond_wait(&st->cv, &st->mu);
-		pthread_mutex_unlock(&st->mu);
-	}
-	j->result = pop_chunk(j->addr, j->len, j->by_mlock);
-	if (st) {
-		pthread_mutex_lock(&st->mu);
-		st->done++;
-		pthread_cond_broadcast(&st->cv);
-		pthread_mutex_unlock(&st->mu);
-	}
-	return NULL;
-}
-
-static unsigned pop_threads_for(size_t size, unsigned asked)
-{
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t by_size = size / RT__POP_MIN_CHUNK;
-	unsigned n;
-
-	if (asked == 1)
-		return 1;
-	if (asked == 0) {
-		if (size < RT__POP_AUTO_MIN_BYTES || cpus < 2)
-			return 1;
-		n = cpus > RT__POP_AUTO_MAX ? RT__POP_AUTO_MAX : (unsigned)cpus;
-	} else {
-		n = asked > RT__POP_THREADS_MAX ? RT__POP_THREADS_MAX : asked;
-	}
-	if (by_size < n)
-		n = by_size ? (unsigned)by_size : 1;
-	return n;
-}
-
-/* Populate [addr, addr+len) with up to `nthreads` threads (the caller is one
- * of them), chunks aligned to `unit`. Returns RT_POPULATE_* or -errno; the
- * number of threads that ran in *used.
- *
- * The helpers run on stacks mapped and populated here, and start populating
- * only when every one of them is running: once the region fills
- * the memory cgroup, a page fault could wait forever (a v1 cgroup with its
- * OOM killer off), so nothing but the populate itself may fault after the
- * first page of it. For the same reason, when any chunk fails, the region's
- * memory is released (the range is replaced by a fresh PROT_NONE mapping)
- * as soon as every thread has stopped populating and before any thread
- * exits or is joined, since thread exit and join may fault (they do under
- * ASan). The caller unmaps the range on failure anyway. A helper that
- * cannot be created leaves its chunk to the calling thread. */
-static int populate_parallel(uint8_t *addr, size_t len, size_t unit, unsigned nthreads,
-			     bool by_mlock, unsigned *used)
-{
-	struct pop_job job[RT__POP_THREADS_MAX];
-	pthread_t tid[RT__POP_THREADS_MAX];
-	bool started[RT__POP_THREADS_MAX] = { false };
-	struct pop_start st = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, false };
-	pthread_attr_t at;
-	sigset_t all, old;
-	size_t chunk, off = 0, ps = rtk_page_size(), stk, stacks_len = 0;
-	uint8_t *stacks = MAP_FAILED;
-	unsigned n = 0, ran = 1;
-	int r = 0;
-
-	*used = 1;
-	if (nthreads <= 1)
-		return pop_chunk(addr, len, by_mlock);
-	chunk = len / nthreads;
-	chunk = (chunk + unit - 1) / unit * unit;
-	while (off < len && n < nthreads) {
-		job[n].addr = addr + off;
-		job[n].len = (len - off < chunk) ? len - off : chunk;
-		job[n].result = 0;
-		job[n].by_mlock = by_mlock;
-		job[n].start = NULL;
-		off += job[n].len;
-		n++;
-	}
-	if (n <= 1)
-		return pop_chunk(addr, len, by_mlock);
-	/* the caller may be a real-time thread: it waits here on helpers
-	 * that inherit its scheduling, so no priority inversion either */
-	rt__mutex_init(&st.mu);
-
-	/* Small stacks, faulted in now (rt__populate itself needs little).
-	 * glibc puts the thread's static TLS inside a caller's stack and
-	 * refuses (EINVAL) a stack too small for it: a program with large
-	 * __thread data (or a sanitizer runtime) needs more, so the size
-	 * grows fourfold on EINVAL, up to 16 MiB. */
-	stk = (size_t)PTHREAD_STACK_MIN > ((size_t)64 << 10) ? (size_t)PTHREAD_STACK_MIN
-							      : ((size_t)64 << 10);
-	stk = (stk + ps - 1) / ps * ps;
-	sigfillset(&all);
-	for (;;) {
-		int e = 0;
-
-		stacks_len = stk * (n - 1);
-		stacks = mmap(NULL, stacks_len, PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-		if (stacks == MAP_FAILED || rt__populate(stacks, stacks_len) < 0) {
-			if (stacks != MAP_FAILED)
-				munmap(stacks, stacks_len);
-			return pop_chunk(addr, len, by_mlock);
-		}
-		pthread_sigmask(SIG_BLOCK, &all, &old);
-		for (unsigned i = 1; i < n; i++) {
-			job[i].start = &st;
-			if (pthread_attr_init(&at) == 0) {
-				e = pthread_attr_setstack(&at, stacks + (size_t)(i - 1) * stk, stk);
-				if (!e)
-					e = pthread_create(&tid[i], &at, pop_worker, &job[i]);
-				started[i] = !e;
-				pthread_attr_destroy(&at);
-			}
-			ran += started[i];
-			if (e == EINVAL && ran == 1 && stk < ((size_t)16 << 20))
-				break;    /* the first one: retry all with bigger stacks */
-		}
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		if (ran > 1 || e != EINVAL || stk >= ((size_t)16 << 20))
-			break;
-		munmap(stacks, stacks_len);
-		stk *= 4;
-	}
-	pthread_mutex_lock(&st.mu);
-	while (st.ready < ran - 1)
-		pthread_cond_wait(&st.cv, &st.mu);
-	st.go = true;
-	pthread_cond_broadcast(&st.cv);
-	pthread_mutex_unlock(&st.mu);
-	job[0].start = NULL;
-	pop_worker(&job[0]);
-	for (unsigned i = 1; i < n; i++) {
-		if (!started[i]) {
-			job[i].start = NULL;
-			pop_worker(&job[i]);
-		}
-	}
-	pthread_mutex_lock(&st.mu);
-	while (st.done < ran - 1)
-		pthread_cond_wait(&st.cv, &st.mu);
-	pthread_mutex_unlock(&st.mu);
-	for (unsigned i = 0; i < n; i++) {
-		if (job[i].result < 0 && r >= 0)
-			r = job[i].result;
-		else if (r == 0)
-			r = job[i].result;
-	}
-	if (r < 0)
-		mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
-		     -1, 0);
-	for (unsigned i = 1; i < n; i++)
-		if (started[i])
-			pthread_join(tid[i], NULL);
-	munmap(stacks, stacks_len);
-	*used = ran;
-	return r;
-}
-
-/* ---- NUMA (raw syscalls: no libnuma needed at run time) ---------------------- */
-
-#define RT__MPOL_BIND 2
-#define RT__NODE_WORDS 16          /* 1024 nodes */
-
-bool rt__numa_node_online(int node)
-{
-	char path[64];
-
-	if (node < 0 || node >= RT__NODE_WORDS * (int)(8 * sizeof(unsigned long)))
-		return false;
-	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d", node);
-	return access(path, F_OK) == 0;
-}
-
-#define RT__MPOL_MF_MOVE (1u << 1)
-#define RT__NODE_BITS (RT__NODE_WORDS * 8 * sizeof(unsigned long))
-
-static int numa_bind_flags(void *addr, size_t len, int node, unsigned flags)
-{
-	unsigned long mask[RT__NODE_WORDS] = { 0 };
-	const unsigned long bits = 8 * sizeof(unsigned long);
-
-	mask[node / bits] = 1ul << (node % bits);
-	if (syscall(SYS_mbind, addr, len, RT__MPOL_BIND, mask, RT__NODE_BITS + 1, flags))
-		return -errno;
-	return 0;
-}
-
-int rt__numa_bind(void *addr, size_t len, int node)
-{
-	return numa_bind_flags(addr, len, node, 0);
-}
-
-int rt__numa_bind_move(void *addr, size_t len, int node)
-{
-	return numa_bind_flags(addr, len, node, RT__MPOL_MF_MOVE);
-}
-
-int rt__numa_unbind(void *addr, size_t len)
-{
-	if (syscall(SYS_mbind, addr, len, RT__MPOL_DEFAULT, NULL, 0UL, 0))
-		return -errno;
-	return 0;
-}
-
-int rt__mpol_get(struct rt__mpol *m)
-{
-	memset(m, 0, sizeof(*m));
-	if (syscall(SYS_get_mempolicy, &m->mode, m->mask, RT__NODE_BITS + 1, NULL, 0UL))
-		return -errno;
-	return 0;
-}
-
-int rt__mpol_set(const struct rt__mpol *m)
-{
-	if (syscall(SYS_set_mempolicy, m->mode, m->mask, RT__NODE_BITS + 1))
-		return -errno;
-	return 0;
-}
-
-int rt__mpol_bind(int node)
-{
-	struct rt__mpol m = { .mode = RT__MPOL_BIND };
-	const unsigned long bits = 8 * sizeof(unsigned long);
-
-	m.mask[node / bits] = 1ul << (node % bits);
-	return rt__mpol_set(&m);
-}
-
-/* Pages of [addr, addr+len) not on `node`, from a sample of at most 1024
- * pages spread over the range (move_pages in query mode): 0, a count, or
- * -errno. */
-long rt__numa_misplaced(void *addr, size_t len, int node)
-{
-	enum { SAMPLE = 1024 };
-	void *pages[SAMPLE];
-	int status[SAMPLE];
-	size_t ps = rtk_page_size(), n = len / ps, step, k = 0;
-	long bad = 0;
-
-	step = n > SAMPLE ? n / SAMPLE : 1;
-	for (size_t i = 0; i < n && k < SAMPLE; i += step)
-		pages[k++] = (uint8_t *)addr + i * ps;
-	if (syscall(SYS_move_pages, 0, (unsigned long)k, pages, NULL, status, 0))
-		return -errno;
-	for (size_t i = 0; i < k; i++)
-		bad += status[i] != node;
-	return bad;
 }
 
 /* ---- regions --------------------------------------------------------------- */
@@ -456,29 +137,12 @@ static void *lock_fail_null(const char *fn, int err, size_t len)
 	return NULL;
 }
 
-/* True if some page of [s, e) is not mapped (mincore says ENOMEM). */
-static bool range_unmapped(uintptr_t s, uintptr_t e, size_t ps)
-{
-	unsigned char vec[256];
-
-	while (s < e) {
-		size_t n = (e - s) / ps;
-
-		if (n > sizeof(vec))
-			n = sizeof(vec);
-		if (mincore((void *)s, n * ps, vec) && errno == ENOMEM)
-			return true;
-		s += n * ps;
-	}
-	return false;
-}
-
 /* Refuse before populating anything when the lock cannot fit: over
  * RLIMIT_MEMLOCK (without CAP_IPC_LOCK), or more new resident memory than
  * the memory cgroup has room for (populating past it would invoke the OOM
  * killer, not fail). `charge` counts against the limit, `resident` is what
  * must become resident. Returns 0 or -errno with the sentence recorded. */
-static int precheck(const char *fn, size_t charge, size_t resident)
+int rt__lock_precheck(const char *fn, size_t charge, size_t resident)
 {
 	const struct rtk_probe *p = rtk_probe();
 	rlim_t soft, hard;
@@ -580,7 +244,7 @@ static int create_validate(struct mk *c, const struct rt_region_opts *uopts)
 		return RT__REFUSE(EINVAL, "%s: invalid options (mode %d, huge %d, flags %#x); "
 				  "use RT_LOCK_* and RT_HUGE_* values and flags 0.",
 				  fn, (int)o->mode, (int)o->huge, o->flags);
-	if (o->numa_node < 0 || (o->numa_node && !rt__numa_node_online(o->numa_node - 1)))
+	if (o->numa_node < 0 || (o->numa_node && !rtk_numa_node_online(o->numa_node - 1)))
 		return RT__REFUSE(EINVAL, "%s: numa_node %d names no online NUMA node (use "
 				  "RT_NUMA_NODE(n) for node n; /sys/devices/system/node lists "
 				  "them).", fn, o->numa_node);
@@ -598,7 +262,7 @@ static int create_validate(struct mk *c, const struct rt_region_opts *uopts)
 
 /* The size and huge-page plan: THP only in whole, aligned huge pages, so
  * none is ever partly locked, the rest no-huge-page; then refuse a lock
- * that cannot fit (precheck) before anything is made. */
+ * that cannot fit (rt__lock_precheck) before anything is made. */
 static int create_plan(struct mk *c)
 {
 	const struct rtk_probe *p = c->p;
@@ -618,7 +282,7 @@ static int create_plan(struct mk *c)
 	}
 	if (c->body)
 		c->align = c->gran;
-	err = precheck(c->fn, c->size,
+	err = rt__lock_precheck(c->fn, c->size,
 		       c->o.mode == RT_LOCK_ONFAULT && p->mlock_onfault ? 0 : c->size);
 	if (err) {
 		errno = -err;
@@ -742,13 +406,13 @@ static int create_bind_onfault(struct mk *c)
 	int err;
 
 	if (c->o.numa_node) {
-		err = rt__numa_bind(c->m, c->size, c->o.numa_node - 1);
+		err = rtk_numa_bind(c->m, c->size, c->o.numa_node - 1);
 		if (err)
 			return mk_fail(c, MK_MBIND, err);
 		c->r->numa_node = c->o.numa_node;
 	}
 	c->nt = c->r->mode_used == RT_LOCK_ONFAULT ? 1
-		: pop_threads_for(c->size, c->o.populate_threads);
+		: rt__populate_threads_for(c->size, c->o.populate_threads);
 	if (c->p->mlock_onfault && (c->r->mode_used == RT_LOCK_ONFAULT || c->nt > 1)) {
 		/* populate mode with helpers: lock on fault first, so every
 		 * page goes straight onto the unevictable list as it is
@@ -797,7 +461,7 @@ static int create_lock(struct mk *c)
 
 		r->populate_threads = 1;
 		if (c->nt > 1) {
-			pm = populate_parallel(c->m, c->size, c->body ? c->gran : c->p->page_size,
+			pm = rt__populate_parallel(c->m, c->size, c->body ? c->gran : c->p->page_size,
 					       c->nt, !c->p->populate_write, &r->populate_threads);
 			if (pm < 0)
 				return mk_fail(c, MK_LOCK, -pm);
@@ -830,7 +494,7 @@ static int create_settle(struct mk *c)
 	if (c->body && c->r->mode_used != RT_LOCK_ONFAULT)
 		(void)rt__thp_settle(c->m, c->body, c->gran, NULL);
 	if (c->o.numa_node && c->r->mode_used != RT_LOCK_ONFAULT) {
-		c->off = rt__numa_misplaced(c->m, c->size, c->o.numa_node - 1);
+		c->off = rtk_numa_misplaced(c->m, c->size, c->o.numa_node - 1);
 		if (c->off)
 			return mk_fail(c, MK_PLACEMENT, 0);
 	}
@@ -859,7 +523,7 @@ static int hugetlb_map(struct mk *c)
 	r->hugetlb = 1;
 	r->populate_threads = 1;
 	if (c->o.numa_node) {
-		err = rt__numa_bind(m, c->size, c->o.numa_node - 1);
+		err = rtk_numa_bind(m, c->size, c->o.numa_node - 1);
 		if (err)
 			return mk_fail(c, MK_MBIND, err);
 		r->numa_node = c->o.numa_node;
@@ -898,7 +562,7 @@ static int hugetlb_fill(struct mk *c)
 		return mk_fail(c, MK_HT_VERIFY, err);
 	}
 	if (c->o.numa_node) {
-		c->off = rt__numa_misplaced(m, c->size, c->o.numa_node - 1);
+		c->off = rtk_numa_misplaced(m, c->size, c->o.numa_node - 1);
 		if (c->off)
 			return mk_fail(c, MK_HT_PLACEMENT, 0);
 	}
@@ -1087,154 +751,5 @@ int rt_region_info(const struct rt_region *r, struct rt_region_info *out)
 	i.numa_node = r->numa_node;
 	i.hugetlb = r->hugetlb;
 	rt__out_copy(out, &i, sizeof(i));
-	return 0;
-}
-
-/* ---- a caller's own range ---------------------------------------------------- */
-
-struct vma_hit {
-	uintptr_t start, end;
-	uint64_t vmflags;
-	bool anon;
-};
-
-/* The mappings containing a and b (smaps, for VmFlags). */
-static int find_vmas(uintptr_t a, uintptr_t b, struct vma_hit *va, struct vma_hit *vb)
-{
-	size_t len;
-	char *text = rtk_read_file("/proc/self/smaps", &len);
-	const char *cur, *end;
-	struct rtk_vma v;
-	int found = 0, r;
-
-	if (!text)
-		return -errno;
-	cur = text;
-	end = text + len;
-	/* a malformed entry (a line the parser does not know) is skipped,
-	 * not taken as the end of the file */
-	while (found != 3 && (r = rtk_smaps_next(&cur, end, &v)) != 0) {
-		if (r < 0)
-			continue;
-		struct vma_hit h = { v.start, v.end, v.vmflags,
-				     v.inode == 0 && (v.path_len == 0 || v.path[0] == '[') };
-
-		if (a >= v.start && a < v.end) {
-			*va = h;
-			found |= 1;
-		}
-		if (b >= v.start && b < v.end) {
-			*vb = h;
-			found |= 2;
-		}
-	}
-	free(text);
-	return found == 3 ? 0 : -ENOMEM;
-}
-
-/* The huge page size a THP in this mapping could have, 0 if none. */
-static size_t vma_granule(const struct vma_hit *h)
-{
-	if (!h->anon || (h->vmflags & RTK_VMF_NH))
-		return 0;
-	return rt__thp_granule(h->vmflags & RTK_VMF_HG);
-}
-
-int rt_lock_range(void *addr, size_t len, const struct rt_range_opts *uopts)
-{
-	static const char fn[] = "rt_lock_range";
-	const struct rtk_probe *p = rtk_probe();
-	struct rt_range_opts o;
-	size_t ps = p->page_size;
-	uintptr_t s, e, last;
-	enum rt__lkind kind;
-	char a[32];
-	int err;
-
-	if (rt__opts_in(&o, sizeof(o), uopts, fn, "rt_range_opts"))
-		return -EINVAL;
-	if (!addr)
-		return rt__fail(EINVAL, "%s: NULL address.", fn);
-	if (len == 0)
-		return rt__fail(EINVAL, "%s: length 0; give the number of bytes to lock.", fn);
-	if (__builtin_add_overflow((uintptr_t)addr, len, &last) || last > UINTPTR_MAX - ps)
-		return rt__fail(EINVAL, "%s: %p + %zu overflows the address space.", fn, addr, len);
-	if (o.mode != RT_LOCK_POPULATE && o.mode != RT_LOCK_ONFAULT)
-		return rt__fail(EINVAL, "%s: mode %d is not valid here (RT_LOCK_POPULATE or "
-				"RT_LOCK_ONFAULT; RT_LOCK_MAP_LOCKED applies to new regions only).",
-				fn, (int)o.mode);
-	if (o.edge != RT_EDGE_EXTEND && o.edge != RT_EDGE_SPLIT)
-		return rt__fail(EINVAL, "%s: edge policy %d is not valid.", fn, (int)o.edge);
-	kind = (o.mode == RT_LOCK_ONFAULT && p->mlock_onfault) ? RT__LK_ONFAULT : RT__LK_POPULATE;
-
-	s = (uintptr_t)addr & ~(uintptr_t)(ps - 1);
-	e = (last + ps - 1) & ~(uintptr_t)(ps - 1);
-
-	if (o.edge == RT_EDGE_EXTEND && p->thp != RTK_THP_ABSENT && p->pmd_size &&
-	    ((s | e) & (p->pmd_size - 1))) {
-		struct vma_hit va = { 0 }, vb = { 0 };
-
-		err = find_vmas(s, e - 1, &va, &vb);
-		if (err)
-			return rt__fail(ENOMEM, "%s: [%p, +%zu) is not entirely mapped.", fn, addr, len);
-		/* a THP occupies a whole aligned block inside one mapping: if
-		 * that block around an end lies in the mapping, extend to it */
-		size_t g = vma_granule(&va);
-
-		if (g && (s & (g - 1))) {
-			uintptr_t bs = s & ~(uintptr_t)(g - 1);
-
-			if (bs >= va.start && bs + g <= va.end)
-				s = bs;
-		}
-		g = vma_granule(&vb);
-		if (g && (e & (g - 1))) {
-			uintptr_t be = (e + g - 1) & ~(uintptr_t)(g - 1);
-
-			if (be - g >= vb.start && be <= vb.end)
-				e = be;
-		}
-	}
-
-	{
-		struct rtk_res res = { 0 };
-		size_t missing = 0;
-
-		if (kind == RT__LK_POPULATE &&
-		    rtk_residency((void *)s, e - s, RTK_RES_MINCORE, &res) == 0)
-			missing = (res.pages - res.present) * ps;
-		err = precheck(fn, e - s, missing);
-		if (err)
-			return err;
-	}
-	err = rt__reg_lock((uintptr_t)addr, len, s, e, kind, true);
-	if (err) {
-		if (err == -ENOMEM && range_unmapped(s, e, ps))
-			return rt__fail(ENOMEM, "%s: [%p, +%s) is not entirely mapped.", fn, addr,
-					rt__size(len, a));
-		return rt__lock_fail(fn, err, e - s);
-	}
-	return 0;
-}
-
-int rt__unlock_range(void *addr, size_t len, bool munlock)
-{
-	return rt__reg_unlock((uintptr_t)addr, len, munlock, NULL, NULL);
-}
-
-int rt_unlock_range(void *addr, size_t len)
-{
-	static const char fn[] = "rt_unlock_range";
-	int err;
-
-	if (!addr || !len)
-		return rt__fail(EINVAL, "%s: NULL address or zero length.", fn);
-	err = rt__unlock_range(addr, len, true);
-	if (err == -ENOENT)
-		return rt__fail(ENOENT, "%s: no lock of [%p, +%zu) is held (unlocked already, or "
-				"never locked with rt_lock_range with this exact address and "
-				"length).", fn, addr, len);
-	if (err)
-		return rt__fail(-err, "%s: %s.", fn, rt_strerror(err));
 	return 0;
 }

@@ -82,7 +82,7 @@ struct rt_thr {
 	uintptr_t entry_sp;         /* the stack depth where fn was entered */
 	size_t final_hw;            /* the high-water mark when the thread ended */
 	bool restore_mpol;          /* the thread puts back the creator's policy */
-	struct rt__mpol mpol;
+	struct rtk_mpol mpol;
 };
 
 /* The live list: priority-inheriting, taken across fork() (fork.c). */
@@ -364,7 +364,7 @@ static void thread_end(void *arg)
 	if (r->locked)
 		rt__unlock_range(r->lo, r->size, true);
 	if (r->node)
-		rt__numa_unbind(r->lo, r->size);   /* glibc may give it to any thread */
+		rtk_numa_unbind(r->lo, r->size);   /* glibc may give it to any thread */
 	pthread_mutex_lock(&mu);
 	r->final_hw = hw;
 	r->locked = false;
@@ -384,7 +384,7 @@ static void *trampoline(void *arg)
 
 	/* ---- set-up: the stack and TLS are locked and present ---- */
 	if (r->restore_mpol)
-		rt__mpol_set(&r->mpol);    /* inherited the creator's MPOL_BIND */
+		rtk_mpol_set(&r->mpol);    /* inherited the creator's MPOL_BIND */
 	if (r->name[0])
 		prctl(PR_SET_NAME, r->name, 0, 0, 0);
 	/* before paint: the warm-up's frames are not the function's */
@@ -463,7 +463,7 @@ static int stack_setup(const char *fn, struct rt_thr *r)
 	if (r->node) {
 		/* bound before the lock populates it; pages a cached stack has
 		 * elsewhere already are moved */
-		err = rt__numa_bind_move(lo, size, r->node - 1);
+		err = rtk_numa_bind_move(lo, size, r->node - 1);
 		if (err)
 			return rt__fail(-err, "%s: mbind of the stack to NUMA node %d: %s.", fn,
 					r->node - 1, rt_strerror(err));
@@ -475,7 +475,7 @@ static int stack_setup(const char *fn, struct rt_thr *r)
 	}
 	r->locked = true;
 	if (r->node) {
-		long off = rt__numa_misplaced(lo, size, r->node - 1);
+		long off = rtk_numa_misplaced(lo, size, r->node - 1);
 
 		if (off) {
 			rt_unlock_range(lo, size);
@@ -549,7 +549,7 @@ int rt_thread_create(pthread_t *thread, const struct rt_thread_opts *uopts,
 				o.priority);
 	if ((o.cpuset == NULL) != (o.cpuset_size == 0))
 		return rt__fail(EINVAL, "%s: cpuset and cpuset_size go together.", fn_name);
-	if (o.numa_node < 0 || (o.numa_node && !rt__numa_node_online(o.numa_node - 1)))
+	if (o.numa_node < 0 || (o.numa_node && !rtk_numa_node_online(o.numa_node - 1)))
 		return rt__fail(EINVAL, "%s: numa_node %d names no online node (RT_NUMA_NODE(n) "
 				"for node n).", fn_name, o.numa_node);
 	asked = o.stack_size ? o.stack_size : DEF_STACK;
@@ -585,7 +585,7 @@ int rt_thread_create(pthread_t *thread, const struct rt_thread_opts *uopts,
 	/* a stack bound to a node: glibc maps (and under MCL_FUTURE
 	 * populates) it inside pthread_create, on behalf of this thread, so
 	 * this thread's allocations are bound to the node meanwhile */
-	if (r->node && rt__mpol_get(&r->mpol) == 0)
+	if (r->node && rtk_mpol_get(&r->mpol) == 0)
 		r->restore_mpol = true;
 	for (int attempt = 0; ; attempt++) {
 		if ((err = pthread_attr_init(&at)))
@@ -605,10 +605,10 @@ int rt_thread_create(pthread_t *thread, const struct rt_thread_opts *uopts,
 			err = pthread_attr_setaffinity_np(&at, cpus_size, cpus);
 		if (!err) {
 			if (r->restore_mpol)
-				rt__mpol_bind(r->node - 1);
+				rtk_mpol_bind(r->node - 1);
 			err = pthread_create(&r->tid, &at, trampoline, r);
 			if (r->restore_mpol)
-				rt__mpol_set(&r->mpol);
+				rtk_mpol_set(&r->mpol);
 		}
 		pthread_attr_destroy(&at);
 		if (err == EPERM && r->policy != SCHED_OTHER &&
@@ -799,9 +799,6 @@ int rt_stack_prefault(size_t bytes)
 {
 	static const char fn[] = "rt_stack_prefault";
 	const size_t ps = rtk_page_size();
-	/* room kept for the frames of whatever runs after, in bytes (not
-	 * pages: 16 pages would be 1 MiB on a 64K-page kernel) */
-	const size_t slack = (size_t)32 << 10;
 	uintptr_t sp = (uintptr_t)__builtin_frame_address(0), bottom;
 	bool main_thread = getpid() == (pid_t)syscall(SYS_gettid);
 	size_t size = 0, guard = 0, room;
@@ -824,7 +821,7 @@ int rt_stack_prefault(size_t bytes)
 		pthread_attr_getguardsize(&at, &guard);
 		pthread_attr_destroy(&at);
 		bottom = (uintptr_t)lo + guard;
-		room = sp > bottom + slack ? sp - bottom - slack : 0;
+		room = sp > bottom + RT__STACK_SLACK ? sp - bottom - RT__STACK_SLACK : 0;
 	}
 	if (bytes > room)
 		return rt__fail(ENOMEM, "%s: %s asked, but only %s of this thread's stack is left "

@@ -604,7 +604,7 @@ static int mpol_mode(void)
  * MPOL_F_MOF. */
 static bool is_local(int mode)
 {
-	return mode == RT__MPOL_LOCAL || mode == 1;
+	return mode == RTK_MPOL_LOCAL || mode == 1;
 }
 
 static void *mode_of_thread(void *arg)
@@ -621,7 +621,7 @@ static int child_mpol(void *arg)
 	int tm = -1;
 
 	(void)arg;
-	RTT_CHILD_CHECK(mpol_mode() == RT__MPOL_DEFAULT);
+	RTT_CHILD_CHECK(mpol_mode() == RTK_MPOL_DEFAULT);
 	if (rt_lock_all(&o))
 		fprintf(stderr, "%s\n", rt_last_error());
 	RTT_CHILD_CHECK(rt_lock_all_active());
@@ -631,11 +631,11 @@ static int child_mpol(void *arg)
 	RTT_CHILD_CHECK(pthread_create(&t, NULL, mode_of_thread, &tm) == 0);
 	RTT_CHILD_CHECK(pthread_join(t, NULL) == 0 && is_local(tm));
 	RTT_CHILD_CHECK(rt_unlock_all() == 0);
-	RTT_CHILD_CHECK(mpol_mode() == RT__MPOL_DEFAULT);
+	RTT_CHILD_CHECK(mpol_mode() == RTK_MPOL_DEFAULT);
 	/* the flag leaves it alone */
 	o.flags = RT_LOCK_ALL_KEEP_NUMA_BALANCING;
 	RTT_CHILD_CHECK(rt_lock_all(&o) == 0);
-	RTT_CHILD_CHECK(rep.numa_balancing_off == 0 && mpol_mode() == RT__MPOL_DEFAULT);
+	RTT_CHILD_CHECK(rep.numa_balancing_off == 0 && mpol_mode() == RTK_MPOL_DEFAULT);
 	RTT_CHILD_CHECK(rt_unlock_all() == 0);
 	/* a policy of the program's own is never replaced */
 	unsigned long node0 = 1;
@@ -699,7 +699,7 @@ static void test_numa_balancing(void)
 	}
 	CU_ASSERT_EQUAL(rtt_in_child(NULL, child_mpol, NULL), 0);
 	for (int n = 0; n < 64; n++)
-		nodes += rt__numa_node_online(n);
+		nodes += rtk_numa_node_online(n);
 	if (nodes < 2 || rtk_read_line("/proc/sys/kernel/numa_balancing", saved,
 					 sizeof(saved))) {
 		printf("\n  note: %s: NUMA balancing cannot run here, the loop is not tried\n",

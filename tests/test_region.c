@@ -1209,7 +1209,7 @@ static int child_lock_all_order(void *arg)
 				if (k == 2)
 					for (int p = 0; p < 64; p++)
 						q[(size_t)p * ps] = 1;
-				if (rt__numa_misplaced(q, k == 1 ? big : 64 * ps, to) != 0) {
+				if (rtk_numa_misplaced(q, k == 1 ? big : 64 * ps, to) != 0) {
 					fprintf(stderr, "caller on node %d, region (%d) for node %d: "
 						"pages elsewhere\n", nodes[i], k, to);
 					return 1;

@@ -70,7 +70,7 @@ static void *probe_fn(void *arg)
 	rt_thread_info(pthread_self(), &p->info);
 	p->vmlck = rtt_vmlck();
 	if (p->node >= 0)
-		p->misplaced = rt__numa_misplaced(p->info.stack, p->info.stack_size, p->node);
+		p->misplaced = rtk_numa_misplaced(p->info.stack, p->info.stack_size, p->node);
 	return p;
 }
 
@@ -347,10 +347,10 @@ static void test_numa(void)
 static int child_numa_lock_all(void *arg)
 {
 	int *nodes = arg, nn = nodes[0];
-	struct rt__mpol m0, m1;
+	struct rtk_mpol m0, m1;
 
 	RTT_CHILD_CHECK(rt_lock_all(NULL) == 0);
-	RTT_CHILD_CHECK(rt__mpol_get(&m0) == 0);
+	RTT_CHILD_CHECK(rtk_mpol_get(&m0) == 0);
 	for (int i = 1; i <= nn; i++)
 		for (int j = 1; j <= nn; j++) {
 			RT_OPTS(rt_thread_opts, o, .numa_node = RT_NUMA_NODE(nodes[j]));
@@ -370,7 +370,7 @@ static int child_numa_lock_all(void *arg)
 					return 1;
 				}
 			}
-			RTT_CHILD_CHECK(rt__mpol_get(&m1) == 0);
+			RTT_CHILD_CHECK(rtk_mpol_get(&m1) == 0);
 			RTT_CHILD_CHECK(m1.mode == m0.mode && !memcmp(m1.mask, m0.mask, sizeof(m0.mask)));
 			printf("  note: rt_lock_all, creator on node %d: stacks on node %d\n",
 			       nodes[i], nodes[j]);

@@ -301,4 +301,29 @@ int rtk_meminfo_parse(const char *text, size_t len, struct rtk_meminfo *out);
 /* Convenience: read and parse /proc/self/status. 0 or -errno. */
 int rtk_self_status(struct rtk_status *out);
 
+/* ---- NUMA policy (numa.c; raw syscalls, no libnuma at run time) ---------- */
+#define RTK_MPOL_DEFAULT 0
+#define RTK_MPOL_BIND 2
+#define RTK_MPOL_LOCAL 4            /* 3.8+ */
+#define RTK_NODE_WORDS 16           /* 1024 nodes */
+bool rtk_numa_node_online(int node);
+/* mbind(MPOL_BIND) of [addr, addr+len) to node: 0 or -errno. */
+int rtk_numa_bind(void *addr, size_t len, int node);
+/* The same, and move pages already present elsewhere (MPOL_MF_MOVE). */
+int rtk_numa_bind_move(void *addr, size_t len, int node);
+/* mbind(MPOL_DEFAULT): the range follows the thread's policy again. */
+int rtk_numa_unbind(void *addr, size_t len);
+/* A thread's memory policy (get_mempolicy / set_mempolicy). */
+struct rtk_mpol {
+	int mode;                   /* with its MPOL_F_* flags */
+	unsigned long mask[RTK_NODE_WORDS];
+};
+int rtk_mpol_get(struct rtk_mpol *m);        /* the calling thread's: 0 or -errno */
+int rtk_mpol_set(const struct rtk_mpol *m);  /* 0 or -errno */
+/* Bind the calling thread's allocations to node (MPOL_BIND). */
+int rtk_mpol_bind(int node);
+/* Sampled pages of the range not on node: 0, a count, or -errno. */
+long rtk_numa_misplaced(void *addr, size_t len, int node);
+
+
 #endif /* RTMEM_KERNEL_H */
