@@ -268,7 +268,10 @@ size_t rt__reg_count(void);
  * unmapped (munmap unlocks it). 0, or -ENOENT (no such lock) or -ENOMEM. */
 int rt__unlock_range(void *addr, size_t len, bool munlock);
 
-/* ---- fit (region.c) ---- */
+/* ---- fit and huge-page rules (region.c) ---- */
+/* Huge page granule that applies to anonymous memory: the PMD size when
+ * PMD THP may be used, else the largest enabled mTHP size, else 0. */
+size_t rt__thp_granule(bool madvised);
 /* Refuse before populating anything when a lock cannot fit: over
  * RLIMIT_MEMLOCK (without CAP_IPC_LOCK), or more new resident memory than
  * the memory cgroup has room for. `charge` counts against the limit,
@@ -280,9 +283,6 @@ int rt__lock_precheck(const char *fn, size_t charge, size_t resident);
  * MADV_POPULATE_WRITE where present, else an atomic add of 0 per page.
  * Returns RT_POPULATE_MADVISE/TOUCH on success or -errno. */
 int rt__populate(void *addr, size_t len);
-/* Huge page granule that applies to anonymous memory: the PMD size when
- * PMD THP may be used, else the largest enabled mTHP size, else 0. */
-size_t rt__thp_granule(bool madvised);
 /* How many threads populate a region of `size` bytes when the caller asked
  * for `asked` (0: automatic, one per CPU up to 8 from 64 MiB; 1: one). */
 unsigned rt__populate_threads_for(size_t size, unsigned asked);

@@ -3,8 +3,8 @@
  * Description: populating memory for write without changing its contents
  * (MADV_POPULATE_WRITE, else a touch per page), and populating a large
  * range with several threads, chunk by chunk, so that page faults on
- * different PMDs run on different cores. Used by regions (region.c),
- * rt_lock_all's heap reserve and stack (process.c) and shared memory
+ * different PMDs run on different cores. Used by regions (region.c, in
+ * parallel), rt_lock_all's heap reserve (process.c) and shared memory
  * (shm.c).
  */
 #include "internal.h"

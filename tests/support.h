@@ -80,8 +80,9 @@ int rtt_in_child(const struct rtt_child *c, int (*fn)(void *), void *arg);
  * Returns the child's exit code, 128+signal, 124 when it hung, or -errno. */
 int rtt_fork_while_held(pthread_mutex_t *m, int (*fn)(void *), void *arg);
 
-/* A child that hung: print every thread's stack (gdb -batch, when gdb is
- * installed) so the log says where it waited, then SIGKILL and reap it. */
+/* A child that hung: print every thread's stack (gdb -batch under a 60 s
+ * timeout, when gdb is installed) so the log says where it waited, then
+ * SIGKILL and reap it. */
 void rtt_kill_hung(pid_t pid, const char *what);
 
 /* Pin the calling thread to the CPUs of NUMA node n (sysfs cpulist): 0, or

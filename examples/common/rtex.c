@@ -426,9 +426,24 @@ const char *const rtex_vmstat_names[RTEX_VMSTAT_N] = {
 	"pgmajfault", "ksm_swpin_copy", "cow_ksm",
 };
 
+static void vmstat_line(char *line, uint64_t out[RTEX_VMSTAT_N])
+{
+	char *sp = strchr(line, ' ');
+
+	if (!sp)
+		return;
+	*sp = '\0';
+	for (int i = 0; i < RTEX_VMSTAT_N; i++)
+		if (!strcmp(line, rtex_vmstat_names[i]))
+			out[i] = strtoull(sp + 1, NULL, 10);
+}
+
+/* Line by line through a 512-byte buffer: the real-time thread calls this,
+ * and its stack high-water mark is reported (a whole-file buffer would be
+ * most of it). */
 void rtex_vmstat(uint64_t out[RTEX_VMSTAT_N])
 {
-	char buf[16384];
+	char buf[512];
 	size_t len = 0;
 	ssize_t n;
 	int fd = open("/proc/vmstat", O_RDONLY | O_CLOEXEC);
@@ -436,23 +451,22 @@ void rtex_vmstat(uint64_t out[RTEX_VMSTAT_N])
 	memset(out, 0, sizeof(uint64_t) * RTEX_VMSTAT_N);
 	if (fd < 0)
 		return;
-	while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += (size_t)n;
-	close(fd);
-	buf[len] = '\0';
-	for (char *line = buf; line && *line;) {
-		char *nl = strchr(line, '\n'), *sp = strchr(line, ' ');
+	while ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0) {
+		char *line = buf, *nl;
 
-		if (nl)
+		len += (size_t)n;
+		buf[len] = '\0';
+		while ((nl = strchr(line, '\n'))) {
 			*nl = '\0';
-		if (sp) {
-			*sp = '\0';
-			for (int i = 0; i < RTEX_VMSTAT_N; i++)
-				if (!strcmp(line, rtex_vmstat_names[i]))
-					out[i] = strtoull(sp + 1, NULL, 10);
+			vmstat_line(line, out);
+			line = nl + 1;
 		}
-		line = nl ? nl + 1 : NULL;
+		len -= (size_t)(line - buf);
+		memmove(buf, line, len);
+		if (len == sizeof(buf) - 1)
+			len = 0;        /* a line longer than the buffer: not ours */
 	}
+	close(fd);
 }
 
 int rtex_faults_report(const char *who, const struct rtex_faults *x)

@@ -182,7 +182,8 @@ uint32_t rtex_lat_quantile(const struct rtex_lat *l, double q);
  * (khugepaged collapsing, compaction or NUMA migrating, swap, ...). */
 #define RTEX_VMSTAT_N 12
 extern const char *const rtex_vmstat_names[RTEX_VMSTAT_N];
-/* open + read into a stack buffer: no allocation. Unreadable: all 0. */
+/* open + read through a 512-byte stack buffer: no allocation. Unreadable:
+ * all 0. */
 void rtex_vmstat(uint64_t out[RTEX_VMSTAT_N]);
 
 struct rtex_faults {

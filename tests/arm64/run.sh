@@ -115,6 +115,7 @@ while (($#)); do
 	--packages-only) packages_only=1; shift ;;
 	--tests) tests=$2; shift 2 ;;
 	--repeat) repeat=$2; shift 2 ;;
+	--repeat=*) repeat=${1#*=}; shift ;;
 	--tests=*) tests=${1#*=}; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -122,6 +123,7 @@ while (($#)); do
 done
 [[ $jobs =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --jobs needs a positive number" >&2; exit 2; }
 [[ $slowdown =~ ^[1-9][0-9]{0,2}$ ]] || { echo "run.sh: --slowdown needs 1..999" >&2; exit 2; }
+[[ $repeat =~ ^[1-9][0-9]{0,3}$ ]] || { echo "run.sh: --repeat needs 1..9999" >&2; exit 2; }
 if ((packages_only)) && [[ -z $packages ]]; then
 	echo "run.sh: --packages-only needs --packages DIR" >&2
 	exit 2

@@ -67,7 +67,8 @@ def main():
     defs, texts = {}, {}
     for f in files:
         s = open(os.path.join(top, f)).read()
-        for m in re.finditer(r"^(?:[a-z_][\w \*]*?[\s\*])?((?:rt_|rt__|rtk_)\w+)\s*\([^;{]*\)\s*\n?\{",
+        for m in re.finditer(r"^(?:__attribute__\(\([\w, ]*\)\)\s+)?(?:[a-z_][\w \*]*?[\s\*])?"
+                             r"((?:rt_|rt__|rtk_)\w+)\s*\([^;{]*\)\s*\n?\{",
                              s, re.M):
             defs.setdefault(m.group(1), f)
         texts[f] = re.sub(r"/\*.*?\*/", "", s, flags=re.S)
