@@ -914,13 +914,11 @@ static int lock_say(const struct lockrun *lr, int err)
 	case WHY_CGROUP:
 		return rt__fail(-err, "%s: locking this process would make %s resident but "
 				"its memory cgroup %s has only %s of room (limit %s, usage %s); "
-				"refusing rather than being OOM-killed, nothing was locked. Raise "
-				"the cgroup limit (memory.max, memory.limit_in_bytes on v1, "
-				"MemoryMax= in a systemd unit, the container's --memory), lower "
-				"heap_reserve, use RT_LOCK_ALL_ONFAULT, or pass "
+				"refusing rather than being OOM-killed, nothing was locked; %s, "
+				"lower heap_reserve, use RT_LOCK_ALL_ONFAULT, or pass "
 				"RT_LOCK_ALL_BEST_EFFORT.", fn, rt__size(lr->need_cg, a),
 				lr->cg.path, rt__size(lr->room, b), rt__size(lr->cg.limit, c),
-				rt__size(lr->cg.usage, d));
+				rt__size(lr->cg.usage, d), rt__memcg_remedy);
 	case WHY_HEAP:
 		return rt__fail(-err, "%s: malloc of the %s heap reserve failed; lower "
 				"heap_reserve.", fn, rt__size(lr->heap, a));
