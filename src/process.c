@@ -146,13 +146,10 @@ static int vlist_read_from(struct vlist *l, bool cheap)
 		x->writable = v.perms[1] == 'w';
 		x->exec = v.perms[2] == 'x';
 		/* mlock skips these (seed 003, "Filtering Special VMAs") */
-		x->special = (v.vmflags & (RTK_VMF_IO | RTK_VMF_PF | RTK_VMF_DE | RTK_VMF_HT |
-					  RTK_VMF_MM)) != 0;
+		x->special = rtk_vma_special(&v);
 		x->anon = v.inode == 0 && (v.path_len == 0 || v.path[0] == '[');
 		x->stack = v.path_len == 7 && !memcmp(v.path, "[stack]", 7);
 		x->heap = v.path_len == 6 && !memcmp(v.path, "[heap]", 6);
-		if (v.path_len && v.path[0] == '[' && !x->stack && !x->heap)
-			x->special = true;  /* [vdso], [vvar], [vsyscall], [uprobes] */
 		x->locked = (v.vmflags & RTK_VMF_LO) != 0;
 		l->mapped += v.end - v.start;
 		if (x->accessible && !x->special && v.end - v.start > v.rss)
