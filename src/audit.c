@@ -19,21 +19,11 @@
 
 enum mclass { M_UNLOCKED, M_LOCKED, M_LOCKONFAULT, M_SPECIAL };
 
-static bool path_is(const struct rtk_vma *v, const char *s)
-{
-	size_t n = strlen(s);
-
-	return v->path_len == n && !memcmp(v->path, s, n);
-}
-
 static enum mclass classify(const struct rtk_vma *v)
 {
 	/* resident by nature (device, PFN, hugetlb, driver-owned) or not
 	 * accessible at all (PROT_NONE: guard pages, reservations) */
-	if ((v->vmflags & (RTK_VMF_IO | RTK_VMF_PF | RTK_VMF_HT | RTK_VMF_DE)) ||
-	    path_is(v, "[vdso]") || path_is(v, "[vvar]") || path_is(v, "[vvar_vclock]") ||
-	    path_is(v, "[vsyscall]") ||
-	    !(v->vmflags & (RTK_VMF_RD | RTK_VMF_WR | RTK_VMF_EX)))
+	if (rtk_vma_special(v) || !(v->vmflags & (RTK_VMF_RD | RTK_VMF_WR | RTK_VMF_EX)))
 		return M_SPECIAL;
 	if (rtk_vmf_lockonfault(v->vmflags))
 		return M_LOCKONFAULT;

@@ -28,6 +28,10 @@ const char rt__memlock_remedy[] =
 	"/etc/security/limits.d/, `--ulimit memlock=-1` for a container, or grant "
 	"CAP_IPC_LOCK (setcap cap_ipc_lock+ep PROGRAM)";
 
+const char rt__memcg_remedy[] =
+	"raise the cgroup's memory limit (memory.max, or memory.limit_in_bytes on cgroup "
+	"v1; MemoryMax= in a systemd unit; the container's --memory)";
+
 const char *rt_strerror(int err)
 {
 	if (err == INT_MIN)          /* -INT_MIN does not exist */
@@ -209,12 +213,10 @@ int rt__lock_fail(const char *fn, int err, size_t len)
 		if (cg.version && cg.limit != UINT64_MAX)
 			return rt__fail(err, "%s: the kernel could not make %s resident and locked "
 					"(%s): the memory cgroup %s has %s of room (limit %s, usage %s) "
-					"and %s is already locked; raise the cgroup's memory limit "
-					"(memory.max, or memory.limit_in_bytes on cgroup v1; MemoryMax= "
-					"in a systemd unit; the container's --memory), or lock less.",
+					"and %s is already locked; %s, or lock less.",
 					fn, rt__size(len, a), rt_strerror(err), cg.path,
 					rt__size(cg.room, b), rt__size(cg.limit, c), rt__size(cg.usage, d),
-					rt__size(st.vm_lck, e));
+					rt__size(st.vm_lck, e), rt__memcg_remedy);
 		return rt__fail(err, "%s: the kernel could not make %s resident and locked (%s) "
 				"with %s already locked, RLIMIT_MEMLOCK %s, no memory cgroup limit: "
 				"the machine is short of memory; free memory or lock less.",

@@ -124,6 +124,8 @@ const char *rt__size(uint64_t bytes, char buf[32]);
 int rt__lock_fail(const char *fn, int err, size_t len);
 /* The standard remedy sentence for RLIMIT_MEMLOCK trouble. */
 extern const char rt__memlock_remedy[];
+/* The standard remedy sentence for a memory cgroup without room. */
+extern const char rt__memcg_remedy[];
 
 /* A size: a positive decimal number with an optional K, M or G (powers of
  * 1024) and nothing after it. false for anything else or an overflow. */

@@ -146,13 +146,10 @@ static int vlist_read_from(struct vlist *l, bool cheap)
 		x->writable = v.perms[1] == 'w';
 		x->exec = v.perms[2] == 'x';
 		/* mlock skips these (seed 003, "Filtering Special VMAs") */
-		x->special = (v.vmflags & (RTK_VMF_IO | RTK_VMF_PF | RTK_VMF_DE | RTK_VMF_HT |
-					  RTK_VMF_MM)) != 0;
+		x->special = rtk_vma_special(&v);
 		x->anon = v.inode == 0 && (v.path_len == 0 || v.path[0] == '[');
 		x->stack = v.path_len == 7 && !memcmp(v.path, "[stack]", 7);
 		x->heap = v.path_len == 6 && !memcmp(v.path, "[heap]", 6);
-		if (v.path_len && v.path[0] == '[' && !x->stack && !x->heap)
-			x->special = true;  /* [vdso], [vvar], [vsyscall], [uprobes] */
 		x->locked = (v.vmflags & RTK_VMF_LO) != 0;
 		l->mapped += v.end - v.start;
 		if (x->accessible && !x->special && v.end - v.start > v.rss)
@@ -914,13 +911,11 @@ static int lock_say(const struct lockrun *lr, int err)
 	case WHY_CGROUP:
 		return rt__fail(-err, "%s: locking this process would make %s resident but "
 				"its memory cgroup %s has only %s of room (limit %s, usage %s); "
-				"refusing rather than being OOM-killed, nothing was locked. Raise "
-				"the cgroup limit (memory.max, memory.limit_in_bytes on v1, "
-				"MemoryMax= in a systemd unit, the container's --memory), lower "
-				"heap_reserve, use RT_LOCK_ALL_ONFAULT, or pass "
+				"refusing rather than being OOM-killed, nothing was locked; %s, "
+				"lower heap_reserve, use RT_LOCK_ALL_ONFAULT, or pass "
 				"RT_LOCK_ALL_BEST_EFFORT.", fn, rt__size(lr->need_cg, a),
 				lr->cg.path, rt__size(lr->room, b), rt__size(lr->cg.limit, c),
-				rt__size(lr->cg.usage, d));
+				rt__size(lr->cg.usage, d), rt__memcg_remedy);
 	case WHY_HEAP:
 		return rt__fail(-err, "%s: malloc of the %s heap reserve failed; lower "
 				"heap_reserve.", fn, rt__size(lr->heap, a));

@@ -162,11 +162,9 @@ int rt__lock_precheck(const char *fn, size_t charge, size_t resident)
 		return rt__fail(ENOMEM, "%s: %s would have to become resident but the memory "
 				"cgroup %s has only %s of room (limit %s, usage %s); refusing "
 				"before populating, since populating past the limit ends in the "
-				"OOM killer. Raise the cgroup's memory limit (memory.max, or "
-				"memory.limit_in_bytes on cgroup v1; MemoryMax= in a systemd "
-				"unit; the container's --memory) or lock less.", fn,
+				"OOM killer; %s, or lock less.", fn,
 				rt__size(resident, a), cg.path, rt__size(cg.room, b),
-				rt__size(cg.limit, c), rt__size(cg.usage, d));
+				rt__size(cg.limit, c), rt__size(cg.usage, d), rt__memcg_remedy);
 	return 0;
 }
 

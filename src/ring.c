@@ -721,10 +721,12 @@ int rt_ring_stats(const struct rt_ring *r, struct rt_ring_stats *out)
 
 	if ((err = usable(r, "rt_ring_stats")))
 		return err;
-	if (!out || !RT__HAS(out, consumer) ||
-	    out->sz > RT__STRUCT_SZ_MAX)
-		return rt__fail(EINVAL, "rt_ring_stats: %s.", out ? "bad sz in the stats struct "
-				"(fill it with RT_OPTS)" : "no stats struct given");
+	if ((err = rt__out_ok("rt_ring_stats", "rt_ring_stats", out)))
+		return err;
+	if (!RT__HAS(out, consumer))
+		return rt__fail(EINVAL, "rt_ring_stats: the stats struct's sz %zu is smaller than "
+				"any release's; declare it with RT_OPTS(rt_ring_stats, name).",
+				out->sz);
 	H = r->h;
 	t = atomic_load_explicit(&H->tail, memory_order_acquire);
 	h = atomic_load_explicit(&H->head, memory_order_acquire);
@@ -736,10 +738,7 @@ int rt_ring_stats(const struct rt_ring *r, struct rt_ring_stats *out)
 	st.full = atomic_load_explicit(&H->full, memory_order_relaxed);
 	st.producer = (pid_t)(atomic_load_explicit(&H->producer, memory_order_relaxed) >> 32);
 	st.consumer = (pid_t)(atomic_load_explicit(&H->consumer, memory_order_relaxed) >> 32);
-	size_t n = out->sz < sizeof(st) ? out->sz : sizeof(st);
-
-	memcpy(out, &st, n);       /* an older caller's smaller struct gets its part */
-	out->sz = n;
+	rt__out_copy(out, &st, sizeof(st));
 	return 0;
 }
 

@@ -472,23 +472,22 @@ size_t rt_shm_size(const struct rt_shm *s)
 int rt_shm_info(const struct rt_shm *s, struct rt_shm_info *out)
 {
 	struct rt_shm_info in = { .sz = sizeof(in) };
-	size_t n;
+	int err;
 
 	if (!live(s))
 		return rt__fail(EINVAL, "rt_shm_info: not a live shared memory handle.");
-	if (!out || !RT__HAS(out, handle) ||
-	    out->sz > RT__STRUCT_SZ_MAX)
-		return rt__fail(EINVAL, "rt_shm_info: %s.", out ? "bad sz in the info struct (fill "
-				"it with RT_OPTS)" : "no info struct given");
+	if ((err = rt__out_ok("rt_shm_info", "rt_shm_info", out)))
+		return err;
+	if (!RT__HAS(out, handle))
+		return rt__fail(EINVAL, "rt_shm_info: the info struct's sz %zu is smaller than any "
+				"release's; declare it with RT_OPTS(rt_shm_info, name).", out->sz);
 	in.kind = s->kind;
 	in.addr = s->addr;
 	in.size = s->size;
 	in.handle = s->handle;
 	in.created = s->created;
 	in.sysv_locked = s->sysv_locked;
-	n = out->sz < sizeof(in) ? out->sz : sizeof(in);
-	memcpy(out, &in, n);
-	out->sz = n;
+	rt__out_copy(out, &in, sizeof(in));
 	return 0;
 }
 

@@ -509,6 +509,13 @@ static void test_fixture_maps(void)
 				CU_ASSERT_EQUAL(m[i].path_len, s[i].path_len);
 				if (m[i].path_len == s[i].path_len && m[i].path_len)
 					CU_ASSERT(!memcmp(m[i].path, s[i].path, m[i].path_len));
+				/* special by name (maps) and by VmFlags (smaps) agree */
+				if (rtk_vma_special(&m[i]) != rtk_vma_special(&s[i]))
+					printf("\n  %s: mapping %d (%.*s): special by name %d, by "
+					       "VmFlags %d", fx->dir, i, (int)s[i].path_len,
+					       s[i].path ? s[i].path : "", rtk_vma_special(&m[i]),
+					       rtk_vma_special(&s[i]));
+				CU_ASSERT_EQUAL(rtk_vma_special(&m[i]), rtk_vma_special(&s[i]));
 			}
 		}
 		free(st);
@@ -517,6 +524,47 @@ static void test_fixture_maps(void)
 		done++;
 	}
 	CU_ASSERT(done >= 2);
+}
+
+/* What locking cannot make resident: VM_SPECIAL and hugetlb by VmFlags, the
+ * kernel's special mappings by name; named anonymous memory is ordinary. */
+static void test_vma_special(void)
+{
+	static const char smaps[] =
+		"7f0000000000-7f0000001000 rw-p 00000000 00:00 0      [anon:audio buffers]\n"
+		"Size:                  4 kB\nRss:                   4 kB\n"
+		"VmFlags: rd wr mr mw me ac lo\n"
+		"7f0000001000-7f0000002000 rw-s 00000000 00:05 12     /dev/mem\n"
+		"Size:                  4 kB\nRss:                   4 kB\n"
+		"VmFlags: rd wr sh mr mw me ms io pf de dd\n"
+		"7f0000002000-7f0000003000 rw-p 00000000 00:00 0      [heap]\n"
+		"Size:                  4 kB\nRss:                   4 kB\n"
+		"VmFlags: rd wr mr mw me ac lo\n"
+		"7ffd00000000-7ffd00002000 r-xp 00000000 00:00 0      [vdso]\n"
+		"Size:                  8 kB\nRss:                   4 kB\n"
+		"VmFlags: rd ex mr mw me de\n"
+		"ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0  [vsyscall]\n"
+		"Size:                  4 kB\nRss:                   0 kB\n";
+	static const char maps[] =
+		"7f0000000000-7f0000001000 rw-p 00000000 00:00 0      [anon:audio buffers]\n"
+		"7f0000002000-7f0000003000 rw-p 00000000 00:00 0      [heap]\n"
+		"7ffc00000000-7ffc00021000 rw-p 00000000 00:00 0      [stack]\n"
+		"7ffd00000000-7ffd00002000 r-xp 00000000 00:00 0      [vdso]\n"
+		"7ffd00002000-7ffd00004000 r--p 00000000 00:00 0      [vvar]\n"
+		"7ffd00004000-7ffd00005000 r-xp 00000000 00:00 0      [uprobes]\n";
+	static const bool want_s[] = { false, true, false, true, true };
+	static const bool want_m[] = { false, false, false, true, true, true };
+	struct rtk_vma v[8];
+	int n;
+
+	n = parse_all(smaps, sizeof(smaps) - 1, v, 8);
+	CU_ASSERT_EQUAL_FATAL(n, 5);
+	for (int i = 0; i < n; i++)
+		CU_ASSERT_EQUAL(rtk_vma_special(&v[i]), want_s[i]);
+	n = parse_all(maps, sizeof(maps) - 1, v, 8);
+	CU_ASSERT_EQUAL_FATAL(n, 6);
+	for (int i = 0; i < n; i++)
+		CU_ASSERT_EQUAL(rtk_vma_special(&v[i]), want_m[i]);
 }
 
 /* The u64 fields of status and meminfo in struct order: bit i of `have`
@@ -1464,6 +1512,7 @@ int main(void)
 {
 	static const struct rtt_test tests[] = {
 		{ "fixture smaps: every field", test_fixture_smaps_fields },
+	{ "special mappings: by VmFlags and by name, named anonymous memory is not", test_vma_special },
 		{ "fixture smaps: capture layout", test_fixture_scenario },
 		{ "fixture maps", test_fixture_maps },
 		{ "fixture status", test_fixture_status },

@@ -439,6 +439,9 @@ refusal:
 	r = rt_region_create(CG_ASK, &o);
 	RTT_CHILD_CHECK(r == NULL && errno == ENOMEM);
 	RTT_CHILD_CHECK(strstr(rt_last_error(), "memory cgroup") != NULL);
+	/* the numbers and the remedy (the one rt__memcg_remedy sentence) */
+	RTT_CHILD_CHECK(strstr(rt_last_error(), "memory.max") != NULL);
+	RTT_CHILD_CHECK(strstr(rt_last_error(), "room") != NULL);
 	errno = 0;
 	r = rt_region_create(CG_ASK, &pop);
 	RTT_CHILD_CHECK(r == NULL && errno == ENOMEM);

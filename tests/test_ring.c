@@ -124,6 +124,39 @@ static void test_init_attach_errors(void)
 	munmap(m, 2 * b);
 }
 
+/* rt_ring_stats can grow: a newer caller's larger struct keeps its sz and
+ * reads 0 past what this build knows; one smaller than any release's is
+ * refused with the remedy. */
+static void test_stats_sz(void)
+{
+	size_t b = rt_ring_bytes(16, 4);
+	void *m = shared_mem(b);
+	struct rt_ring *r = rt_ring_init(m, b, 16, 4);
+	union {
+		struct rt_ring_stats s;
+		unsigned char b[sizeof(struct rt_ring_stats) + 64];
+	} u;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	memset(&u, 0xa5, sizeof(u));
+	u.s.sz = sizeof(u);
+	CU_ASSERT_EQUAL(rt_ring_stats(r, &u.s), 0);
+	CU_ASSERT_EQUAL(u.s.sz, sizeof(u));
+	CU_ASSERT_EQUAL(u.s.slots, 4);
+	CU_ASSERT_EQUAL(u.s.used, 0);
+	for (size_t i = sizeof(struct rt_ring_stats); i < sizeof(u); i++)
+		if (u.b[i] != 0) {
+			CU_FAIL("rt_ring_stats left a newer caller's extra field unset");
+			break;
+		}
+	memset(&u, 0, sizeof(u));
+	u.s.sz = offsetof(struct rt_ring_stats, consumer);
+	CU_ASSERT_EQUAL(rt_ring_stats(r, &u.s), -EINVAL);
+	CU_ASSERT(strstr(rt_last_error(), "RT_OPTS(rt_ring_stats, name)") != NULL);
+	rt_ring_detach(r);
+	munmap(m, b);
+}
+
 static void test_fifo(void)
 {
 	size_t b = rt_ring_bytes(16, 4);
@@ -1086,6 +1119,7 @@ int main(void)
 {
 	static const struct rtt_test tests[] = {
 		{ "geometry", test_geometry },
+	{ "rt_ring_stats grows: a newer caller's sz kept, extra bytes 0", test_stats_sz },
 		{ "init and attach refuse bad memory", test_init_attach_errors },
 		{ "FIFO, full, empty, sizes", test_fifo },
 		{ "reserve/commit, peek/consume", test_zero_copy },

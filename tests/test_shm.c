@@ -246,6 +246,36 @@ static void test_low_limit(void)
 	CU_ASSERT(!object_exists(name));
 }
 
+/* rt_shm_info can grow: a newer caller's larger struct keeps its sz and
+ * reads 0 past what this build knows; one smaller than any release's is
+ * refused with the remedy. */
+static void test_info_sz(void)
+{
+	struct rt_shm *s = rt_shm_memfd("rtmem-test-sz", ps, NULL);
+	union {
+		struct rt_shm_info i;
+		unsigned char b[sizeof(struct rt_shm_info) + 64];
+	} u;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	memset(&u, 0xa5, sizeof(u));
+	u.i.sz = sizeof(u);
+	CU_ASSERT_EQUAL(rt_shm_info(s, &u.i), 0);
+	CU_ASSERT_EQUAL(u.i.sz, sizeof(u));
+	CU_ASSERT_EQUAL(u.i.kind, RT_SHM_MEMFD);
+	CU_ASSERT_EQUAL(u.i.size, ps);
+	for (size_t i = sizeof(struct rt_shm_info); i < sizeof(u); i++)
+		if (u.b[i] != 0) {
+			CU_FAIL("rt_shm_info left a newer caller's extra field unset");
+			break;
+		}
+	memset(&u, 0, sizeof(u));
+	u.i.sz = offsetof(struct rt_shm_info, handle);
+	CU_ASSERT_EQUAL(rt_shm_info(s, &u.i), -EINVAL);
+	CU_ASSERT(strstr(rt_last_error(), "RT_OPTS(rt_shm_info, name)") != NULL);
+	CU_ASSERT_EQUAL(rt_shm_close(s), 0);
+}
+
 static void test_memfd(void)
 {
 	struct rt_shm *s = rt_shm_memfd("rtmem-test", 8 * ps, NULL);
@@ -461,6 +491,7 @@ int main(void)
 		{ "POSIX object: a reused name is not unlinked", test_posix_name_reused },
 		{ "low RLIMIT_MEMLOCK without CAP_IPC_LOCK", test_low_limit },
 		{ "memfd: sealed, passed by fd", test_memfd },
+		{ "rt_shm_info grows: a newer caller's sz kept, extra bytes 0", test_info_sz },
 		{ "SysV: SHM_LOCK made resident, outlives close", test_sysv },
 		{ "SysV: another user's attachment", test_sysv_other_user },
 		{ "a ring shared between two processes", test_shared_ring },

@@ -243,6 +243,16 @@ static inline bool rtk_vmf_lockonfault(uint64_t f)
 	return (f & RTK_VMF_LO) && (f & (RTK_VMF_LF | RTK_VMF_UNKNOWN));
 }
 
+struct rtk_vma;
+/* A mapping mlock skips and locking cannot make resident: VM_IO, VM_PFNMAP,
+ * VM_DONTEXPAND or VM_MIXEDMAP (the kernel's VM_SPECIAL), hugetlb, or one of
+ * the kernel's named special mappings ([vdso], [vvar], [vvar_vclock],
+ * [vsyscall] (the gate area), [uprobes], [sigpage], [vectors]). From maps,
+ * which has no VmFlags, by name alone. Named anonymous memory ([anon:...]),
+ * [heap] and [stack] are ordinary memory. The one definition process.c and
+ * audit.c use. */
+bool rtk_vma_special(const struct rtk_vma *v);
+
 /* One mapping of /proc/PID/smaps (or maps: then only the header fields are
  * set and has_fields is false). Sizes in bytes. Fields a kernel does not
  * print stay 0; `have` tells which were present (RTK_SM_* bits). */

@@ -534,3 +534,17 @@ int rtk_self_status(struct rtk_status *out)
 	free(t);
 	return r;
 }
+
+bool rtk_vma_special(const struct rtk_vma *v)
+{
+	static const char *const names[] = { "[vdso]", "[vvar]", "[vvar_vclock]", "[vsyscall]",
+					     "[uprobes]", "[sigpage]", "[vectors]" };
+
+	if (v->has_fields &&
+	    (v->vmflags & (RTK_VMF_IO | RTK_VMF_PF | RTK_VMF_DE | RTK_VMF_MM | RTK_VMF_HT)))
+		return true;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (v->path_len == strlen(names[i]) && !memcmp(v->path, names[i], v->path_len))
+			return true;
+	return false;
+}
