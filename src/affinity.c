@@ -18,7 +18,10 @@
  * and when nothing is left, the original set (a process confined to its
  * real-time CPUs has nowhere else to put a helper).
  */
-#include "internal.h"
+#include "affinity.h"
+#include "error.h"
+#include "thread.h"
+#include "rtmem.h"
 
 #include <errno.h>
 #include <pthread.h>

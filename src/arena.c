@@ -21,6 +21,11 @@
  * that reason (the same instructions as plain loads and stores).
  */
 #include "arena.h"
+#include "error.h"
+#include "fork.h"
+#include "handle.h"
+#include "mutex.h"
+#include "arena_layout.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"
 
@@ -454,16 +459,20 @@ int rt__arena_region_of(const struct rt_arena *a, uintptr_t u)
 
 /* ---- handles ---- */
 
-/* Destroyed handles are kept and reused, so a late call on one is refused
- * (magic 0) rather than reading freed memory. Live arenas are listed for
- * fork() and for thread exit. */
-RT__MUTEX(dead_mu, RT__RANK_DEAD)
-RT__MUTEX(live_mu, RT__RANK_ARENA_LIST)
-static struct rt_arena *dead_list, *live_list;
+/* handle.c's: destroyed handles are kept and reused, so a late call on one
+ * is refused rather than reading freed memory; the live list serves fork()
+ * and thread exit. Its lock ranks below the arenas' own, which are taken
+ * under it. */
+RT__HANDLES(arenas, "arena", ARENA_LIVE, struct rt_arena, RT__RANK_ARENA_LIST, NULL)
 
 static bool arena_ok(const struct rt_arena *a)
 {
-	return a && a->magic == ARENA_LIVE;
+	return rt__handle_ok(&arenas, a);
+}
+
+bool rt__arena_live(const struct rt_arena *a)
+{
+	return arena_ok(a);
 }
 
 /* fork(): every arena's lock is held across it, taken after the list's
@@ -473,7 +482,7 @@ static void fork_prepare(void)
 {
 	/* each pushed as held first: a signal handler that lands inside fork
 	 * refuses these locks rather than waiting for its own thread */
-	for (struct rt_arena *a = live_list; a; a = a->live_next)
+	for (struct rt_arena *a = rt__handle_first(&arenas); a; a = rt__handle_next(a))
 		if (!a->single) {
 			held_push(a);
 			pthread_mutex_lock(&a->mu);
@@ -482,7 +491,7 @@ static void fork_prepare(void)
 
 static void fork_parent(void)
 {
-	for (struct rt_arena *a = live_list; a; a = a->live_next)
+	for (struct rt_arena *a = rt__handle_first(&arenas); a; a = rt__handle_next(a))
 		if (!a->single) {
 			pthread_mutex_unlock(&a->mu);
 			held_pop();
@@ -491,7 +500,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
-	for (struct rt_arena *a = live_list; a; a = a->live_next) {
+	for (struct rt_arena *a = rt__handle_first(&arenas); a; a = rt__handle_next(a)) {
 		if (!a->single) {
 			rt__mutex_init_child(&a->mu);
 			held_pop();
@@ -506,13 +515,24 @@ __attribute__((constructor(103))) static void arena_fork_install(void)
 	rt__fork_hook(RT__RANK_ARENA, fork_prepare, fork_parent, fork_child);
 }
 
+struct foreach_arg {
+	void (*fn)(struct rt_arena *a, void *arg);
+	void *arg;
+};
+
+static void foreach_one(void *h, void *xv)
+{
+	struct foreach_arg *x = xv;
+
+	x->fn(h, x->arg);
+}
+
 /* Call fn(a, arg) for every live arena, holding the list's lock. */
 void rt__arena_foreach_live(void (*fn)(struct rt_arena *a, void *arg), void *arg)
 {
-	pthread_mutex_lock(&live_mu);
-	for (struct rt_arena *a = live_list; a; a = a->live_next)
-		fn(a, arg);
-	pthread_mutex_unlock(&live_mu);
+	struct foreach_arg x = { fn, arg };
+
+	rt__handle_foreach(&arenas, foreach_one, &x);
 }
 
 struct rt_arena *rt_arena_create(size_t bytes, const struct rt_arena_opts *uopts)
@@ -522,7 +542,6 @@ struct rt_arena *rt_arena_create(size_t bytes, const struct rt_arena_opts *uopts
 			       RT_ARENA_THREAD_CACHE;
 	struct rt_arena_opts o = { .sz = sizeof(o) };
 	struct rt_arena *a;
-	uint64_t gen = 0;
 	int err;
 
 	if (rt__opts_in(&o, sizeof(o), uopts, fn, "rt_arena_opts"))
@@ -542,18 +561,9 @@ struct rt_arena *rt_arena_create(size_t bytes, const struct rt_arena_opts *uopts
 		return rt__fail_null(EINVAL, "%s: a thread-cached arena needs at least 64 KiB "
 				     "(it carves 16 and 64 KiB spans); %zu bytes asked.", fn,
 				     bytes);
-	pthread_mutex_lock(&dead_mu);
-	a = dead_list;
-	if (a)
-		dead_list = a->dead_next;
-	pthread_mutex_unlock(&dead_mu);
-	if (a) {
-		gen = a->gen;
-		memset(a, 0, sizeof(*a));
-	} else if (!(a = calloc(1, sizeof(*a)))) {
+	a = rt__handle_new(&arenas);
+	if (!a)
 		return rt__fail_null(ENOMEM, "%s: out of memory for the arena's handle.", fn);
-	}
-	a->gen = gen + 1;
 	a->single = o.flags & RT_ARENA_SINGLE_THREAD;
 	a->grow_in_alloc = o.flags & RT_ARENA_GROW_IN_ALLOC;
 	a->tcache = o.flags & RT_ARENA_THREAD_CACHE;
@@ -567,21 +577,12 @@ struct rt_arena *rt_arena_create(size_t bytes, const struct rt_arena_opts *uopts
 	err = add_region(a, bytes, SIZE_MAX);
 	if (err) {
 		pthread_mutex_destroy(&a->mu);
-		pthread_mutex_lock(&dead_mu);
-		a->dead_next = dead_list;
-		dead_list = a;
-		pthread_mutex_unlock(&dead_mu);
+		rt__handle_free(&arenas, a);
 		rt__fail_append(" (rt_arena_create of %zu bytes)", bytes);
 		errno = -err;
 		return NULL;
 	}
-	__atomic_store_n(&a->magic, ARENA_LIVE, __ATOMIC_RELEASE);
-	pthread_mutex_lock(&live_mu);
-	a->live_next = live_list;
-	if (live_list)
-		live_list->live_prev = a;
-	live_list = a;
-	pthread_mutex_unlock(&live_mu);
+	rt__handle_publish(&arenas, a);
 	return a;
 }
 
@@ -1120,20 +1121,12 @@ int rt_arena_destroy(struct rt_arena *a)
 	unsigned n;
 	int rc = 0;
 
-	if (!arena_ok(a))
+	/* out of the live list, magic cleared and generation bumped: every
+	 * later check and every thread's cached (arena, gen) fails */
+	if (rt__handle_retire(&arenas, a))
 		return rt__fail(EINVAL, "rt_arena_destroy: %s arena (destroyed already?).",
 				a ? "not a live" : "NULL");
-	pthread_mutex_lock(&live_mu);
-	if (a->live_prev)
-		a->live_prev->live_next = a->live_next;
-	else
-		live_list = a->live_next;
-	if (a->live_next)
-		a->live_next->live_prev = a->live_prev;
-	pthread_mutex_unlock(&live_mu);
 	lock(a);
-	__atomic_store_n(&a->magic, 0, __ATOMIC_RELEASE);
-	__atomic_store_n(&a->gen, a->gen + 1, __ATOMIC_RELEASE);
 	if (a->tcache)
 		rt__tc_destroy(a);
 	n = a->nregions;
@@ -1150,10 +1143,7 @@ int rt_arena_destroy(struct rt_arena *a)
 			rc = r;     /* the first failure's sentence stays */
 	}
 	pthread_mutex_destroy(&a->mu);
-	pthread_mutex_lock(&dead_mu);
-	a->dead_next = dead_list;
-	dead_list = a;
-	pthread_mutex_unlock(&dead_mu);
+	rt__handle_free(&arenas, a);
 	return rc;
 }
 
@@ -1173,6 +1163,13 @@ int rt__arena_owns(const struct rt_arena *a, const void *p)
 		if (u >= a->rstart[i] && u <= a->rend[i])
 			return 1;
 	return 0;
+}
+
+/* ---- for rt_malloc (malloc.c) ---- */
+
+bool rt__arena_has_tcache(const struct rt_arena *a)
+{
+	return arena_ok(a) && a->tcache;
 }
 
 /* ---- for rt_uring_register_arena (uring.c) ---- */

@@ -6,7 +6,8 @@
  * mapping with pages in swap, and any with pages merged by KSM. The work is a pure function over smaps text
  * (rt__audit_text), so captured texts of every kernel test it.
  */
-#include "internal.h"
+#include "audit.h"
+#include "error.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"
 

@@ -11,7 +11,8 @@
  * MADV_NOHUGEPAGE: blocks that are huge stay huge (the advice splits
  * nothing), and khugepaged never looks at the range again.
  */
-#include "internal.h"
+#include "collapse.h"
+#include "rtmem.h"
 #include "kernel/kernel.h"
 
 #include <errno.h>

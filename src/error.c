@@ -6,7 +6,9 @@
  * rt__fail_null), the shared pieces of those sentences (sizes, the memlock
  * remedy, why a lock failed) and the checks of a caller's options structs.
  */
-#include "internal.h"
+#include "error.h"
+#include "rtmem.h"
+#include "kernel/kernel.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -14,7 +14,10 @@
  *    copied-on-write pages.) It costs the file's size in anonymous, locked
  *    memory.
  */
-#include "internal.h"
+#include "error.h"
+#include "fork.h"
+#include "handle.h"
+#include "range.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"
 
@@ -32,7 +35,7 @@
 #define FILE_LIVE 0x72746d656d66696cull   /* "rtmemfil" */
 
 struct rt_file {
-	uint64_t magic;
+	struct rt__handle hd;       /* first: handle.c */
 	int fd;                     /* kept open: the identity we check against */
 	uint8_t *addr;
 	size_t size, map_len;       /* file size at lock time; mapping (whole pages) */
@@ -42,35 +45,23 @@ struct rt_file {
 	char path[PATH_MAX];
 };
 
+/* Handles are handle.c's: an unlocked one is kept and reused later, so a
+ * late call on it is refused rather than reading freed memory. */
+RT__HANDLES(files, "file", FILE_LIVE, struct rt_file, RT__RANK_DEAD, NULL)
+
 static bool live(const struct rt_file *f)
 {
-	return f && f->magic == FILE_LIVE;
+	return rt__handle_ok(&files, f);
 }
-
-/* Unlocked handles are not reused: the last 64 stay allocated (magic 0), so
- * a late call on one is refused rather than reading freed memory or acting on
- * another file; older ones are freed. */
-#define DEAD_KEEP 64
-RT__MUTEX(dead_mu, RT__RANK_DEAD)
-static struct rt_file *dead[DEAD_KEEP];
-static unsigned dead_next;
 
 static struct rt_file *handle_new(void)
 {
-	return calloc(1, sizeof(struct rt_file));
+	return rt__handle_new(&files);
 }
 
 static void handle_drop(struct rt_file *f)
 {
-	struct rt_file *old;
-
-	f->magic = 0;
-	pthread_mutex_lock(&dead_mu);
-	old = dead[dead_next];
-	dead[dead_next] = f;
-	dead_next = (dead_next + 1) % DEAD_KEEP;
-	pthread_mutex_unlock(&dead_mu);
-	free(old);
+	rt__handle_free(&files, f);
 }
 
 struct rt_file *rt_file_lock(const char *path, const struct rt_file_opts *uopts)
@@ -184,7 +175,7 @@ struct rt_file *rt_file_lock(const char *path, const struct rt_file_opts *uopts)
 		return rt__fail_null(EIO, "%s: %s: %zu of %zu pages present after locking (the file "
 				     "changed meanwhile?); nothing is kept.", fn, path, present, pages);
 	}
-	f->magic = FILE_LIVE;
+	rt__handle_publish(&files, f);
 	return f;
 }
 
@@ -244,9 +235,8 @@ int rt_file_check(const struct rt_file *f)
 
 int rt_file_unlock(struct rt_file *f)
 {
-	if (!live(f))
+	if (rt__handle_retire(&files, f))
 		return rt__fail(EINVAL, "rt_file_unlock: not a locked file (unlocked already?).");
-	f->magic = 0;
 	rt_unlock_range(f->addr, f->map_len);
 	munmap(f->addr, f->map_len);
 	close(f->fd);

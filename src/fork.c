@@ -8,7 +8,7 @@
  * thread has a new tid and so could not unlock a PI mutex held across the
  * fork (EPERM).
  *
- * Ranks are the library's lock order (RT__RANK_* in internal.h): a thread
+ * Ranks are the library's lock order (RT__RANK_* in fork.h): a thread
  * may take a lock while it holds only locks of lower rank. Locks of one
  * rank are never held together. Taking them at fork in that order is what
  * makes the prepare step deadlock-free against threads that are inside the
@@ -26,7 +26,9 @@
  * so their calls refuse in a child, found by rt__fork_gen, which the child
  * handler advances first.
  */
-#include "internal.h"
+#include "fork.h"
+#include "mutex.h"
+#include "rtmem.h"
 
 #include <pthread.h>
 #include <stdlib.h>

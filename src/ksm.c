@@ -9,8 +9,9 @@
  * mapping it creates. rt_lock_all turns the whole-process opt-in off (and
  * rt_unlock_all back on); every region is advised MADV_UNMERGEABLE.
  */
-#include "internal.h"
+#include "ksm.h"
 #include "kernel/kernel.h"
+#include "rtmem.h"
 
 #include <errno.h>
 #include <stdbool.h>

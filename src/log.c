@@ -23,7 +23,15 @@
  * counters never fault, and is kept (dead) after rt_log_destroy so a late
  * call is refused rather than touching unmapped memory.
  */
-#include "internal.h"
+#include "affinity.h"
+#include "error.h"
+#include "fork.h"
+#include "handle.h"
+#include "log.h"
+#include "mutex.h"
+#include "region.h"
+#include "ring.h"
+#include "uring.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"
 
@@ -47,7 +55,6 @@
 #endif
 
 #define LOG_LIVE 0x72746d656d6c6f67ull    /* "rtmemlog" */
-#define LOG_DYING 0x6479696e672d6c67ull   /* "dying-lg" */
 #define STAGE_MAX ((size_t)64 << 10)
 
 struct stage {
@@ -57,9 +64,7 @@ struct stage {
 };
 
 struct rt_log {
-	_Atomic uint64_t magic;
-	struct rt_log *dead_next;
-	struct rt_region *hreg;     /* the locked region holding this handle */
+	struct rt__handle hd;       /* first: handle.c (in a locked page) */
 	struct rt_region *reg;      /* ring + two staging buffers */
 	struct rt_ring *ring;       /* &ring_h once made */
 	struct rt_ring ring_h;      /* its handle, in this locked page */
@@ -88,61 +93,34 @@ struct rt_log {
 	struct stage st[2];
 };
 
+RT__HANDLES(logs, "log", LOG_LIVE, struct rt_log, RT__RANK_DEAD, rt__region_page)
+
 /* Live, and made in this process: a fork child's copy has no writer. */
 static bool live(const struct rt_log *l)
 {
-	return l && atomic_load_explicit(&((struct rt_log *)l)->magic, memory_order_acquire) ==
-			    LOG_LIVE && l->gen == __atomic_load_n(&rt__fork_gen, __ATOMIC_RELAXED);
+	return rt__handle_ok(&logs, l) && l->gen == __atomic_load_n(&rt__fork_gen, __ATOMIC_RELAXED);
 }
 
 static int not_live(const struct rt_log *l, const char *fn)
 {
-	if (l && atomic_load_explicit(&((struct rt_log *)l)->magic, memory_order_acquire) ==
-		     LOG_LIVE)
+	if (rt__handle_ok(&logs, l))
 		return rt__fail(EINVAL, "%s: the log was made before fork() by the parent "
 				"process; its writer thread is not in this child. Make a new log "
 				"in the child.", fn);
 	return rt__fail(EINVAL, "%s: %s log (destroyed already?).", fn, l ? "not a live" : "NULL");
 }
 
-/* Dead handles: a leaf lock (nothing is called under it). */
-RT__MUTEX(dead_mu, RT__RANK_DEAD)
-static struct rt_log *dead;
-
-/* A handle in a locked region of its own: reused from the dead list, else
- * made. NULL (sentence recorded) when the region cannot be made. */
+/* Handles are handle.c's, in pages of locked memory (rt__region_page), so
+ * the producer's calls never fault on theirs; a destroyed one is kept and
+ * reused, so a late call on it is refused. */
 static struct rt_log *handle_new(void)
 {
-	RT_OPTS(rt_region_opts, ro, .huge = RT_HUGE_NEVER);
-	struct rt_region *hr;
-	struct rt_log *l;
-
-	pthread_mutex_lock(&dead_mu);
-	l = dead;
-	if (l)
-		dead = l->dead_next;
-	pthread_mutex_unlock(&dead_mu);
-	if (l) {
-		hr = l->hreg;
-		memset(l, 0, sizeof(*l));
-		l->hreg = hr;
-		return l;
-	}
-	hr = rt_region_create(sizeof(*l), &ro);
-	if (!hr)
-		return NULL;
-	l = rt_region_addr(hr);
-	l->hreg = hr;
-	return l;
+	return rt__handle_new(&logs);
 }
 
 static void handle_drop(struct rt_log *l)
 {
-	atomic_store_explicit(&l->magic, 0, memory_order_release);
-	pthread_mutex_lock(&dead_mu);
-	l->dead_next = dead;
-	dead = l;
-	pthread_mutex_unlock(&dead_mu);
+	rt__handle_free(&logs, l);
 }
 
 static const char *backend_name(enum rt_log_backend b)
@@ -733,7 +711,7 @@ struct rt_log *rt_log_create(int fd, const struct rt_log_opts *uopts)
 		goto fail;
 	l->started = true;
 	l->gen = __atomic_load_n(&rt__fork_gen, __ATOMIC_RELAXED);
-	atomic_store_explicit(&l->magic, LOG_LIVE, memory_order_release);
+	rt__handle_publish(&logs, l);
 	if (c.why[0])
 		rt__fail(c.why_err, "%s: fd %d is written with %s, not fixed-buffer io_uring "
 			 "writes: %s", create_fn, fd, backend_name(l->backend), c.why);
@@ -807,17 +785,15 @@ int rt_log_stats(const struct rt_log *lc, struct rt_log_stats *out)
 
 int rt_log_destroy(struct rt_log *l)
 {
-	uint64_t want = LOG_LIVE;
 	int err, fd;
 
-	if (!l || !atomic_compare_exchange_strong(&l->magic, &want, LOG_DYING))
+	if (rt__handle_retire(&logs, l))
 		return rt__fail(EINVAL, "rt_log_destroy: %s log (destroyed already?).",
 				l ? "not a live" : "NULL");
 	if (l->gen != __atomic_load_n(&rt__fork_gen, __ATOMIC_RELAXED)) {
 		/* a fork child's copy: no writer to stop, and the io_uring is
 		 * the parent's too (unregistering would take its buffers);
-		 * forgotten, its memory goes with the process */
-		atomic_store(&l->magic, 0);
+		 * forgotten (not reused), its memory goes with the process */
 		return 0;
 	}
 	fd = l->fd;

@@ -6,9 +6,11 @@
  * 32 MiB when unset), no growth, and per-thread caches (tcache.c), so
  * threads allocate and free blocks up to 8 KiB without a lock.
  */
-#include "arena.h"
 #include "env.h"
-#include "internal.h"
+#include "arena.h"
+#include "error.h"
+#include "fork.h"
+#include "malloc.h"
 #include "rtmem.h"
 
 #include <errno.h>
@@ -176,7 +178,7 @@ void rt__malloc_warm_if_made(size_t max_size)
 
 	/* a failure keeps the caller's errno and sentence out of it: the
 	 * thread then allocates cold, which is what it would do without */
-	if (a && a->tcache)
+	if (a && rt__arena_has_tcache(a))
 		(void)rt_arena_thread_warm(a, max_size);
 	errno = saved;
 }

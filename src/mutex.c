@@ -13,7 +13,8 @@
  * fork(): pthread_mutex_unlock fails with EPERM. Fork child handlers
  * re-initialise such mutexes with rt__mutex_init instead of unlocking them.
  */
-#include "internal.h"
+#include "mutex.h"
+#include "rtmem.h"
 
 #include <errno.h>
 #include <pthread.h>

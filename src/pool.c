@@ -6,11 +6,12 @@
  * so a program writing into a freed object cannot corrupt the pool. Get and
  * put are lock-free, O(1), and make no syscall and no allocation.
  *
- * Handles are never returned to malloc: a destroyed pool's handle is marked
- * dead and kept for the next rt_pool_create, so a late get or put on it is
- * refused instead of touching freed memory.
+ * Handles are handle.c's: never returned to malloc, so a late get or put on
+ * a destroyed pool is refused instead of touching freed memory.
  */
-#include "internal.h"
+#include "error.h"
+#include "fork.h"
+#include "handle.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"
 
@@ -22,17 +23,15 @@
 #include <string.h>
 
 #define POOL_LIVE 0x72746d656d706f6cull   /* "rtmempol" */
-#define POOL_DEAD 0x646561642d706f6cull   /* "dead-pol" */
 #define IDX_MASK 0xffffffffull
 
 struct rt_pool {
-	_Atomic uint64_t magic;
+	struct rt__handle hd;       /* first: handle.c */
 	struct rt_region *region;
 	uint8_t *base;
 	size_t obj_size, stride, count;
 	_Atomic uint32_t *next;     /* link of object i: index+1 of the next, 0 = end */
 	_Atomic uint64_t *inuse;    /* bit i: object i is out */
-	struct rt_pool *dead_next;
 	_Alignas(64) _Atomic uint64_t head;   /* tag << 32 | (index + 1); index+1 0 = empty */
 	_Alignas(64) _Atomic size_t in_use;
 	_Atomic size_t high_water;
@@ -40,13 +39,11 @@ struct rt_pool {
 	_Atomic size_t bad_puts;
 };
 
-RT__MUTEX(dead_mu, RT__RANK_DEAD)
-static struct rt_pool *dead_list;
+RT__HANDLES(pools, "pool", POOL_LIVE, struct rt_pool, RT__RANK_DEAD, NULL)
 
 static bool pool_live(const struct rt_pool *p)
 {
-	return p && atomic_load_explicit(&((struct rt_pool *)p)->magic, memory_order_acquire) ==
-			    POOL_LIVE;
+	return rt__handle_ok(&pools, p);
 }
 
 struct rt_pool *rt_pool_create(size_t obj_size, size_t count, const struct rt_pool_opts *uopts)
@@ -84,21 +81,13 @@ struct rt_pool *rt_pool_create(size_t obj_size, size_t count, const struct rt_po
 
 	ro.huge = o.huge;
 	ro.numa_node = o.numa_node;
-	pthread_mutex_lock(&dead_mu);
-	p = dead_list;
-	if (p)
-		dead_list = p->dead_next;
-	pthread_mutex_unlock(&dead_mu);
-	if (!p && !(p = aligned_alloc(64, sizeof(*p))))
+	p = rt__handle_new(&pools);
+	if (!p)
 		return rt__fail_null(ENOMEM, "%s: out of memory for the pool's handle.", fn);
-	atomic_store(&p->magic, 0);
 	p->region = rt_region_create(total, &ro);
 	if (!p->region) {
 		err = errno;
-		pthread_mutex_lock(&dead_mu);
-		p->dead_next = dead_list;
-		dead_list = p;
-		pthread_mutex_unlock(&dead_mu);
+		rt__handle_free(&pools, p);
 		rt__fail_append(" (rt_pool_create: %zu objects of %zu bytes)", count, obj_size);
 		errno = err;
 		return NULL;
@@ -120,8 +109,7 @@ struct rt_pool *rt_pool_create(size_t obj_size, size_t count, const struct rt_po
 	atomic_store(&p->high_water, 0);
 	atomic_store(&p->failed_gets, 0);
 	atomic_store(&p->bad_puts, 0);
-	p->dead_next = NULL;
-	atomic_store_explicit(&p->magic, POOL_LIVE, memory_order_release);
+	rt__handle_publish(&pools, p);
 	return p;
 }
 
@@ -203,20 +191,16 @@ void rt_pool_put(struct rt_pool *p, void *obj)
 
 int rt_pool_destroy(struct rt_pool *p)
 {
-	uint64_t live = POOL_LIVE;
 	int rc;
 
 	if (!p)
 		return rt__fail(EINVAL, "rt_pool_destroy: NULL pool.");
-	if (!atomic_compare_exchange_strong(&p->magic, &live, POOL_DEAD))
+	if (rt__handle_retire(&pools, p))
 		return rt__fail(EINVAL, "rt_pool_destroy: %p is not a live pool (destroyed "
 				"already?).", (void *)p);
 	rc = rt_region_destroy(p->region);
 	p->region = NULL;
-	pthread_mutex_lock(&dead_mu);
-	p->dead_next = dead_list;
-	dead_list = p;
-	pthread_mutex_unlock(&dead_mu);
+	rt__handle_free(&pools, p);
 	return rc;
 }
 

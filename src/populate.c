@@ -7,7 +7,10 @@
  * parallel), rt_lock_all's heap reserve (process.c) and shared memory
  * (shm.c).
  */
-#include "internal.h"
+#include "mutex.h"
+#include "populate.h"
+#include "rtmem.h"
+#include "kernel/kernel.h"
 
 #include <errno.h>
 #include <pthread.h>

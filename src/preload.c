@@ -33,7 +33,8 @@
  *                      exit on stderr
  */
 #include "env.h"
-#include "internal.h"
+#include "arena.h"
+#include "error.h"
 #include "rtmem.h"
 
 #include <dlfcn.h>

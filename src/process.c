@@ -11,7 +11,16 @@
  * a sentence instead of an OOM kill later (or, in best-effort mode, locking
  * what fits and listing the rest).
  */
-#include "internal.h"
+#include "collapse.h"
+#include "error.h"
+#include "fork.h"
+#include "ksm.h"
+#include "populate.h"
+#include "process.h"
+#include "registry.h"
+#include "stack.h"
+#include "rtmem.h"
+#include "kernel/kernel.h"
 
 #include <errno.h>
 #include <linux/capability.h>
@@ -170,59 +179,6 @@ static int vlist_read_from(struct vlist *l, bool cheap)
 static int vlist_read(struct vlist *l)
 {
 	return vlist_read_from(l, false);
-}
-
-/* ---- the main stack -------------------------------------------------------- */
-
-/* Touch `bytes` of stack below the caller, top down as the stack grows. */
-__attribute__((noinline)) void rt__touch_stack(size_t bytes, size_t ps)
-{
-	volatile char *q = __builtin_alloca(bytes);
-
-	for (size_t off = bytes; off >= ps; off -= ps)
-		q[off - 1] = 0;
-	__asm__ volatile("" ::"r"(q) : "memory");
-}
-
-/* How much of the main stack can be pre-faulted below the current depth:
- * within RLIMIT_STACK and clear of the mapping below plus the kernel's stack
- * guard gap (256 pages by default). 0 if this thread is not on the main
- * stack (a thread's stack is a fixed mapping that mlockall populates). */
-static size_t stack_room(const struct vlist *l, size_t ps)
-{
-	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
-	struct rlimit rl;
-	size_t depth, lim, below = 0;
-
-	for (size_t i = 0; i < l->n; i++) {
-		const struct vinfo *v = &l->v[i];
-
-		if (!v->stack || sp < v->s || sp >= v->e)
-			continue;
-		depth = v->e - sp;
-		if (getrlimit(RLIMIT_STACK, &rl) || rl.rlim_cur == RLIM_INFINITY)
-			lim = 8u << 20;
-		else
-			lim = rl.rlim_cur;
-		below = i ? v->s - l->v[i - 1].e : v->s;
-		below = below > 256 * ps + RT__STACK_SLACK ? below - 256 * ps - RT__STACK_SLACK : 0;
-		lim = lim > depth + RT__STACK_SLACK ? lim - depth - RT__STACK_SLACK : 0;
-		below += sp - v->s;
-		return lim < below ? lim : below;
-	}
-	return 0;
-}
-
-size_t rt__main_stack_room(void)
-{
-	struct vlist l;
-	size_t room;
-
-	if (vlist_read_from(&l, true))
-		return 0;
-	room = stack_room(&l, rtk_page_size());
-	vlist_free(&l);
-	return room;
 }
 
 /* ---- rollback helpers ------------------------------------------------------- */
@@ -598,7 +554,7 @@ static int lock_measure(struct lockrun *lr)
 	if (rtk_memcg_read(&lr->cg))
 		memset(&lr->cg, 0, sizeof(lr->cg));
 	lr->room = (lr->cg.version && lr->cg.limit != UINT64_MAX) ? lr->cg.room : UINT64_MAX;
-	srooms = lr->stackb ? stack_room(&lr->l, lr->ps) : 0;
+	srooms = lr->stackb ? rt__main_stack_room() : 0;
 	if (lr->stackb > srooms)
 		lr->stackb = srooms;
 	lr->mapped = lr->l.mapped;

@@ -8,7 +8,9 @@
  * textfile write node_exporter's textfile collector needs (a temporary file
  * in the same directory that it ignores, then rename).
  */
-#include "internal.h"
+#include "error.h"
+#include "prom.h"
+#include "utf8.h"
 #include "rtmem.h"
 
 #include <errno.h>

@@ -5,7 +5,12 @@
  * range's ends extended or split per option (the VMA search reads smaps
  * for VmFlags).
  */
-#include "internal.h"
+#include "error.h"
+#include "range.h"
+#include "region.h"
+#include "registry.h"
+#include "rtmem.h"
+#include "kernel/kernel.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -5,7 +5,16 @@
  * MAP_LOCKED), all through the lock registry. Populating is populate.c's,
  * NUMA binding kernel/numa.c's, a caller's own range range.c's.
  */
-#include "internal.h"
+#include "collapse.h"
+#include "error.h"
+#include "fork.h"
+#include "handle.h"
+#include "ksm.h"
+#include "populate.h"
+#include "region.h"
+#include "registry.h"
+#include "rtmem.h"
+#include "kernel/kernel.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -21,7 +30,7 @@
 #include <unistd.h>
 
 struct rt_region {
-	struct rt_region *next;     /* live list: destroy checks membership */
+	struct rt__handle hd;       /* first: handle.c (destroy checks membership) */
 	void *addr;
 	size_t size;
 	enum rt_lock_mode mode_requested, mode_used;
@@ -32,13 +41,14 @@ struct rt_region {
 	int hugetlb;
 };
 
-/* The live-region list: priority-inheriting, taken across fork() (fork.c). */
-RT__MUTEX(live_mu, RT__RANK_LIVE)
-static struct rt_region *live;
+/* Region handles (handle.c): the live list's lock is priority-inheriting
+ * and taken across fork() (fork.c); nothing is called under it. */
+#define REGION_LIVE 0x72746d656d72676eull   /* "rtmemrgn" */
+RT__HANDLES(regions, "region", REGION_LIVE, struct rt_region, RT__RANK_LIVE, NULL)
 
 pthread_mutex_t *rt__live_mu(void)
 {
-	return &live_mu;
+	return &regions.mu;
 }
 
 /* ---- huge pages ------------------------------------------------------------ */
@@ -81,31 +91,6 @@ static bool huge_valid(int h)
 {
 	return h == RT_HUGE_AUTO || h == RT_HUGE_NEVER || h == RT_HUGE_ROUND ||
 	       h == RT_HUGE_HUGETLB;
-}
-
-static void live_add(struct rt_region *r)
-{
-	pthread_mutex_lock(&live_mu);
-	r->next = live;
-	live = r;
-	pthread_mutex_unlock(&live_mu);
-}
-
-static bool live_remove(struct rt_region *r)
-{
-	struct rt_region **pp;
-	bool found = false;
-
-	pthread_mutex_lock(&live_mu);
-	for (pp = &live; *pp; pp = &(*pp)->next) {
-		if (*pp == r) {
-			*pp = r->next;
-			found = true;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&live_mu);
-	return found;
 }
 
 /* Reserve len bytes of address space aligned to `align` (a power of two >=
@@ -324,7 +309,7 @@ static int hugetlb_plan(struct mk *c)
 /* The handle, once the plan holds; the lock mode it will use. */
 static int create_handle(struct mk *c)
 {
-	c->r = calloc(1, sizeof(*c->r));
+	c->r = rt__handle_new(&regions);
 	if (!c->r)
 		return RT__REFUSE(ENOMEM, "%s: out of memory for the region handle.", c->fn);
 	c->r->mode_requested = c->o.mode;
@@ -575,7 +560,8 @@ static void create_unwind(struct mk *c)
 		rt__reg_unlock((uintptr_t)c->m, c->size, false, NULL, NULL);
 	if (c->m)
 		munmap(c->m, c->size);
-	free(c->r);
+	if (c->r)
+		rt__handle_free(&regions, c->r);
 	c->r = NULL;
 }
 
@@ -688,8 +674,16 @@ struct rt_region *rt_region_create(size_t bytes, const struct rt_region_opts *uo
 	/* never merged by KSM, even in a process that opted in (ksm.c) */
 	if (!hugetlb)
 		rt__ksm_unmergeable(c.m, c.size);
-	live_add(c.r);
+	rt__handle_publish(&regions, c.r);
 	return c.r;
+}
+
+void *rt__region_page(size_t bytes)
+{
+	RT_OPTS(rt_region_opts, ro, .huge = RT_HUGE_NEVER);
+	struct rt_region *r = rt_region_create(bytes, &ro);
+
+	return r ? r->addr : NULL;
 }
 
 int rt_region_destroy(struct rt_region *r)
@@ -699,14 +693,14 @@ int rt_region_destroy(struct rt_region *r)
 
 	if (!r)
 		return rt__fail(EINVAL, "%s: NULL region.", fn);
-	if (!live_remove(r))
+	if (rt__handle_retire(&regions, r))
 		return rt__fail(EINVAL, "%s: %p is not a live region (destroyed already, or not "
 				"from rt_region_create).", fn, (void *)r);
 	/* The mapping goes away, so no munlock is needed for our own lock;
 	 * other locks inside it are now stale and the kernel drops them too. */
 	rt__reg_unlock((uintptr_t)r->addr, r->size, false, NULL, NULL);
 	err = munmap(r->addr, r->size) ? -errno : 0;
-	free(r);
+	rt__handle_free(&regions, r);
 	if (err)
 		return rt__fail(-err, "%s: munmap: %s.", fn, rt_strerror(err));
 	return 0;
@@ -714,7 +708,7 @@ int rt_region_destroy(struct rt_region *r)
 
 void *rt_region_addr(const struct rt_region *r)
 {
-	if (!r) {
+	if (!rt__handle_ok(&regions, r)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -723,7 +717,7 @@ void *rt_region_addr(const struct rt_region *r)
 
 size_t rt_region_size(const struct rt_region *r)
 {
-	return r ? r->size : 0;
+	return rt__handle_ok(&regions, r) ? r->size : 0;
 }
 
 int rt_region_info(const struct rt_region *r, struct rt_region_info *out)
@@ -731,8 +725,9 @@ int rt_region_info(const struct rt_region *r, struct rt_region_info *out)
 	struct rt_region_info i;
 	int err;
 
-	if (!r)
-		return rt__fail(EINVAL, "rt_region_info: NULL region.");
+	if (!rt__handle_ok(&regions, r))
+		return rt__fail(EINVAL, "rt_region_info: %s region (destroyed already?).",
+				r ? "not a live" : "NULL");
 	err = rt__out_ok("rt_region_info", "rt_region_info", out);
 	if (err)
 		return err;

@@ -11,7 +11,11 @@
  * range as its lock (a second unlock of it is -ENOENT, not a silent munlock
  * of someone else's memory).
  */
-#include "internal.h"
+#include "fork.h"
+#include "mutex.h"
+#include "registry.h"
+#include "rtmem.h"
+#include "kernel/kernel.h"
 
 #include <errno.h>
 #include <pthread.h>

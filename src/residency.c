@@ -11,7 +11,7 @@
  * range is VM_LOCKED (mm/msync.c), doing nothing otherwise when MS_SYNC is not
  * given. Lock-on-fault mappings are VM_LOCKED too.
  */
-#include "internal.h"
+#include "error.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"
 

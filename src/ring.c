@@ -13,7 +13,7 @@
  *   slots   `slots` slots of `stride` bytes: a 32-bit length, a 32-bit
  *           check, then slot_size bytes of record
  *
- * The handle (struct rt_ring, internal.h) is private to the process: at
+ * The handle (struct rt_ring, ring.h) is private to the process: at
  * init or attach the geometry is read once, checked, and copied into it,
  * and every address the data calls compute comes from that copy. A peer's
  * stray write to the shared header cannot move an access outside the ring:
@@ -62,8 +62,11 @@
  * those of the caller's pid namespace: processes sharing a ring must share
  * one.
  */
-#include "internal.h"
-#include "kernel/kernel.h"
+#include "error.h"
+#include "fork.h"
+#include "handle.h"
+#include "region.h"
+#include "ring.h"
 #include "rtmem.h"
 
 #include <errno.h>
@@ -194,65 +197,27 @@ size_t rt_ring_bytes(size_t slot_size, size_t slots)
 	return total;
 }
 
-/* Handles come from pages of locked memory (a region each, never freed),
- * so a data call never faults on its handle; where the process may not
- * lock a page, from ordinary memory. Detached handles are reused oldest
- * first, so a late call on one is refused for as long as possible. */
-RT__MUTEX(handles_mu, RT__RANK_DEAD)
-static struct rt_ring *free_first, *free_last;
-
-static void handle_put(struct rt_ring *r)
+/* Handles are handle.c's, from pages of locked memory (a region each, never
+ * freed), so a data call never faults on its handle; where the process may
+ * not lock a page, from ordinary memory. Detached handles are reused oldest
+ * first, so a late call on one is refused for as long as possible. The
+ * handle rt_log keeps in its own page (rt__ring_init_at) is not one of
+ * them: only its magic says it is live, and rt_ring_detach refuses it. */
+static void *ring_page(size_t bytes)
 {
-	r->next = NULL;
-	pthread_mutex_lock(&handles_mu);
-	if (free_last)
-		free_last->next = r;
-	else
-		free_first = r;
-	free_last = r;
-	pthread_mutex_unlock(&handles_mu);
-}
+	int err = errno;
+	void *m = rt__region_page(bytes);
 
-static struct rt_ring *handle_get(void)
-{
-	RT_OPTS(rt_region_opts, ro, .huge = RT_HUGE_NEVER);
-	const size_t ps = rtk_page_size();
-	size_t each, n;
-	struct rt_region *reg;
-	struct rt_ring *r;
-	uint8_t *m;
-	int err;
-
-	pthread_mutex_lock(&handles_mu);
-	r = free_first;
-	if (r) {
-		free_first = r->next;
-		if (!free_first)
-			free_last = NULL;
+	if (!m) {
+		m = aligned_alloc(LINE, bytes);
+		if (m)
+			memset(m, 0, bytes);
 	}
-	pthread_mutex_unlock(&handles_mu);
-	if (r)
-		return r;
-	if (!rt__roundup(sizeof(*r), LINE, &each))
-		return NULL;
-	err = errno;
-	reg = rt_region_create(ps, &ro);
-	m = reg ? rt_region_addr(reg) : aligned_alloc(LINE, ps);
 	errno = err;
-	if (!m)
-		return NULL;
-	n = ps / each;
-	for (size_t i = 1; i < n; i++) {
-		r = (struct rt_ring *)(m + i * each);
-		memset(r, 0, sizeof(*r));
-		r->slab = true;
-		handle_put(r);
-	}
-	r = (struct rt_ring *)m;
-	memset(r, 0, sizeof(*r));
-	r->slab = true;
-	return r;
+	return m;
 }
+
+RT__HANDLES(rings, "ring", RT__RING_LIVE, struct rt_ring, RT__RANK_DEAD, ring_page)
 
 static inline struct slot *slot_at(const struct rt_ring *r, uint64_t n)
 {
@@ -269,10 +234,10 @@ static void handle_fill(struct rt_ring *r, void *mem, uint64_t slot_size, uint64
 	r->slots = slots;
 	r->stride = stride;
 	r->total = total;
-	atomic_store_explicit(&r->magic, RT__RING_LIVE, memory_order_release);
 }
 
-struct rt_ring *rt__ring_init_at(struct rt_ring *r, void *mem, size_t bytes, size_t slot_size,
+/* rt_ring_init's work on handle r, which is not made live. */
+static struct rt_ring *init_core(struct rt_ring *r, void *mem, size_t bytes, size_t slot_size,
 				 size_t slots)
 {
 	static const char fn[] = "rt_ring_init";
@@ -305,21 +270,32 @@ struct rt_ring *rt__ring_init_at(struct rt_ring *r, void *mem, size_t bytes, siz
 	return r;
 }
 
+struct rt_ring *rt__ring_init_at(struct rt_ring *r, void *mem, size_t bytes, size_t slot_size,
+				 size_t slots)
+{
+	if (!init_core(r, mem, bytes, slot_size, slots))
+		return NULL;
+	atomic_store_explicit(&r->hd.magic, RT__RING_LIVE, memory_order_release);
+	return r;
+}
+
 void rt__ring_close(struct rt_ring *r)
 {
-	atomic_store_explicit(&r->magic, 0, memory_order_release);
+	atomic_store_explicit(&r->hd.magic, 0, memory_order_release);
 }
 
 struct rt_ring *rt_ring_init(void *mem, size_t bytes, size_t slot_size, size_t slots)
 {
-	struct rt_ring *r = handle_get(), *ok;
+	struct rt_ring *r = rt__handle_new(&rings);
 
 	if (!r)
 		return rt__fail_null(ENOMEM, "rt_ring_init: out of memory for the ring's handle.");
-	ok = rt__ring_init_at(r, mem, bytes, slot_size, slots);
-	if (!ok)
-		handle_put(r);
-	return ok;
+	if (!init_core(r, mem, bytes, slot_size, slots)) {
+		rt__handle_free(&rings, r);
+		return NULL;
+	}
+	rt__handle_publish(&rings, r);
+	return r;
 }
 
 /* A field of the shared header, read once (a peer may write it any time). */
@@ -367,22 +343,20 @@ struct rt_ring *rt_ring_attach(void *mem, size_t bytes)
 	if (total > bytes)
 		return rt__fail_null(EINVAL, "%s: the ring at %p needs %llu bytes but only %zu are "
 				     "mapped.", fn, mem, (unsigned long long)total, bytes);
-	r = handle_get();
+	r = rt__handle_new(&rings);
 	if (!r)
 		return rt__fail_null(ENOMEM, "%s: out of memory for the ring's handle.", fn);
 	handle_fill(r, mem, slot_size, slots, stride, total);
+	rt__handle_publish(&rings, r);
 	return r;
 }
 
 int rt_ring_detach(struct rt_ring *r)
 {
-	uint64_t live = RT__RING_LIVE;
-
-	if (!r || !atomic_compare_exchange_strong(&r->magic, &live, 0))
+	if (rt__handle_retire(&rings, r))
 		return rt__fail(EINVAL, "rt_ring_detach: %s.", r ? "not an attached ring handle "
 				"(detached already?)" : "no ring given");
-	if (r->slab)
-		handle_put(r);
+	rt__handle_free(&rings, r);
 	return 0;
 }
 
@@ -392,8 +366,7 @@ static int usable(const struct rt_ring *r, const char *fn)
 {
 	const struct rt__ring_hdr *h;
 
-	if (!r || atomic_load_explicit(&((struct rt_ring *)r)->magic, memory_order_relaxed) !=
-			  RT__RING_LIVE)
+	if (!rt__handle_ok(&rings, r))
 		return rt__fail(EINVAL, "%s: %s.", fn, r ? "not an attached ring handle (detached "
 				"already?)" : "no ring given");
 	h = r->h;

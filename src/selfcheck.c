@@ -6,7 +6,11 @@
  * directory, then renamed, so node_exporter never reads half a file; the
  * text is prom.c's, shared with `rtmem check --prometheus`).
  */
-#include "internal.h"
+#include "affinity.h"
+#include "error.h"
+#include "fork.h"
+#include "mutex.h"
+#include "prom.h"
 #include "rtmem.h"
 
 #include <errno.h>

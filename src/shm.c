@@ -24,7 +24,11 @@
  *    verdict see it). SHM_LOCK outlives the attachment: it is undone only
  *    by rt_shm_destroy (SHM_UNLOCK, IPC_RMID).
  */
-#include "internal.h"
+#include "error.h"
+#include "fork.h"
+#include "handle.h"
+#include "populate.h"
+#include "range.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"
 
@@ -53,7 +57,7 @@
 #endif
 
 struct rt_shm {
-	uint64_t magic;
+	struct rt__handle hd;       /* first: handle.c */
 	enum rt_shm_kind kind;
 	int handle;                 /* fd, or shmid */
 	void *addr;
@@ -63,17 +67,13 @@ struct rt_shm {
 	char name[NAME_MAX + 2];
 };
 
-/* Closed handles are not reused: the last 64 stay allocated (magic 0), so a
- * late call on one is refused rather than reading freed memory or acting on
- * another object; older ones are freed. */
-#define DEAD_KEEP 64
-RT__MUTEX(dead_mu, RT__RANK_DEAD)
-static struct rt_shm *dead[DEAD_KEEP];
-static unsigned dead_next;
+/* Handles are handle.c's: a closed one is kept and reused later, so a late
+ * call on it is refused rather than reading freed memory. */
+RT__HANDLES(shms, "shm", SHM_LIVE, struct rt_shm, RT__RANK_DEAD, NULL)
 
 static struct rt_shm *handle_new(void)
 {
-	struct rt_shm *s = calloc(1, sizeof(*s));
+	struct rt_shm *s = rt__handle_new(&shms);
 
 	if (s)
 		s->handle = -1;
@@ -82,20 +82,12 @@ static struct rt_shm *handle_new(void)
 
 static void handle_drop(struct rt_shm *s)
 {
-	struct rt_shm *old;
-
-	s->magic = 0;
-	pthread_mutex_lock(&dead_mu);
-	old = dead[dead_next];
-	dead[dead_next] = s;
-	dead_next = (dead_next + 1) % DEAD_KEEP;
-	pthread_mutex_unlock(&dead_mu);
-	free(old);
+	rt__handle_free(&shms, s);
 }
 
 static bool live(const struct rt_shm *s)
 {
-	return s && s->magic == SHM_LIVE;
+	return rt__handle_ok(&shms, s);
 }
 
 static bool opts_in(const struct rt_shm_opts *u, struct rt_shm_opts *o, const char *fn)
@@ -212,7 +204,7 @@ static int map_fd(struct rt_shm *s, size_t bytes, bool created, const char *fn)
 static struct rt_shm *finish(struct rt_shm *s, int err, const char *fn)
 {
 	if (!err) {
-		s->magic = SHM_LIVE;
+		rt__handle_publish(&shms, s);
 		return s;
 	}
 	unmap_unlock(s);
@@ -513,10 +505,9 @@ static int shm_end(struct rt_shm *s, bool destroy, const char *fn)
 {
 	int err = 0;
 
-	if (!live(s))
+	if (rt__handle_retire(&shms, s))
 		return rt__fail(EINVAL, "%s: not a live shared memory handle (NULL, or closed "
 				"already).", fn);
-	s->magic = 0;
 	unmap_unlock(s);
 	if (s->kind == RT_SHM_SYSV) {
 		if (destroy) {

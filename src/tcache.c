@@ -34,8 +34,9 @@
  *   (always correct) and allocates from the thread's second, signal heap;
  *   it never waits for a lock its own thread holds.
  */
-#include "arena.h"
-#include "kernel/kernel.h"
+#include "error.h"
+#include "handle.h"
+#include "arena_layout.h"
 #include "rtmem.h"
 
 #include <errno.h>
@@ -192,7 +193,7 @@ static void make_key(void)
 
 static inline uint64_t gen_of(const struct rt_arena *a)
 {
-	return __atomic_load_n(&a->gen, __ATOMIC_RELAXED);
+	return rt__handle_gen(a);
 }
 
 /* The calling thread's heap for a, or NULL; never makes one. */
@@ -988,7 +989,7 @@ void rt__tc_stats(struct rt_arena *a, struct rt_arena_stats *s)
 
 static bool tc_arena_ok(struct rt_arena *a, const char *fn, int *err)
 {
-	if (!a || __atomic_load_n(&a->magic, __ATOMIC_ACQUIRE) != ARENA_LIVE) {
+	if (!rt__arena_live(a)) {
 		*err = rt__fail(EINVAL, "%s: %s arena.", fn, a ? "not a live" : "NULL");
 		return false;
 	}

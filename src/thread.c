@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Description: real-time threads on locked, pre-faulted stacks
- * (rt_thread_create / rt_thread_join / rt_thread_info), and
- * rt_stack_prefault for any thread.
+ * (rt_thread_create / rt_thread_join / rt_thread_info). rt_stack_prefault,
+ * for any thread, is in stack.c.
  *
  * The stack is glibc's own, from its stack cache: so pthread_join,
  * pthread_detach and pthread_exit work on an rt thread exactly as on any
@@ -25,7 +25,11 @@
  * joined; a thread joined with pthread_join instead is recognised from
  * glibc's thread descriptor (see pd_state) and its record dropped.
  */
-#include "internal.h"
+#include "error.h"
+#include "fork.h"
+#include "malloc.h"
+#include "range.h"
+#include "thread.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"
 
@@ -790,46 +794,5 @@ int rt_thread_pool_trim(void)
 {
 	/* stacks are glibc's, cached by glibc, and hold no lock of rtmem's
 	 * once their thread has ended: nothing of ours to give back */
-	return 0;
-}
-
-/* ---- rt_stack_prefault ---- */
-
-int rt_stack_prefault(size_t bytes)
-{
-	static const char fn[] = "rt_stack_prefault";
-	const size_t ps = rtk_page_size();
-	uintptr_t sp = (uintptr_t)__builtin_frame_address(0), bottom;
-	bool main_thread = getpid() == (pid_t)syscall(SYS_gettid);
-	size_t size = 0, guard = 0, room;
-	pthread_attr_t at;
-	void *lo = NULL;
-	char a[32], b[32], c[32];
-	int err;
-
-	if (!bytes)
-		return rt__fail(EINVAL, "%s: 0 bytes.", fn);
-	if (main_thread) {
-		/* the same bound rt_lock_all's stack pre-fault uses: RLIMIT_STACK,
-		 * and the kernel's stack guard gap above the mapping below */
-		room = rt__main_stack_room();
-	} else {
-		err = pthread_getattr_np(pthread_self(), &at);
-		if (err)
-			return rt__fail(err, "%s: pthread_getattr_np: %s.", fn, rt_strerror(err));
-		pthread_attr_getstack(&at, &lo, &size);
-		pthread_attr_getguardsize(&at, &guard);
-		pthread_attr_destroy(&at);
-		bottom = (uintptr_t)lo + guard;
-		room = sp > bottom + RT__STACK_SLACK ? sp - bottom - RT__STACK_SLACK : 0;
-	}
-	if (bytes > room)
-		return rt__fail(ENOMEM, "%s: %s asked, but only %s of this thread's stack is left "
-				"below the current depth (%s); ask for less, or raise %s.", fn,
-				rt__size(bytes, a), rt__size(room, b),
-				main_thread ? "the main thread: RLIMIT_STACK and the kernel's stack "
-					      "guard gap bound it" : rt__size(size, c),
-				main_thread ? "RLIMIT_STACK (`ulimit -s`)" : "stack_size");
-	rt__touch_stack(bytes, ps);
 	return 0;
 }

@@ -26,7 +26,12 @@
  * kernels (io_create_region: seen on 6.18, not on 6.1 or 6.12).
  */
 #include "env.h"
-#include "internal.h"
+#include "arena.h"
+#include "error.h"
+#include "fork.h"
+#include "handle.h"
+#include "mutex.h"
+#include "uring.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"
 
@@ -105,9 +110,8 @@ struct table {
 };
 
 struct rt_uring {
-	uint64_t magic;
+	struct rt__handle hd;       /* first: handle.c */
 	unsigned long gen;          /* rt__fork_gen at creation */
-	struct rt_uring *dead_next;
 	pthread_mutex_t mu;         /* registration (PI) */
 	unsigned n;                 /* pieces (= fixed buffers), under mu */
 	struct table *tab;          /* published; NULL: none */
@@ -117,17 +121,20 @@ struct rt_uring {
 	struct io_uring ring;
 };
 
+/* Destroyed handles are kept for reuse (handle.c), so a late call is refused. */
+RT__HANDLES(urings, "uring", URING_LIVE, struct rt_uring, RT__RANK_DEAD, NULL)
+
 /* Live, and made in this process: a fork child shares the parent's rings
  * and buffer table, so it must not submit on them or change them. */
 static bool live(const struct rt_uring *u)
 {
-	return u && __atomic_load_n(&u->magic, __ATOMIC_ACQUIRE) == URING_LIVE &&
+	return rt__handle_ok(&urings, u) &&
 	       u->gen == __atomic_load_n(&rt__fork_gen, __ATOMIC_RELAXED);
 }
 
 static int not_live(const struct rt_uring *u, const char *fn)
 {
-	if (u && __atomic_load_n(&u->magic, __ATOMIC_ACQUIRE) == URING_LIVE)
+	if (rt__handle_ok(&urings, u))
 		return rt__fail(EINVAL, "%s: the ring was made before fork() by the parent "
 				"process, which shares its rings and buffer table with this child; "
 				"make a new rt_uring in the child.", fn);
@@ -167,31 +174,14 @@ static void tab_free_all(struct rt_uring *u)
 	u->retired = NULL;
 }
 
-/* Destroyed handles are kept for reuse, so a late call is refused. */
-RT__MUTEX(dead_mu, RT__RANK_DEAD)
-static struct rt_uring *dead;
-
 static struct rt_uring *handle_new(void)
 {
-	struct rt_uring *u;
-
-	pthread_mutex_lock(&dead_mu);
-	u = dead;
-	if (u)
-		dead = u->dead_next;
-	pthread_mutex_unlock(&dead_mu);
-	if (u)
-		memset(u, 0, sizeof(*u));
-	return u ? u : calloc(1, sizeof(*u));
+	return rt__handle_new(&urings);
 }
 
 static void handle_drop(struct rt_uring *u)
 {
-	__atomic_store_n(&u->magic, 0, __ATOMIC_RELEASE);
-	pthread_mutex_lock(&dead_mu);
-	u->dead_next = dead;
-	dead = u;
-	pthread_mutex_unlock(&dead_mu);
+	rt__handle_free(&urings, u);
 }
 
 /* "Seccomp: 2" in /proc/self/status: a filter is in force. */
@@ -325,7 +315,7 @@ struct rt_uring *rt_uring_create(const struct rt_uring_opts *uopts)
 	/* PI: a real-time thread may register (rarely) or destroy */
 	rt__mutex_init(&u->mu);
 	u->gen = __atomic_load_n(&rt__fork_gen, __ATOMIC_RELAXED);
-	__atomic_store_n(&u->magic, URING_LIVE, __ATOMIC_RELEASE);
+	rt__handle_publish(&urings, u);
 	return u;
 }
 
@@ -601,12 +591,14 @@ int rt_uring_buf(const struct rt_uring *u, const void *ptr, size_t len, unsigned
 
 int rt_uring_destroy(struct rt_uring *u)
 {
-	if (u && __atomic_load_n(&u->magic, __ATOMIC_ACQUIRE) == URING_LIVE &&
-	    u->gen != __atomic_load_n(&rt__fork_gen, __ATOMIC_RELAXED)) {
+	/* membership first: a pointer that was never a ring is not read */
+	if (rt__handle_retire(&urings, u))
+		return rt__fail(EINVAL, "rt_uring_destroy: %s ring (destroyed already?).",
+				u ? "not a live" : "NULL");
+	if (u->gen != __atomic_load_n(&rt__fork_gen, __ATOMIC_RELAXED)) {
 		/* a fork child's copy: its mappings of the rings and its fd go
 		 * (io_uring_queue_exit), the parent's table stays registered;
 		 * its mutex may have been held by a parent thread: not taken */
-		__atomic_store_n(&u->magic, 0, __ATOMIC_RELEASE);
 		io_uring_queue_exit(&u->ring);
 		tab_free_all(u);
 		free(u->iov);
@@ -616,9 +608,6 @@ int rt_uring_destroy(struct rt_uring *u)
 		handle_drop(u);
 		return 0;
 	}
-	if (!live(u))
-		return not_live(u, "rt_uring_destroy");
-	__atomic_store_n(&u->magic, 0, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&u->mu);
 	if (u->n)
 		io_uring_unregister_buffers(&u->ring);

@@ -4,7 +4,8 @@
  * writers (prom.c's label values, the command's JSON writer in cli/json.c)
  * pass through as it is, and what they escape.
  */
-#include "internal.h"
+#include "utf8.h"
+#include "rtmem.h"
 
 #include <stdint.h>
 

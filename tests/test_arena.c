@@ -7,7 +7,7 @@
  * alloc, no page fault in steady state, and bad input.
  */
 #include "support.h"
-#include "internal.h"
+#include "error.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"
 

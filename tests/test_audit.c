@@ -6,7 +6,8 @@
  * process, no permission, bad input).
  */
 #include "support.h"
-#include "internal.h"
+#include "audit.h"
+#include "region.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"
 

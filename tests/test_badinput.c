@@ -8,7 +8,8 @@
  * or mapped.
  */
 #include "support.h"
-#include "internal.h"
+#include "registry.h"
+#include "kernel/kernel.h"
 #include "rtmem.h"
 
 #include <errno.h>

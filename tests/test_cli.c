@@ -4,7 +4,6 @@
  * the JSON writer's escaping.
  */
 #include "support.h"
-#include "internal.h"
 #include "cli/json.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"

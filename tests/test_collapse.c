@@ -10,7 +10,10 @@
  * 5.10/5.15 fallback). khugepaged's and THP's settings are put back.
  */
 #include "support.h"
-#include "internal.h"
+#include "collapse.h"
+#include "populate.h"
+#include "rtmem.h"
+#include "kernel/kernel.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -5,7 +5,8 @@
  * validation of options structs of other sizes (older and newer callers).
  */
 #include "support.h"
-#include "internal.h"
+#include "error.h"
+#include "rtmem.h"
 
 #include <errno.h>
 #include <pthread.h>

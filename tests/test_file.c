@@ -7,7 +7,8 @@
  * truncation; bad input and low limits refused with nothing left behind.
  */
 #include "support.h"
-#include "internal.h"
+#include "registry.h"
+#include "kernel/kernel.h"
 #include "rtmem.h"
 
 #include <errno.h>

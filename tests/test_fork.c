@@ -16,7 +16,11 @@
  * allocation (TSan's own allocator is not fork-safe in GCC 12).
  */
 #include "support.h"
-#include "internal.h"
+#include "fork.h"
+#include "log.h"
+#include "mutex.h"
+#include "uring.h"
+#include "kernel/kernel.h"
 #include "rtmem.h"
 
 #include <errno.h>

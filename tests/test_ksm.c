@@ -10,7 +10,8 @@
  * put back.
  */
 #include "support.h"
-#include "internal.h"
+#include "rtmem.h"
+#include "kernel/kernel.h"
 #include "cli/doctor.h"
 
 #include <errno.h>

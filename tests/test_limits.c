@@ -7,7 +7,6 @@
  * leaked, nothing half-locked.
  */
 #include "support.h"
-#include "internal.h"
 #include "rtmem.h"
 
 #include <errno.h>

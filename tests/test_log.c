@@ -11,7 +11,7 @@
  * RLIMIT_MEMLOCK (a child without CAP_IPC_LOCK) gives plain io_uring writes.
  */
 #include "support.h"
-#include "internal.h"
+#include "kernel/kernel.h"
 #include "rtmem.h"
 
 #include <errno.h>

@@ -6,7 +6,6 @@
  * locked, resident memory.
  */
 #include "support.h"
-#include "internal.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"
 

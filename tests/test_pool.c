@@ -6,7 +6,6 @@
  * input.
  */
 #include "support.h"
-#include "internal.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"
 

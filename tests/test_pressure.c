@@ -12,7 +12,7 @@
  * locks what fits and reports the rest.
  */
 #include "support.h"
-#include "internal.h"
+#include "kernel/kernel.h"
 #include "rtmem.h"
 
 #include <errno.h>

@@ -9,7 +9,11 @@
  * the whole process.
  */
 #include "support.h"
-#include "internal.h"
+#include "error.h"
+#include "mutex.h"
+#include "process.h"
+#include "rtmem.h"
+#include "kernel/kernel.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -7,7 +7,7 @@
  * (promtool and node_exporter read the real outputs in tests/prometheus.)
  */
 #include "support.h"
-#include "internal.h"
+#include "prom.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"
 

@@ -6,7 +6,13 @@
  * children, RTMEM_DISABLE fallbacks, and bad input.
  */
 #include "support.h"
-#include "internal.h"
+#include "error.h"
+#include "mutex.h"
+#include "populate.h"
+#include "region.h"
+#include "registry.h"
+#include "rtmem.h"
+#include "kernel/kernel.h"
 
 #include <errno.h>
 #include <pthread.h>

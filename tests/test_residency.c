@@ -4,7 +4,7 @@
  * backend agreeing; holes and bad input) and the fault monitor.
  */
 #include "support.h"
-#include "internal.h"
+#include "region.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"
 

@@ -9,7 +9,7 @@
  * repeated SIGKILLs arrives with no record lost or duplicated.
  */
 #include "support.h"
-#include "internal.h"
+#include "kernel/kernel.h"
 #include "rtmem.h"
 
 #include <errno.h>
@@ -1119,7 +1119,7 @@ int main(void)
 {
 	static const struct rtt_test tests[] = {
 		{ "geometry", test_geometry },
-	{ "rt_ring_stats grows: a newer caller's sz kept, extra bytes 0", test_stats_sz },
+		{ "rt_ring_stats grows: a newer caller's sz kept, extra bytes 0", test_stats_sz },
 		{ "init and attach refuse bad memory", test_init_attach_errors },
 		{ "FIFO, full, empty, sizes", test_fifo },
 		{ "reserve/commit, peek/consume", test_zero_copy },

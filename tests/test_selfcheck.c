@@ -5,7 +5,7 @@
  * a SCHED_IDLE thread, one per process, and its errors.
  */
 #include "support.h"
-#include "internal.h"
+#include "prom.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"
 

@@ -9,7 +9,7 @@
  * nothing left behind (no mapping, no lock, no object).
  */
 #include "support.h"
-#include "internal.h"
+#include "kernel/kernel.h"
 #include "rtmem.h"
 
 #include <errno.h>

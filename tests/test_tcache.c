@@ -13,8 +13,7 @@
  * rt_malloc.
  */
 #include "support.h"
-#include "arena.h"
-#include "internal.h"
+#include "arena_layout.h"
 #include "inversion.h"
 #include "stress.h"
 #include "rtmem.h"

@@ -7,7 +7,11 @@
  * and without permission, high-water marks, and bad input.
  */
 #include "support.h"
-#include "internal.h"
+#include "arena.h"
+#include "error.h"
+#include "mutex.h"
+#include "thread.h"
+#include "kernel/kernel.h"
 #include "rtmem.h"
 
 #include <errno.h>
@@ -15,6 +19,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

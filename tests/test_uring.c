@@ -11,7 +11,8 @@
  * the sentence, while the ring keeps its previous table.
  */
 #include "support.h"
-#include "internal.h"
+#include "uring.h"
+#include "kernel/kernel.h"
 #include "rtmem.h"
 
 #include <errno.h>

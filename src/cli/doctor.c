@@ -5,7 +5,7 @@
  * and, where something should change, the exact line that changes it.
  */
 #include "doctor.h"
-#include "internal.h"
+#include "error.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"
 

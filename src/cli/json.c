@@ -7,7 +7,8 @@
  * value, so the output is always valid JSON.
  */
 #include "json.h"
-#include "internal.h"
+#include "utf8.h"
+#include "rtmem.h"
 
 #include <inttypes.h>
 #include <stdio.h>

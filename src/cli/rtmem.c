@@ -26,7 +26,8 @@
  */
 #include "doctor.h"
 #include "env.h"
-#include "internal.h"
+#include "error.h"
+#include "prom.h"
 #include "json.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"

@@ -25,7 +25,7 @@ command -v clang >/dev/null || { echo "fuzz: clang is not installed (apt-get ins
 out=${RTMEM_FUZZ_OUT:-$top/build-fuzz}
 mkdir -p "$out"
 cflags=(-g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
-	-fno-sanitize-recover=all -I"$top/src" -I"$top/include")
+	-fno-sanitize-recover=all -iquote "$top/src" -I"$top/include")
 fail=0
 for t in "${targets[@]}"; do
 	case $t in

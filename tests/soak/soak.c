@@ -13,7 +13,7 @@
  *
  *   build/tests/soak/soak [--seconds 600] [--seed N]
  */
-#include "internal.h"
+#include "registry.h"
 #include "kernel/kernel.h"
 #include "rtmem.h"
 
