@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The kernel layer: the bottom of rtmem. Feature probing, syscalls and structs
+ * Description: the kernel layer, the bottom of rtmem. Feature probing, syscalls and structs
  * that older headers lack, procfs parsers as pure functions over text, and
  * residency readers (PAGEMAP_SCAN, pagemap, mincore). No policy lives here,
  * and nothing here calls up into the rest of the library.

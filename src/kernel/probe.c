@@ -114,27 +114,6 @@ static int read_long(const char *path, long *out)
 	return 0;
 }
 
-/* A decimal u64, or "max" (cgroup v2) as UINT64_MAX. 0 or -errno. */
-static int read_u64_file(const char *path, uint64_t *out)
-{
-	char buf[SMALL_BUF], *end;
-	ssize_t r = read_small(path, buf, sizeof(buf));
-	unsigned long long v;
-
-	if (r < 0)
-		return (int)r;
-	if (strncmp(buf, "max", 3) == 0) {
-		*out = UINT64_MAX;
-		return 0;
-	}
-	errno = 0;
-	v = strtoull(buf, &end, 10);
-	if (end == buf || errno)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 /* Streaming line reader over a file of any size with a fixed buffer. */
 struct line_reader {
 	int fd;
@@ -528,12 +507,12 @@ static int memcg_walk(struct rtk_memcg *m, size_t mnt_len)
 		uint64_t limit = UINT64_MAX, usage = 0, st[2] = { 0, UINT64_MAX };
 
 		if (!path_join(path, sizeof(path), dir, f_limit) &&
-		    !read_u64_file(path, &limit) && limit >= V1_UNLIMITED)
+		    !rtk_read_u64(path, &limit) && limit >= V1_UNLIMITED)
 			limit = UINT64_MAX;
 		if (!first && limit == UINT64_MAX)
 			continue;
 		if (!path_join(path, sizeof(path), dir, f_usage))
-			read_u64_file(path, &usage);
+			rtk_read_u64(path, &usage);
 		/* v1 also gives, at our level, the kernel's own min over all
 		 * ancestors (above our mount too). */
 		if (!path_join(path, sizeof(path), dir, "memory.stat"))
