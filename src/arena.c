@@ -465,14 +465,14 @@ int rt__arena_region_of(const struct rt_arena *a, uintptr_t u)
  * under it. */
 RT__HANDLES(arenas, "arena", ARENA_LIVE, struct rt_arena, RT__RANK_ARENA_LIST, NULL)
 
-static bool arena_ok(const struct rt_arena *a)
+static bool live(const struct rt_arena *a)
 {
 	return rt__handle_ok(&arenas, a);
 }
 
 bool rt__arena_live(const struct rt_arena *a)
 {
-	return arena_ok(a);
+	return live(a);
 }
 
 /* fork(): every arena's lock is held across it, taken after the list's
@@ -592,8 +592,8 @@ int rt_arena_reserve(struct rt_arena *a, size_t bytes)
 	char x[32], y[32], z[32];
 	int err;
 
-	if (!arena_ok(a) || !bytes)
-		return rt__fail(EINVAL, "%s: %s.", fn, !arena_ok(a) ? "not a live arena"
+	if (!live(a) || !bytes)
+		return rt__fail(EINVAL, "%s: %s.", fn, !live(a) ? "not a live arena"
 								   : "0 bytes");
 	lock(a);
 	if (a->total + bytes > a->max_bytes) {
@@ -795,7 +795,7 @@ void *rt_arena_alloc(struct rt_arena *a, size_t n)
 {
 	void *p;
 
-	if (!arena_ok(a))
+	if (!live(a))
 		return rt__fail_null(EINVAL, "rt_arena_alloc: %s arena.", a ? "not a live" : "NULL");
 	if (a->tcache && rt__tc_alloc(a, n, 0, &p))
 		return p;
@@ -927,7 +927,7 @@ int rt_arena_free_checked(struct rt_arena *a, void *p)
 
 	if (!p)
 		return 0;
-	if (!arena_ok(a))
+	if (!live(a))
 		return rt__fail(EINVAL, "rt_arena_free: %s arena.", a ? "not a live" : "NULL");
 	if (a->tcache && rt__tc_free(a, p, &rc, "rt_arena_free"))
 		return rc;
@@ -954,7 +954,7 @@ size_t rt_arena_usable_size(struct rt_arena *a, void *p)
 	bool span = false;
 	size_t s;
 
-	if (!arena_ok(a) || !p)
+	if (!live(a) || !p)
 		return 0;
 	if (a->tcache) {
 		s = rt__tc_usable(a, p, &span);
@@ -969,7 +969,7 @@ void *rt_arena_aligned_alloc(struct rt_arena *a, size_t align, size_t n)
 	static const char fn[] = "rt_arena_aligned_alloc";
 	void *p;
 
-	if (!arena_ok(a))
+	if (!live(a))
 		return rt__fail_null(EINVAL, "%s: %s arena.", fn, a ? "not a live" : "NULL");
 	if (!align || (align & (align - 1)) || align > ((size_t)1 << 30))
 		return rt__fail_null(EINVAL, "%s: alignment %zu is not a power of two up to 1 GiB.",
@@ -1033,7 +1033,7 @@ void *rt_arena_realloc(struct rt_arena *a, void *p, size_t n)
 
 	if (!p)
 		return rt_arena_alloc(a, n);
-	if (!arena_ok(a))
+	if (!live(a))
 		return rt__fail_null(EINVAL, "%s: %s arena.", fn, a ? "not a live" : "NULL");
 	if (!n) {
 		rt_arena_free(a, p);
@@ -1083,7 +1083,7 @@ int rt_arena_stats(struct rt_arena *a, struct rt_arena_stats *out)
 
 	if (err)
 		return err;
-	if (!arena_ok(a))
+	if (!live(a))
 		return rt__fail(EINVAL, "rt_arena_stats: %s arena.", a ? "not a live" : "NULL");
 	memset(&s, 0, sizeof(s));
 	lock(a);
@@ -1149,7 +1149,7 @@ int rt_arena_destroy(struct rt_arena *a)
 
 pthread_mutex_t *rt__arena_mutex(struct rt_arena *a)
 {
-	return arena_ok(a) && !a->single ? &a->mu : NULL;
+	return live(a) && !a->single ? &a->mu : NULL;
 }
 
 /* ---- for librtmem-preload (exported under RTMEM_PRIVATE) ---- */
@@ -1169,7 +1169,7 @@ int rt__arena_owns(const struct rt_arena *a, const void *p)
 
 bool rt__arena_has_tcache(const struct rt_arena *a)
 {
-	return arena_ok(a) && a->tcache;
+	return live(a) && a->tcache;
 }
 
 /* ---- for rt_uring_register_arena (uring.c) ---- */
@@ -1179,7 +1179,7 @@ int rt__arena_ranges(const struct rt_arena *a, void *addr[RT__ARENA_MAX_REGIONS]
 {
 	unsigned n;
 
-	if (!arena_ok(a))
+	if (!live(a))
 		return -EINVAL;
 	/* regions are only added (bounds published with release) until destroy */
 	n = __atomic_load_n(&a->nregions, __ATOMIC_ACQUIRE);

@@ -41,7 +41,7 @@ struct rt_pool {
 
 RT__HANDLES(pools, "pool", POOL_LIVE, struct rt_pool, RT__RANK_DEAD, NULL)
 
-static bool pool_live(const struct rt_pool *p)
+static bool live(const struct rt_pool *p)
 {
 	return rt__handle_ok(&pools, p);
 }
@@ -118,7 +118,7 @@ void *rt_pool_get(struct rt_pool *p)
 	uint64_t h, nh;
 	size_t i, n, hw;
 
-	if (!pool_live(p)) {
+	if (!live(p)) {
 		errno = EINVAL;
 		rt__fail(EINVAL, "rt_pool_get: %s pool.", p ? "not a live" : "NULL");
 		return NULL;
@@ -155,7 +155,7 @@ int rt_pool_put_checked(struct rt_pool *p, void *obj)
 	uint64_t h, nh, mask, old;
 	size_t i;
 
-	if (!pool_live(p))
+	if (!live(p))
 		return rt__fail(EINVAL, "%s: %s pool.", fn, p ? "not a live" : "NULL");
 	b = (uintptr_t)p->base;
 	if (a < b || a >= b + p->count * p->stride || (a - b) % p->stride) {
@@ -212,7 +212,7 @@ int rt_pool_stats(const struct rt_pool *p, struct rt_pool_stats *out)
 
 	if (err)
 		return err;
-	if (!pool_live(p))
+	if (!live(p))
 		return rt__fail(EINVAL, "rt_pool_stats: %s pool.", p ? "not a live" : "NULL");
 	memset(&s, 0, sizeof(s));
 	s.sz = sizeof(s);
