@@ -911,6 +911,16 @@ int rtt_write_str(const char *path, const char *v)
 	return r;
 }
 
+bool rtt_all_zero(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
 void rtt_sleep_ms(long ms)
 {
 	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };

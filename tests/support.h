@@ -156,6 +156,9 @@ int rtt_map_count(void);
 int rtt_write_str(const char *path, const char *value);
 /* Sleep ms milliseconds (a poll interval, never an assertion). */
 void rtt_sleep_ms(long ms);
+/* Whether the n bytes at p are all 0: what a call leaves in a newer
+ * caller's fields past the struct this build knows. */
+bool rtt_all_zero(const void *p, size_t n);
 /* VmLck of this process, bytes. */
 uint64_t rtt_vmlck(void);
 /* Minor / major faults of this process (RUSAGE_SELF) or thread. */
