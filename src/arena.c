@@ -467,7 +467,7 @@ RT__HANDLES(arenas, "arena", ARENA_LIVE, struct rt_arena, RT__RANK_ARENA_LIST, N
 
 static bool live(const struct rt_arena *a)
 {
-	return rt__handle_ok(&arenas, a);
+	return rt__handle_ok(a, ARENA_LIVE);
 }
 
 bool rt__arena_live(const struct rt_arena *a)

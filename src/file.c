@@ -51,7 +51,7 @@ RT__HANDLES(files, "file", FILE_LIVE, struct rt_file, RT__RANK_DEAD, NULL)
 
 static bool live(const struct rt_file *f)
 {
-	return rt__handle_ok(&files, f);
+	return rt__handle_ok(f, FILE_LIVE);
 }
 
 static struct rt_file *handle_new(void)

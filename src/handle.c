@@ -16,6 +16,10 @@
 #include <string.h>
 
 #define HANDLE_ALIGN 64   /* a cache line: handles with _Alignas(64) members */
+/* Handles a malloc'd carve holds at least this many bytes of: malloc is not
+ * page-granular, and a whole 64 KiB page per type would be waste on
+ * 64K-page arm64. A page source gets whole pages. */
+#define MALLOC_CARVE 4096
 
 static void push_free(struct rt__handles *t, struct rt__handle *h)
 {
@@ -38,7 +42,8 @@ static struct rt__handle *carve(struct rt__handles *t)
 	uint8_t *m;
 
 	errno = 0;
-	if (!rt__roundup(t->size, HANDLE_ALIGN, &each) || !rt__roundup(each, ps, &bytes))
+	if (!rt__roundup(t->size, HANDLE_ALIGN, &each) ||
+	    !rt__roundup(each, t->page ? ps : MALLOC_CARVE, &bytes))
 		return NULL;
 	if (t->page) {
 		m = t->page(bytes);

@@ -11,7 +11,8 @@
  * has reused it (after that, it names the new object: the documented limit,
  * the same as any allocator's). Two checks:
  *   rt__handle_ok      the hot paths (get, put, alloc, free, push, write):
- *                      the magic only, no lock; reads 8 bytes at the pointer,
+ *                      the magic only (a constant), no lock, nothing but the
+ *                      handle touched; reads 8 bytes at the pointer,
  *                      so a pointer that was never a handle is the caller's
  *                      fault, as for any C API;
  *   rt__handle_retire  destroy: membership in the type's live list under its
@@ -19,7 +20,8 @@
  *                      second destroy or a foreign pointer is refused.
  * Handles are carved from pages that come from the type's `page` source
  * (locked memory for the types a real-time thread touches) or, without one,
- * from malloc; a type keeps at most as many handles as it had live at once.
+ * from 4 KiB blocks of malloc; a type keeps at most as many handles as it
+ * had live at once, rounded up to one carve.
  */
 #ifndef RTMEM_HANDLE_H
 #define RTMEM_HANDLE_H
@@ -77,11 +79,15 @@ void *rt__handle_new(struct rt__handles *t);
 /* The handle, now fully set up, is live: in the live list, its magic set
  * with release order last. */
 void rt__handle_publish(struct rt__handles *t, void *h);
-/* Whether h is a live handle of t: the magic, acquire order, no lock. */
-static inline bool rt__handle_ok(const struct rt__handles *t, const void *h)
+/* Whether h is a live handle whose type's magic is `magic`: one acquire
+ * load, no lock. The caller passes its type's magic as a constant, so the
+ * check touches the handle alone (for ring and log handles, locked memory)
+ * and never the library's own data, which is not locked unless the process
+ * is (a real-time path must not fault on it). */
+static inline bool rt__handle_ok(const void *h, uint64_t magic)
 {
 	return h && atomic_load_explicit(&((struct rt__handle *)h)->magic,
-					 memory_order_acquire) == t->magic;
+					 memory_order_acquire) == magic;
 }
 /* Whether h is in t's live list, without reading through h (takes t's lock). */
 bool rt__handle_member(struct rt__handles *t, const void *h);

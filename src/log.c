@@ -98,12 +98,12 @@ RT__HANDLES(logs, "log", LOG_LIVE, struct rt_log, RT__RANK_DEAD, rt__region_page
 /* Live, and made in this process: a fork child's copy has no writer. */
 static bool live(const struct rt_log *l)
 {
-	return rt__handle_ok(&logs, l) && l->gen == __atomic_load_n(&rt__fork_gen, __ATOMIC_RELAXED);
+	return rt__handle_ok(l, LOG_LIVE) && l->gen == __atomic_load_n(&rt__fork_gen, __ATOMIC_RELAXED);
 }
 
 static int not_live(const struct rt_log *l, const char *fn)
 {
-	if (rt__handle_ok(&logs, l))
+	if (rt__handle_ok(l, LOG_LIVE))
 		return rt__fail(EINVAL, "%s: the log was made before fork() by the parent "
 				"process; its writer thread is not in this child. Make a new log "
 				"in the child.", fn);

@@ -43,7 +43,7 @@ RT__HANDLES(pools, "pool", POOL_LIVE, struct rt_pool, RT__RANK_DEAD, NULL)
 
 static bool live(const struct rt_pool *p)
 {
-	return rt__handle_ok(&pools, p);
+	return rt__handle_ok(p, POOL_LIVE);
 }
 
 struct rt_pool *rt_pool_create(size_t obj_size, size_t count, const struct rt_pool_opts *uopts)

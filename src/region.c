@@ -708,7 +708,7 @@ int rt_region_destroy(struct rt_region *r)
 
 void *rt_region_addr(const struct rt_region *r)
 {
-	if (!rt__handle_ok(&regions, r)) {
+	if (!rt__handle_ok(r, REGION_LIVE)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -717,7 +717,7 @@ void *rt_region_addr(const struct rt_region *r)
 
 size_t rt_region_size(const struct rt_region *r)
 {
-	return rt__handle_ok(&regions, r) ? r->size : 0;
+	return rt__handle_ok(r, REGION_LIVE) ? r->size : 0;
 }
 
 int rt_region_info(const struct rt_region *r, struct rt_region_info *out)
@@ -725,7 +725,7 @@ int rt_region_info(const struct rt_region *r, struct rt_region_info *out)
 	struct rt_region_info i;
 	int err;
 
-	if (!rt__handle_ok(&regions, r))
+	if (!rt__handle_ok(r, REGION_LIVE))
 		return rt__fail(EINVAL, "rt_region_info: %s region (destroyed already?).",
 				r ? "not a live" : "NULL");
 	err = rt__out_ok("rt_region_info", "rt_region_info", out);

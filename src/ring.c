@@ -366,7 +366,7 @@ static int usable(const struct rt_ring *r, const char *fn)
 {
 	const struct rt__ring_hdr *h;
 
-	if (!rt__handle_ok(&rings, r))
+	if (!rt__handle_ok(r, RT__RING_LIVE))
 		return rt__fail(EINVAL, "%s: %s.", fn, r ? "not an attached ring handle (detached "
 				"already?)" : "no ring given");
 	h = r->h;

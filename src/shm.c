@@ -87,7 +87,7 @@ static void handle_drop(struct rt_shm *s)
 
 static bool live(const struct rt_shm *s)
 {
-	return rt__handle_ok(&shms, s);
+	return rt__handle_ok(s, SHM_LIVE);
 }
 
 static bool opts_in(const struct rt_shm_opts *u, struct rt_shm_opts *o, const char *fn)

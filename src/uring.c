@@ -128,13 +128,13 @@ RT__HANDLES(urings, "uring", URING_LIVE, struct rt_uring, RT__RANK_DEAD, NULL)
  * and buffer table, so it must not submit on them or change them. */
 static bool live(const struct rt_uring *u)
 {
-	return rt__handle_ok(&urings, u) &&
+	return rt__handle_ok(u, URING_LIVE) &&
 	       u->gen == __atomic_load_n(&rt__fork_gen, __ATOMIC_RELAXED);
 }
 
 static int not_live(const struct rt_uring *u, const char *fn)
 {
-	if (rt__handle_ok(&urings, u))
+	if (rt__handle_ok(u, URING_LIVE))
 		return rt__fail(EINVAL, "%s: the ring was made before fork() by the parent "
 				"process, which shares its rings and buffer table with this child; "
 				"make a new rt_uring in the child.", fn);

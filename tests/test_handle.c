@@ -59,13 +59,13 @@ static void test_lifecycle(void)
 	uint64_t g0;
 
 	CU_ASSERT_FATAL(t != NULL);
-	CU_ASSERT(!rt__handle_ok(&things, t));          /* not live until published */
+	CU_ASSERT(!rt__handle_ok(t, THING_LIVE));          /* not live until published */
 	CU_ASSERT(!rt__handle_member(&things, t));
 	t->value = 7;
 	rt__handle_publish(&things, t);
-	CU_ASSERT(rt__handle_ok(&things, t));
+	CU_ASSERT(rt__handle_ok(t, THING_LIVE));
 	CU_ASSERT(rt__handle_member(&things, t));
-	CU_ASSERT(!rt__handle_ok(&things, NULL));
+	CU_ASSERT(!rt__handle_ok(NULL, THING_LIVE));
 	CU_ASSERT(!rt__handle_member(&things, NULL));
 	rt__handle_counts(&things, &live, &nfree, &made);
 	CU_ASSERT_EQUAL(live, 1);
@@ -74,11 +74,11 @@ static void test_lifecycle(void)
 	g0 = rt__handle_gen(t);
 
 	CU_ASSERT_EQUAL(rt__handle_retire(&things, t), 0);
-	CU_ASSERT(!rt__handle_ok(&things, t));          /* retired: refused at once */
+	CU_ASSERT(!rt__handle_ok(t, THING_LIVE));          /* retired: refused at once */
 	CU_ASSERT(rt__handle_gen(t) == g0 + 1);
 	CU_ASSERT_EQUAL(rt__handle_retire(&things, t), -EINVAL);   /* twice */
 	rt__handle_free(&things, t);
-	CU_ASSERT(!rt__handle_ok(&things, t));
+	CU_ASSERT(!rt__handle_ok(t, THING_LIVE));
 	CU_ASSERT_EQUAL(rt__handle_retire(&things, t), -EINVAL);   /* after free */
 	CU_ASSERT_EQUAL(rt__handle_retire(&things, NULL), -EINVAL);
 	rt__handle_counts(&things, &live, &nfree, &made);
