@@ -1127,6 +1127,9 @@ int rt_arena_destroy(struct rt_arena *a)
 		return rt__fail(EINVAL, "rt_arena_destroy: %s arena (destroyed already?).",
 				a ? "not a live" : "NULL");
 	lock(a);
+	/* again under the lock: a thread that cached the generation between
+	 * the retire and here (a use racing the destroy) misses too */
+	atomic_fetch_add_explicit(&a->hd.gen, 1, memory_order_release);
 	if (a->tcache)
 		rt__tc_destroy(a);
 	n = a->nregions;

@@ -3,9 +3,10 @@
  * Description: handles and their liveness, one mechanism for every type of
  * handle (handle.h says how, and which check a call uses). Each type keeps
  * a live list (what rt__handle_retire and rt__handle_member consult) and a
- * free list of retired handles, reused oldest first, so a destroyed handle
- * stays refused for as long as possible. Handles are carved from pages of
- * the type's memory source and never given back.
+ * free list of retired handles, reused oldest first and only once more than
+ * RT__HANDLE_KEEP of them wait, so a destroyed handle stays refused for
+ * that long at least. Handles are carved from blocks of the type's memory
+ * source and never given back; a carve's unused rest is taken first.
  */
 #include "handle.h"
 #include "error.h"
@@ -21,6 +22,14 @@
  * 64K-page arm64. A page source gets whole pages. */
 #define MALLOC_CARVE 4096
 
+static void push_fresh(struct rt__handles *t, struct rt__handle *h)
+{
+	h->prev = NULL;
+	h->next = t->fresh;
+	t->fresh = h;
+	t->nfresh++;
+}
+
 static void push_free(struct rt__handles *t, struct rt__handle *h)
 {
 	h->next = h->prev = NULL;
@@ -32,8 +41,8 @@ static void push_free(struct rt__handles *t, struct rt__handle *h)
 	t->nfree++;
 }
 
-/* Carve a new page of handles; the first is returned, the others go to
- * the free list. Called without t->mu: the memory source may take locks
+/* Carve a new block of handles; the first is returned, the others go to
+ * the fresh list (taken in address order). Called without t->mu: the memory source may take locks
  * of any rank (malloc under librtmem-preload takes an arena's; a locked
  * page, the registry's). */
 static struct rt__handle *carve(struct rt__handles *t)
@@ -42,9 +51,14 @@ static struct rt__handle *carve(struct rt__handles *t)
 	uint8_t *m;
 
 	errno = 0;
-	if (!rt__roundup(t->size, HANDLE_ALIGN, &each) ||
-	    !rt__roundup(each, t->page ? ps : MALLOC_CARVE, &bytes))
+	if (!rt__roundup(t->size, HANDLE_ALIGN, &each))
 		return NULL;
+	if (t->page) {
+		if (!rt__roundup(each, ps, &bytes))
+			return NULL;
+	} else {
+		bytes = each >= MALLOC_CARVE ? each : MALLOC_CARVE;
+	}
 	if (t->page) {
 		m = t->page(bytes);
 	} else {
@@ -56,8 +70,8 @@ static struct rt__handle *carve(struct rt__handles *t)
 		return NULL;
 	pthread_mutex_lock(&t->mu);
 	t->nmade += bytes / each;
-	for (size_t off = each; off + each <= bytes; off += each)
-		push_free(t, (struct rt__handle *)(m + off));
+	for (size_t k = bytes / each - 1; k >= 1; k--)
+		push_fresh(t, (struct rt__handle *)(m + k * each));
 	pthread_mutex_unlock(&t->mu);
 	return (struct rt__handle *)m;
 }
@@ -68,8 +82,11 @@ void *rt__handle_new(struct rt__handles *t)
 	int err = errno;
 
 	pthread_mutex_lock(&t->mu);
-	h = t->free_first;
-	if (h) {
+	if ((h = t->fresh)) {
+		t->fresh = h->next;
+		t->nfresh--;
+	} else if (t->nfree > RT__HANDLE_KEEP) {
+		h = t->free_first;
 		t->free_first = h->next;
 		if (!t->free_first)
 			t->free_last = NULL;
@@ -174,11 +191,13 @@ void rt__handle_foreach(struct rt__handles *t, void (*fn)(void *h, void *arg), v
 	pthread_mutex_unlock(&t->mu);
 }
 
-void rt__handle_counts(struct rt__handles *t, size_t *live, size_t *free, size_t *made)
+void rt__handle_counts(struct rt__handles *t, size_t *live, size_t *waiting, size_t *fresh,
+		       size_t *made)
 {
 	pthread_mutex_lock(&t->mu);
 	*live = t->nlive;
-	*free = t->nfree;
+	*waiting = t->nfree;
+	*fresh = t->nfresh;
 	*made = t->nmade;
 	pthread_mutex_unlock(&t->mu);
 }

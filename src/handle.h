@@ -6,10 +6,11 @@
  *
  * A handle's memory is never returned: a destroyed handle is kept, its
  * magic cleared, and reused (oldest first) by a later create of the same
- * type. So a late call on a destroyed handle reads memory that is still
- * the library's and is refused, for as long as no new handle of the type
- * has reused it (after that, it names the new object: the documented limit,
- * the same as any allocator's). Two checks:
+ * type once more than RT__HANDLE_KEEP destroyed handles of the type wait.
+ * So a late call on a destroyed handle reads memory that is still the
+ * library's and is refused, at least until RT__HANDLE_KEEP more handles of
+ * the type have been destroyed (after its reuse, it names the new object:
+ * the documented limit, the same as any allocator's). Two checks:
  *   rt__handle_ok      the hot paths (get, put, alloc, free, push, write):
  *                      the magic only (a constant), no lock, nothing but the
  *                      handle touched; reads 8 bytes at the pointer,
@@ -20,8 +21,8 @@
  *                      second destroy or a foreign pointer is refused.
  * Handles are carved from pages that come from the type's `page` source
  * (locked memory for the types a real-time thread touches) or, without one,
- * from 4 KiB blocks of malloc; a type keeps at most as many handles as it
- * had live at once, rounded up to one carve.
+ * from 4 KiB blocks of malloc; a type holds at most as many handles as it
+ * had live at once plus RT__HANDLE_KEEP, rounded up to one carve.
  */
 #ifndef RTMEM_HANDLE_H
 #define RTMEM_HANDLE_H
@@ -54,9 +55,16 @@ struct rt__handles {
 	 * zeroed memory aligned to 64, or NULL. NULL source: malloc. */
 	void *(*page)(size_t bytes);
 	pthread_mutex_t mu;
-	struct rt__handle *live, *free_first, *free_last;
-	size_t nlive, nfree, nmade;
+	struct rt__handle *live;                 /* live handles */
+	struct rt__handle *free_first, *free_last;   /* destroyed ones, oldest first */
+	struct rt__handle *fresh;                /* never used yet (a carve's rest) */
+	size_t nlive, nfree, nfresh, nmade;
 };
+
+/* Destroyed handles of a type held back before the oldest is reused: a
+ * late call on a destroyed handle is refused until at least this many
+ * more handles of its type have been destroyed after it. */
+#define RT__HANDLE_KEEP 64
 
 /* A file-scope handle type: `type` the handle struct (its first member a
  * struct rt__handle), `rank` its mutex's place in the lock order (fork.h;
@@ -117,7 +125,9 @@ static inline uint64_t rt__handle_gen(const void *h)
 {
 	return atomic_load_explicit(&((struct rt__handle *)h)->gen, memory_order_relaxed);
 }
-/* Counts (tests): live handles, free ones, and every handle ever made. */
-void rt__handle_counts(struct rt__handles *t, size_t *live, size_t *free, size_t *made);
+/* Counts (tests): live handles, destroyed ones waiting for reuse, never
+ * used ones, and every handle ever made. */
+void rt__handle_counts(struct rt__handles *t, size_t *live, size_t *waiting, size_t *fresh,
+		       size_t *made);
 
 #endif

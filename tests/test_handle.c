@@ -55,7 +55,7 @@ RT__HANDLES(smalls, "small", 0x736d616c6c2d6c76ull, struct small, RT__RANK_DEAD,
 static void test_lifecycle(void)
 {
 	struct thing *t = rt__handle_new(&things);
-	size_t live, nfree, made;
+	size_t live, waiting, fresh, made;
 	uint64_t g0;
 
 	CU_ASSERT_FATAL(t != NULL);
@@ -67,10 +67,11 @@ static void test_lifecycle(void)
 	CU_ASSERT(rt__handle_member(&things, t));
 	CU_ASSERT(!rt__handle_ok(NULL, THING_LIVE));
 	CU_ASSERT(!rt__handle_member(&things, NULL));
-	rt__handle_counts(&things, &live, &nfree, &made);
+	rt__handle_counts(&things, &live, &waiting, &fresh, &made);
 	CU_ASSERT_EQUAL(live, 1);
 	CU_ASSERT(made >= 1);
-	CU_ASSERT_EQUAL(nfree, made - 1);               /* the rest of its page */
+	CU_ASSERT_EQUAL(waiting, 0);
+	CU_ASSERT_EQUAL(fresh, made - 1);               /* the rest of its block */
 	g0 = rt__handle_gen(t);
 
 	CU_ASSERT_EQUAL(rt__handle_retire(&things, t), 0);
@@ -81,49 +82,73 @@ static void test_lifecycle(void)
 	CU_ASSERT(!rt__handle_ok(t, THING_LIVE));
 	CU_ASSERT_EQUAL(rt__handle_retire(&things, t), -EINVAL);   /* after free */
 	CU_ASSERT_EQUAL(rt__handle_retire(&things, NULL), -EINVAL);
-	rt__handle_counts(&things, &live, &nfree, &made);
+	rt__handle_counts(&things, &live, &waiting, &fresh, &made);
 	CU_ASSERT_EQUAL(live, 0);
-	CU_ASSERT_EQUAL(nfree, made);
+	CU_ASSERT_EQUAL(waiting, 1);
+	CU_ASSERT_EQUAL(waiting + fresh, made);
 }
 
-/* Freed handles come back oldest first, and the type never makes more than
- * it had live at once (rounded up to a page of them). */
+static bool among(struct thing *const *h, int n, const struct thing *x)
+{
+	for (int i = 0; i < n; i++)
+		if (h[i] == x)
+			return true;
+	return false;
+}
+
+/* Destroyed handles wait: none is reused while RT__HANDLE_KEEP or fewer
+ * wait; then the oldest comes back first, with its generation past the
+ * destroy; and churn makes nothing new (the type holds at most its peak
+ * live count plus RT__HANDLE_KEEP, rounded up to a block). */
 static void test_reuse_fifo_bounded(void)
 {
-	enum { N = 40 };
+	enum { N = RT__HANDLE_KEEP + 8 };
 	struct thing *h[N], *again;
-	size_t live, nfree, made0, made1;
+	size_t live, waiting, fresh, made0, made1;
 
 	for (int i = 0; i < N; i++) {
 		h[i] = rt__handle_new(&things);
 		CU_ASSERT_FATAL(h[i] != NULL);
 		rt__handle_publish(&things, h[i]);
 	}
-	rt__handle_counts(&things, &live, &nfree, &made0);
-	CU_ASSERT_EQUAL(live, N);
-	for (int i = 0; i < N; i++) {
+	/* the first RT__HANDLE_KEEP destroyed: a create takes none of them */
+	for (int i = 0; i < RT__HANDLE_KEEP; i++) {
 		CU_ASSERT_EQUAL(rt__handle_retire(&things, h[i]), 0);
 		rt__handle_free(&things, h[i]);
 	}
-	/* the free list now ends with h[0..N-1] in that order, after the
-	 * page's spares: take handles until h[0] comes back, then the next is
-	 * h[1] (oldest first), with a generation two past (destroy, create) */
-	for (unsigned long tries = 0; tries < made0; tries++) {
+	for (int i = 0; i < N; i++) {
+		again = rt__handle_new(&things);
+		CU_ASSERT_FATAL(again != NULL);
+		CU_ASSERT_FATAL(!among(h, RT__HANDLE_KEEP, again));
+		rt__handle_publish(&things, again);
+	}
+	/* the rest destroyed: now more than RT__HANDLE_KEEP wait, and the
+	 * next creates take h[0], h[1], ... in that order once the fresh rest
+	 * of the last block is used */
+	for (int i = RT__HANDLE_KEEP; i < N; i++) {
+		CU_ASSERT_EQUAL(rt__handle_retire(&things, h[i]), 0);
+		rt__handle_free(&things, h[i]);
+	}
+	rt__handle_counts(&things, &live, &waiting, &fresh, &made0);
+	CU_ASSERT_EQUAL(waiting, N);
+	for (size_t k = 0; k < fresh; k++) {
+		again = rt__handle_new(&things);
+		CU_ASSERT_FATAL(again != NULL && !among(h, N, again));
+		rt__handle_publish(&things, again);
+	}
+	{
 		uint64_t g = rt__handle_gen(h[0]);
 
 		again = rt__handle_new(&things);
-		CU_ASSERT_FATAL(again != NULL);
+		CU_ASSERT_FATAL(again == h[0]);
+		CU_ASSERT(rt__handle_gen(again) == g + 1);
 		rt__handle_publish(&things, again);
-		if (again == h[0]) {
-			CU_ASSERT(rt__handle_gen(again) == g + 1);
-			break;
-		}
+		again = rt__handle_new(&things);
+		CU_ASSERT(again == h[1]);
+		rt__handle_free(&things, again);
 	}
-	CU_ASSERT(again == h[0]);
-	again = rt__handle_new(&things);
-	CU_ASSERT(again == h[1]);
-	rt__handle_free(&things, again);
 	/* churn: many creates and destroys make nothing new */
+	rt__handle_counts(&things, &live, &waiting, &fresh, &made0);
 	for (unsigned long i = 0; i < rtt_iters(100000, 1000); i++) {
 		struct thing *t = rt__handle_new(&things);
 
@@ -132,14 +157,14 @@ static void test_reuse_fifo_bounded(void)
 		CU_ASSERT_FATAL(rt__handle_retire(&things, t) == 0);
 		rt__handle_free(&things, t);
 	}
-	rt__handle_counts(&things, &live, &nfree, &made1);
+	rt__handle_counts(&things, &live, &waiting, &fresh, &made1);
 	CU_ASSERT_EQUAL(made1, made0);
 	/* leave the type empty for the next test */
 	for (struct thing *t = rt__handle_first(&things); t; t = rt__handle_first(&things)) {
 		CU_ASSERT_FATAL(rt__handle_retire(&things, t) == 0);
 		rt__handle_free(&things, t);
 	}
-	rt__handle_counts(&things, &live, &nfree, &made1);
+	rt__handle_counts(&things, &live, &waiting, &fresh, &made1);
 	CU_ASSERT_EQUAL(live, 0);
 }
 
@@ -157,15 +182,17 @@ static void test_page_source(void)
 	CU_ASSERT_EQUAL((uintptr_t)t - (uintptr_t)s, 64);
 	rt__handle_free(&smalls, t);
 	rt__handle_free(&smalls, s);
-	/* drain the free list, then a failing source: its errno comes back */
+	/* take the block's fresh rest (the two destroyed ones wait), then a
+	 * failing source: its errno comes back */
 	{
-		size_t live, nfree, made;
+		size_t live, waiting, fresh, made;
 		void *held[4096];
 		size_t n = 0;
 
-		rt__handle_counts(&smalls, &live, &nfree, &made);
-		CU_ASSERT_FATAL(nfree < 4096);
-		while (n < nfree + 0)
+		rt__handle_counts(&smalls, &live, &waiting, &fresh, &made);
+		CU_ASSERT_EQUAL(waiting, 2);
+		CU_ASSERT_FATAL(fresh < 4096);
+		while (n < fresh)
 			held[n++] = rt__handle_new(&smalls);
 		page_fail = 1;
 		errno = 0;
@@ -265,6 +292,8 @@ static void test_stale_public_handles(void)
 	for (int i = 0; i < 100; i++) {
 		g = rt_file_lock(path, NULL);
 		CU_ASSERT_FATAL(g != NULL);
+		if (i < RT__HANDLE_KEEP)          /* held back that long at least */
+			CU_ASSERT(g != f);
 		if (g == f)                       /* reused: f names g now */
 			break;
 		CU_ASSERT_EQUAL(rt_file_unlock(f), -EINVAL);
@@ -280,7 +309,7 @@ int main(void)
 {
 	static const struct rtt_test tests[] = {
 		{ "new, publish, retire, free: the checks at each step", test_lifecycle },
-		{ "reuse is oldest first and bounded by the most live at once", test_reuse_fifo_bounded },
+		{ "destroyed handles wait RT__HANDLE_KEEP deep, then oldest first; churn makes none", test_reuse_fifo_bounded },
 		{ "a type's page source: carved in 64-byte slots, its errno kept", test_page_source },
 		{ "racing destroys of one handle: exactly one wins", test_racing_destroys },
 		{ "every destroy refuses a foreign pointer without reading it", test_foreign_pointer_not_read },
