@@ -42,9 +42,9 @@ static void push_free(struct rt__handles *t, struct rt__handle *h)
 }
 
 /* Carve a new block of handles; the first is returned, the others go to
- * the fresh list (taken in address order). Called without t->mu: the memory source may take locks
- * of any rank (malloc under librtmem-preload takes an arena's; a locked
- * page, the registry's). */
+ * the fresh list (taken in address order). Called without t->mu: the
+ * memory source may take locks of any rank (malloc under librtmem-preload
+ * takes an arena's; a locked page, the registry's). */
 static struct rt__handle *carve(struct rt__handles *t)
 {
 	size_t each, bytes, ps = rtk_page_size();
@@ -56,12 +56,9 @@ static struct rt__handle *carve(struct rt__handles *t)
 	if (t->page) {
 		if (!rt__roundup(each, ps, &bytes))
 			return NULL;
-	} else {
-		bytes = each >= MALLOC_CARVE ? each : MALLOC_CARVE;
-	}
-	if (t->page) {
 		m = t->page(bytes);
 	} else {
+		bytes = each >= MALLOC_CARVE ? each : MALLOC_CARVE;
 		m = aligned_alloc(HANDLE_ALIGN, bytes);
 		if (m)
 			memset(m, 0, bytes);
